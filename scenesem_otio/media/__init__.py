@@ -1,0 +1,1 @@
+"""Media stage: video file -> facts, frames, shots and clips (PyAV, PySceneDetect; no torch)."""

@@ -1,0 +1,1 @@
+"""Model stage: clips -> embeddings (VideoMAE backbone + MLP head), and how it is trained."""

