@@ -1,0 +1,150 @@
+"""End-to-end speed and memory: `scenesem cut` vs PySceneDetect on the same film, in one run.
+
+Usage:
+    python benchmarks/pipeline.py                       # makes a 10-minute 1080p film
+    python benchmarks/pipeline.py --minutes 60          # a 60-minute one (RSS flatness check)
+    python benchmarks/pipeline.py --video film.mp4 --model ./ckpt
+
+Each row runs in its own child process so that its peak RSS (from wait4) is its own. The model
+defaults to a randomly initialised videomae-base-sized backbone saved locally (no hub needed):
+speed does not depend on the weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def make_film(path: Path, minutes: float, width: int = 1920, height: int = 1080,
+              fps: Fraction = Fraction(25)) -> None:
+    """A 1080p H.264 film of textured shots 1–6 s long (cheap to render, real to decode)."""
+    from scenesem_otio.media.encode import VideoWriter
+
+    rng = np.random.default_rng(0)
+    n_total = int(minutes * 60 * fps)
+    yy, xx = np.mgrid[0:height, 0:width]
+    with VideoWriter(path, fps, width, height, crf=23, gop=50) as w:
+        while w.n_frames < n_total:
+            n = min(int(rng.integers(25, 150)), n_total - w.n_frames)
+            base = rng.integers(0, 256, size=3)
+            fx, fy = rng.uniform(0.002, 0.02, size=2)
+            tex = (np.sin(xx * fx) * np.cos(yy * fy) * 60).astype(np.int16)
+            bg = np.clip(base[None, None] + tex[..., None], 0, 255).astype(np.uint8)
+            for i in range(n):
+                frame = np.roll(bg, 8 * i, axis=1)
+                w.write(frame)
+
+
+def make_model(path: Path) -> None:
+    """videomae-base-sized (12 layers, hidden 768, 224², 16 frames), random weights."""
+    import torch
+    from transformers import VideoMAEConfig, VideoMAEModel
+
+    torch.manual_seed(0)
+    VideoMAEModel(VideoMAEConfig()).save_pretrained(path)
+
+
+def run_child(label: str, argv: list[str], media_s: float, rows: list[dict]) -> None:
+    """Run one stage in a child process; record wall time and that child's own peak RSS."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = proc.stdout.read() if proc.stdout else b""
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - start
+    if status != 0:
+        print(f"{label} failed:\n{out.decode(errors='replace')[-2000:]}", file=sys.stderr)
+    rows.append({"stage": label, "wall_s": wall, "rtf": media_s / wall,
+                 "rss_mb": usage.ru_maxrss / 1024, "ok": status == 0})
+
+
+STAGES = {
+    "probe": "from scenesem_otio.media.probe import probe; probe({v!r})",
+    "decode → 224² crops": (
+        "from scenesem_otio.media.probe import probe\n"
+        "from scenesem_otio.media.sampling import iter_clips\n"
+        "n = probe({v!r}).n_frames\n"
+        "sets = [list(range(i, min(i + 16, n))) for i in range(0, n, 16)]\n"
+        "for _ in iter_clips({v!r}, sets, size=224): pass"
+    ),
+    "shot detection (scenesem)": (
+        "from scenesem_otio.media.shots import detect_shots; detect_shots({v!r})"
+    ),
+    "backbone clips/s (64 clips)": (
+        "import numpy as np\n"
+        "from scenesem_otio.model.embedder import load_embedder\n"
+        "m, _ = load_embedder({m!r})\n"
+        "m.embed(np.zeros((64, 16, 224, 224, 3), np.uint8), batch_size=8)"
+    ),
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--video", type=Path, default=None)
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--workdir", type=Path, default=None)
+    parser.add_argument("--stages", action="store_true", help="also time each stage alone")
+    parser.add_argument("--cut-args", default="", help="extra arguments for scenesem cut")
+    args = parser.parse_args()
+
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="scenesem-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    video = args.video or work / f"film_{args.minutes:g}min_1080p.mp4"
+    if not video.exists():
+        print(f"rendering {video} …", file=sys.stderr)
+        make_film(video, args.minutes)
+    model = args.model or str(work / "videomae-base-random")
+    if args.model is None and not Path(model).exists():
+        make_model(Path(model))
+
+    from scenesem_otio.media.probe import probe
+
+    info = probe(video)
+    media_s = info.duration_s
+    py = sys.executable
+    rows: list[dict] = []
+    run_child("PySceneDetect (scenedetect.detect, adaptive)",
+              [py, "-c", f"import scenedetect as s; s.detect({str(video)!r}, "
+                         "s.AdaptiveDetector())"], media_s, rows)
+    run_child("scenesem cut (end to end)",
+              [py, "-m", "scenesem_otio", "cut", str(video), "-o", str(work / "cut.otio"),
+               "--model", model, "--no-progress", *args.cut_args.split()], media_s, rows)
+    if args.stages:
+        for label, code in STAGES.items():
+            run_child(label, [py, "-c", code.format(v=str(video), m=model)], media_s, rows)
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            run_child("scenesem cut (CUDA, bf16)",
+                      [py, "-m", "scenesem_otio", "cut", str(video), "-o",
+                       str(work / "cut_gpu.otio"), "--model", model, "--device", "cuda",
+                       "--precision", "bf16", "--batch-size", "32", "--no-progress"],
+                      media_s, rows)
+    except ImportError:
+        pass
+
+    ref = rows[0]["wall_s"]
+    print(f"\n{video.name}: {info.width}x{info.height} @ {info.fps} fps, "
+          f"{info.n_frames} frames, {media_s:.0f} s, {os.cpu_count()} CPU cores")
+    print(f"{'stage':<46} {'wall s':>8} {'× real time':>12} {'÷ PySD':>8} {'peak RSS MB':>12}")
+    for r in rows:
+        flag = "" if r["ok"] else "  (FAILED)"
+        print(f"{r['stage']:<46} {r['wall_s']:8.1f} {r['rtf']:12.1f} {r['wall_s'] / ref:8.2f} "
+              f"{r['rss_mb']:12.0f}{flag}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+"""Media stage 1: probe a file for exact rate, frame count, start timecode, VFR and size."""
+
+from __future__ import annotations
+
+import logging
+import os
+from fractions import Fraction
+from pathlib import Path
+
+from scenesem_otio.errors import MediaError
+from scenesem_otio.scenes import VideoInfo
+
+log = logging.getLogger("scenesem")
+
+_VFR_SAMPLE = 240  # packets inspected for varying durations
+
+
+def timecode_to_frames(timecode: str, fps: Fraction) -> tuple[int, bool]:
+    """Frames from the zero hour for `timecode` at `fps`; True when it is drop-frame.
+
+    Drop-frame (';' or '.' before the frames, 29.97/59.94 only) skips frame numbers 0 and 1
+    (0–3 at 59.94) at the start of every minute except each tenth, per SMPTE 12M.
+    """
+    tc = timecode.strip()
+    drop = ";" in tc or tc.count(".") == 1 and tc.count(":") == 2
+    parts = tc.replace(";", ":").replace(".", ":").split(":")
+    if len(parts) != 4 or not all(p.isdigit() for p in parts):
+        raise ValueError(f"not a timecode: {timecode!r}")
+    hh, mm, ss, ff = (int(p) for p in parts)
+    nominal = round(fps)
+    frames = ((hh * 60 + mm) * 60 + ss) * nominal + ff
+    if drop and nominal in (30, 60):
+        skip = nominal // 15  # 2 at 29.97, 4 at 59.94
+        total_minutes = hh * 60 + mm
+        frames -= skip * (total_minutes - total_minutes // 10)
+    else:
+        drop = False
+    return frames, drop
+
+
+def _check_path(path: Path) -> None:
+    if not path.exists():
+        raise MediaError(f"{path}: no such file")
+    if path.is_dir():
+        raise MediaError(f"{path}: is a directory, not a video file")
+    if not os.access(path, os.R_OK):
+        raise MediaError(f"{path}: permission denied")
+    if path.stat().st_size == 0:
+        raise MediaError(f"{path}: empty file (0 bytes)")
+
+
+def open_container(path: str | os.PathLike):  # -> av.container.InputContainer
+    """Open with PyAV, turning its errors into one-line MediaErrors that name the file."""
+    import av
+
+    path = Path(path)
+    _check_path(path)
+    try:
+        return av.open(str(path), metadata_errors="ignore")
+    except av.error.InvalidDataError:
+        raise MediaError(f"{path}: not a readable media file (unknown format or damaged "
+                         "header, e.g. a truncated mp4)") from None
+    except (av.error.FFmpegError, OSError) as err:
+        raise MediaError(f"{path}: cannot open media ({err})") from None
+
+
+def _ffprobe_rotation(path: Path) -> int:
+    """Rotation via the ffmpeg binary that imageio-ffmpeg ships (PyAV hides stream side data)."""
+    import re
+    import subprocess
+
+    try:
+        import imageio_ffmpeg
+
+        out = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
+                             capture_output=True, text=True, timeout=30).stderr
+    except Exception:
+        return 0
+    m = re.search(r"rotation of (-?[\d.]+) degrees", out)
+    return int(round(-float(m.group(1)))) % 360 if m else 0
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Facts about the first video stream, read without decoding (demux only when needed)."""
+    path = Path(path).absolute()
+    with open_container(path) as container:
+        videos = [s for s in container.streams if s.type == "video"]
+        if not videos:
+            kinds = sorted({s.type for s in container.streams})
+            what = f"only {', '.join(kinds)}" if kinds else "no streams"
+            raise MediaError(f"{path}: no video stream ({what})")
+        stream = videos[0]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        if not rate:
+            raise MediaError(f"{path}: video stream has no frame rate")
+        fps = Fraction(rate.numerator, rate.denominator).limit_denominator(1001)
+
+        timecode = (stream.metadata.get("timecode") or container.metadata.get("timecode"))
+        for s in container.streams:
+            if not timecode and s.type == "data":
+                timecode = s.metadata.get("timecode")
+        start_frame, drop = 0, False
+        if timecode:
+            try:
+                start_frame, drop = timecode_to_frames(timecode, fps)
+            except ValueError:
+                log.warning("%s: ignoring unreadable start timecode %r", path, timecode)
+                timecode = None
+
+        # Count packets (demux, no decode): container frame counts are often absent or wrong.
+        durations: list[int] = []
+        n_packets = 0
+        try:
+            for packet in container.demux(stream):
+                if packet.size == 0 and packet.pts is None:
+                    continue
+                n_packets += 1
+                if len(durations) < _VFR_SAMPLE and packet.duration:
+                    durations.append(packet.duration)
+        except Exception as err:  # damaged tail: keep what was demuxed
+            log.warning("%s: demux stopped early (%s)", path, err)
+        if n_packets == 0:
+            raise MediaError(f"{path}: video stream has no frames")
+        n_frames = n_packets
+        if stream.frames and abs(stream.frames - n_packets) <= 1:
+            n_frames = min(stream.frames, n_packets)
+        vfr = len(set(durations)) > 2 or (
+            len(set(durations)) == 2 and max(durations) - min(durations) > 1)
+
+        width, height = stream.codec_context.width, stream.codec_context.height
+        rotation = _ffprobe_rotation(path)
+        if rotation in (90, 270):
+            width, height = height, width
+        start_s = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
+        return VideoInfo(
+            path=str(path), fps=fps, n_frames=n_frames, width=width, height=height,
+            start_frame=start_frame, start_timecode=timecode, drop_frame=drop, vfr=vfr,
+            rotation=rotation, codec=stream.codec_context.name,
+            has_audio=any(s.type == "audio" for s in container.streams),
+            start_time_s=start_s,
+        )

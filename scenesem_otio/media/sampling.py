@@ -1,0 +1,138 @@
+"""Media stage 4: plan clips inside shots (SPEC §2.3) and sample them in one decode pass."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+
+import numpy as np
+
+from scenesem_otio.media.decode import DecodeStats, iter_frames, to_square_rgb
+from scenesem_otio.scenes import Shot
+
+NUM_FRAMES = 16  # VideoMAE's clip length
+CLIP_EVERY_S = 4.0  # one clip per started 4 s of shot
+CLIP_SPAN_S = 2.0  # a clip's frames spread over at most 2 s
+
+
+@dataclass(frozen=True)
+class ClipPlan:
+    """The frames of one clip, all inside shot `shot`."""
+
+    shot: int
+    frames: tuple[int, ...]
+
+
+def plan_shot(shot: Shot, fps: Fraction, num_frames: int = NUM_FRAMES,
+              clip_every_s: float = CLIP_EVERY_S, clip_span_s: float = CLIP_SPAN_S
+              ) -> list[tuple[int, ...]]:
+    """Frame sets for one shot: ceil(seconds / clip_every) clips, each centred in its part."""
+    length = shot.n_frames
+    if length <= 0:
+        return []
+    n_clips = max(1, math.ceil(float(length / fps) / clip_every_s - 1e-9))
+    part = length / n_clips
+    span = min(clip_span_s * float(fps), part)
+    clips = []
+    for c in range(n_clips):
+        centre = shot.start + (c + 0.5) * part
+        first = centre - span / 2
+        frames = [
+            min(max(math.floor(first + (i + 0.5) * span / num_frames), shot.start), shot.end - 1)
+            for i in range(num_frames)
+        ]
+        clips.append(tuple(frames))
+    return clips
+
+
+def plan_clips(shots: Sequence[Shot], fps: Fraction, num_frames: int = NUM_FRAMES,
+               clip_every_s: float = CLIP_EVERY_S, clip_span_s: float = CLIP_SPAN_S
+               ) -> list[ClipPlan]:
+    """Clips for every shot, in film order (so sampling streams through the file once)."""
+    return [
+        ClipPlan(i, frames)
+        for i, shot in enumerate(shots)
+        for frames in plan_shot(shot, fps, num_frames, clip_every_s, clip_span_s)
+    ]
+
+
+def iter_clips(
+    path: str | os.PathLike,
+    frame_sets: Sequence[Sequence[int]],
+    size: int = 224,
+    stats: DecodeStats | None = None,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """Yield (clip index, uint8 [T, size, size, 3]) as soon as a clip's last frame is decoded.
+
+    One forward pass, no seeks; decoding stops after the last needed frame. Memory holds only
+    clips still open. A frame lost to corruption is replaced by the nearest earlier decoded
+    frame of the clip (or the next one), so every clip comes out whole.
+    """
+    needs: dict[int, list[tuple[int, int]]] = {}
+    last_frame = [max(fs) if len(fs) else -1 for fs in frame_sets]
+    for c, fs in enumerate(frame_sets):
+        for slot, f in enumerate(fs):
+            needs.setdefault(f, []).append((c, slot))
+    if not needs:
+        return
+    stop = max(needs) + 1
+    open_clips: dict[int, np.ndarray] = {}
+    filled: dict[int, np.ndarray] = {}
+    by_last: dict[int, list[int]] = {}
+    for c, lf in enumerate(last_frame):
+        by_last.setdefault(lf, []).append(c)
+    pending = sorted(by_last)
+    cursor = 0
+    for index, frame in iter_frames(path, stop=stop, stats=stats):
+        wanted = needs.get(index)
+        if wanted:
+            rgb = to_square_rgb(frame, size)
+            for c, slot in wanted:
+                if c not in open_clips:
+                    open_clips[c] = np.empty((len(frame_sets[c]), size, size, 3), np.uint8)
+                    filled[c] = np.zeros(len(frame_sets[c]), bool)
+                open_clips[c][slot] = rgb
+                filled[c][slot] = True
+        while cursor < len(pending) and pending[cursor] <= index:
+            for c in by_last[pending[cursor]]:
+                yield c, _complete(open_clips.pop(c, None), filled.pop(c, None),
+                                   len(frame_sets[c]), size)
+            cursor += 1
+    # Frames beyond the end (damaged tail): finish the remaining clips from what we have.
+    while cursor < len(pending):
+        for c in by_last[pending[cursor]]:
+            if pending[cursor] >= 0:
+                yield c, _complete(open_clips.pop(c, None), filled.pop(c, None),
+                                   len(frame_sets[c]), size)
+        cursor += 1
+
+
+def _complete(clip: np.ndarray | None, filled: np.ndarray | None, n: int,
+              size: int) -> np.ndarray:
+    """Fill slots whose frame never decoded from the nearest decoded slot."""
+    if clip is None or filled is None or not filled.any():
+        return np.zeros((n, size, size, 3), np.uint8)
+    if not filled.all():
+        ok = np.flatnonzero(filled)
+        for slot in np.flatnonzero(~filled):
+            clip[slot] = clip[ok[np.argmin(np.abs(ok - slot))]]
+    return clip
+
+
+def sample_clips(
+    path: str | os.PathLike,
+    frame_sets: Sequence[Sequence[int]],
+    size: int = 224,
+    stats: DecodeStats | None = None,
+) -> np.ndarray:
+    """All clips at once: uint8 [N, T, size, size, 3], decoded in one forward pass."""
+    if not frame_sets:
+        return np.zeros((0, 0, size, size, 3), np.uint8)
+    t = len(frame_sets[0])
+    out = np.zeros((len(frame_sets), t, size, size, 3), np.uint8)
+    for c, clip in iter_clips(path, frame_sets, size, stats):
+        out[c] = clip
+    return out

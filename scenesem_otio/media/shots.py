@@ -1,0 +1,55 @@
+"""Media stage 3: shot cuts with PySceneDetect, exactly as `scenedetect.detect()` finds them."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from scenesem_otio.errors import MediaError
+
+DETECTORS = ("adaptive", "content", "hash", "hist")
+
+
+def make_detector(name: str = "adaptive", threshold: float | None = None,
+                  min_shot: int | None = None) -> Any:
+    """A PySceneDetect detector; `None` keeps PySceneDetect's own default for that knob."""
+    import scenedetect
+
+    kwargs: dict[str, Any] = {}
+    if min_shot is not None:
+        kwargs["min_scene_len"] = min_shot
+    if name == "adaptive":
+        if threshold is not None:
+            kwargs["adaptive_threshold"] = threshold
+        return scenedetect.AdaptiveDetector(**kwargs)
+    if threshold is not None:
+        kwargs["threshold"] = threshold
+    if name == "content":
+        return scenedetect.ContentDetector(**kwargs)
+    if name == "hash":
+        return scenedetect.HashDetector(**kwargs)
+    if name == "hist":
+        return scenedetect.HistogramDetector(**kwargs)
+    raise MediaError(f"unknown shot detector {name!r} (choose from {', '.join(DETECTORS)})")
+
+
+def detect_shots(path: str | os.PathLike, detector: str = "adaptive",
+                 threshold: float | None = None, min_shot: int | None = None,
+                 progress: bool = False) -> list[int]:
+    """Cut frames (first frame of each new shot), via SceneManager + the OpenCV backend.
+
+    This is the code path of `scenedetect.detect(path, Detector())`, so `scenesem baseline`
+    equals PySceneDetect's own answer frame for frame.
+    """
+    import scenedetect
+    from scenedetect.scene_manager import SceneManager
+
+    try:
+        video = scenedetect.open_video(str(path))
+    except Exception as err:
+        raise MediaError(f"{path}: PySceneDetect cannot open it ({err})") from None
+    manager = SceneManager()
+    manager.add_detector(make_detector(detector, threshold, min_shot))
+    manager.detect_scenes(video=video, show_progress=progress)
+    scenes = manager.get_scene_list(start_in_scene=True)
+    return [start.frame_num for start, _ in scenes[1:]]
