@@ -52,6 +52,7 @@ def main(verbose: int) -> None:
     logging.captureWarnings(True)
 
 
+
 shot_detector_option = click.option(
     "--shot-detector", "--detector", "detector", type=click.Choice(SHOT_DETECTORS),
     default="adaptive", show_default=True, help="PySceneDetect detector for shot cuts.",

@@ -16,7 +16,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests/films.py
 
-from films import render_film  # noqa: E402
+from films import render_film
 
 CACHE = Path(os.environ.get("SCENESEM_TEST_CACHE", Path.home() / ".cache" / "scenesem-tests"))
 WHEELS = {

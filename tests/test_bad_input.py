@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner, Result
-
 from films import render_film, shot_frames
+
 from scenesem_otio.cli import main
 from scenesem_otio.media.encode import VideoWriter
 

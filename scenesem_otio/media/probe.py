@@ -22,7 +22,7 @@ def timecode_to_frames(timecode: str, fps: Fraction) -> tuple[int, bool]:
     (0–3 at 59.94) at the start of every minute except each tenth, per SMPTE 12M.
     """
     tc = timecode.strip()
-    drop = ";" in tc or tc.count(".") == 1 and tc.count(":") == 2
+    drop = ";" in tc or (tc.count(".") == 1 and tc.count(":") == 2)
     parts = tc.replace(";", ":").replace(".", ":").split(":")
     if len(parts) != 4 or not all(p.isdigit() for p in parts):
         raise ValueError(f"not a timecode: {timecode!r}")

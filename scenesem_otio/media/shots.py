@@ -41,8 +41,14 @@ def detect_shots(path: str | os.PathLike, detector: str = "adaptive",
     This is the code path of `scenedetect.detect(path, Detector())`, so `scenesem baseline`
     equals PySceneDetect's own answer frame for frame.
     """
+    import logging
+
     import scenedetect
     from scenedetect.scene_manager import SceneManager
+
+    # PySceneDetect installs an INFO handler of its own; follow our verbosity instead.
+    if not logging.getLogger("scenesem").isEnabledFor(logging.DEBUG):
+        logging.getLogger("pyscenedetect").setLevel(logging.WARNING)
 
     try:
         video = scenedetect.open_video(str(path))

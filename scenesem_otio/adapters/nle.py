@@ -1,0 +1,270 @@
+"""Writers for the NLE formats where OTIO's own adapters write files editors reject.
+
+- EDL: otio-cmx3600-adapter writes no `FCM:` line and counts 23.976 without a rate check;
+  we write CMX3600 ourselves (TITLE, FCM matching DF/NDF, `;` only for DF, 8-char reels).
+- FCP7 XML: otio-fcp-adapter repeats `<rate>` inside one element and leaves `<format/>` empty;
+  we post-process its output (one rate per element, a real format, DF/NDF, marker comments).
+- FCPXML: otio-fcpx-xml-adapter writes version 1.8 with an empty `frameDuration` and
+  asset-clips outside any project; we write FCPXML 1.9 ourselves (library/event/project).
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from fractions import Fraction
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import opentimelineio as otio
+from opentimelineio.opentime import RationalTime
+
+from scenesem_otio.adapters.timeline import NS
+
+RESOLVE_COLORS = {"RED": "Red", "YELLOW": "Yellow", "GREEN": "Green", "BLUE": "Blue",
+                  "CYAN": "Cyan", "PURPLE": "Purple", "PINK": "Pink", "ORANGE": "Yellow"}
+
+
+def _rate_info(timeline: otio.schema.Timeline) -> tuple[Fraction, bool]:
+    """Exact rate and drop-frame flag, from our metadata or the clips' float rate."""
+    meta = timeline.metadata.get(NS, {})
+    fps = meta.get("fps")
+    if fps:
+        rate = Fraction(str(fps))
+    else:
+        clip = next(iter(timeline.find_clips()), None)
+        f = clip.source_range.duration.rate if clip and clip.source_range else 24.0
+        rate = Fraction(f).limit_denominator(1001)
+    tc = meta.get("start_timecode") or ""
+    drop = (";" in tc or bool(meta.get("drop_frame"))) and round(rate) in (30, 60)
+    return rate, drop
+
+
+def timecode(frames: int, rate: Fraction, drop: bool) -> str:
+    """SMPTE timecode of a frame count, counted at the nominal rate (24 for 23.976)."""
+    return otio.opentime.to_timecode(RationalTime(frames, float(rate)), float(rate), drop)
+
+
+def _reel(path: str | None) -> str:
+    stem = Path(path).stem if path else "AX"
+    reel = re.sub(r"[^A-Za-z0-9_]", "", stem).upper()[:8]
+    return reel or "AX"
+
+
+def _clip_path(item: otio.schema.Clip) -> str | None:
+    from urllib.parse import unquote, urlparse
+
+    url = getattr(item.media_reference, "target_url", None)
+    return unquote(urlparse(url).path) if url else None
+
+
+def _ascii(text: str) -> str:
+    return text.replace("Δ", "D").encode("ascii", "replace").decode()
+
+
+def write_edl(timeline: otio.schema.Timeline, path: Path, resolve_markers: bool = False) -> None:
+    """CMX3600 with an FCM line; scene markers as `* LOC:` lines (or Resolve marker events)."""
+    rate, drop = _rate_info(timeline)
+    fr = float(rate)
+    rec = round(timeline.global_start_time.value_rescaled_to(fr)) \
+        if timeline.global_start_time else 0
+    lines = [f"TITLE: {_ascii(timeline.name or 'scenesem')}",
+             f"FCM: {'DROP FRAME' if drop else 'NON-DROP FRAME'}", ""]
+    event = 0
+    for item in timeline.find_clips():
+        if item.source_range is None:
+            continue
+        src_in = round(item.source_range.start_time.value_rescaled_to(fr))
+        dur = round(item.source_range.duration.value_rescaled_to(fr))
+        reel = _reel(_clip_path(item))
+        if resolve_markers:
+            for m in item.markers:
+                event += 1
+                at = rec + round(m.marked_range.start_time.value_rescaled_to(fr)) - src_in
+                color = RESOLVE_COLORS.get(str(m.color).upper(), "Blue")
+                lines.append(f"{event:03d}  001      V     C        {timecode(at, rate, drop)} "
+                             f"{timecode(at + 1, rate, drop)} {timecode(at, rate, drop)} "
+                             f"{timecode(at + 1, rate, drop)}  ")
+                lines.append(f" |C:ResolveColor{color} |M:{_ascii(m.name)} |D:1")
+                lines.append("")
+            rec += dur
+            continue
+        event += 1
+        lines.append(
+            f"{event:03d}  {reel:<8} V     C        {timecode(src_in, rate, drop)} "
+            f"{timecode(src_in + dur, rate, drop)} {timecode(rec, rate, drop)} "
+            f"{timecode(rec + dur, rate, drop)}")
+        lines.append(f"* FROM CLIP NAME: {_ascii(item.name)}")
+        source = _clip_path(item)
+        if source:
+            lines.append(f"* SOURCE FILE: {source}")
+        for m in item.markers:
+            at = round(m.marked_range.start_time.value_rescaled_to(fr))
+            lines.append(f"* LOC: {timecode(at, rate, drop)} {str(m.color).upper():<7} "
+                         f"{_ascii(m.name)}")
+        lines.append("")
+        rec += dur
+    path.write_text("\n".join(lines) + "\n", encoding="ascii", errors="replace")
+
+
+def fix_fcp7_xml(xml_text: str, timeline: otio.schema.Timeline) -> str:
+    """Make otio-fcp-adapter's xmeml importable: one rate per element, a real format, DF/NDF."""
+    rate, drop = _rate_info(timeline)
+    root = ET.fromstring(xml_text)
+    for parent in root.iter():
+        rates = [c for c in parent if c.tag == "rate"]
+        for extra in rates[1:]:
+            parent.remove(extra)
+    for rate_el in root.iter("rate"):
+        ntsc = rate_el.find("ntsc")
+        if ntsc is None:
+            ntsc = ET.SubElement(rate_el, "ntsc")
+        ntsc.text = "TRUE" if rate.denominator == 1001 else "FALSE"
+    for disp in root.iter("displayformat"):
+        disp.text = "DF" if drop else "NDF"
+    meta = timeline.metadata.get(NS, {})
+    for fmt in root.iter("format"):
+        if len(fmt) == 0:
+            sc = ET.SubElement(fmt, "samplecharacteristics")
+            r = ET.SubElement(sc, "rate")
+            ET.SubElement(r, "timebase").text = str(round(rate))
+            ET.SubElement(r, "ntsc").text = "TRUE" if rate.denominator == 1001 else "FALSE"
+            ET.SubElement(sc, "width").text = str(meta.get("width", 1920))
+            ET.SubElement(sc, "height").text = str(meta.get("height", 1080))
+    # Marker comments: the adapter drops them; match clipitems to clips in order.
+    clips = [c for c in timeline.find_clips()]
+    for item, clipitem in zip(clips, root.iter("clipitem")):
+        for m, el in zip(item.markers, clipitem.findall("marker")):
+            if m.comment and el.find("comment") is None:
+                ET.SubElement(el, "comment").text = m.comment
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE xmeml>\n' + \
+        ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _secs(frames: int, rate: Fraction) -> str:
+    """FCPXML rational seconds, e.g. 1001/24000s; whole seconds as 5s."""
+    value = Fraction(frames) / rate
+    if value.denominator == 1:
+        return f"{value.numerator}s"
+    return f"{value.numerator}/{value.denominator}s"
+
+
+def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
+    """FCPXML 1.9: library/event/project/sequence/spine of asset-clips with markers."""
+    rate, drop = _rate_info(timeline)
+    fr = float(rate)
+    meta = timeline.metadata.get(NS, {})
+    tc_format = "DF" if drop else "NDF"
+    clips = [c for c in timeline.find_clips() if c.source_range is not None]
+    assets: dict[str, tuple[str, int, int]] = {}
+    for item in clips:
+        url = getattr(item.media_reference, "target_url", None) or ""
+        if url not in assets:
+            avail = getattr(item.media_reference, "available_range", None)
+            if avail is not None:
+                a_start = round(avail.start_time.value_rescaled_to(fr))
+                a_dur = round(avail.duration.value_rescaled_to(fr))
+            else:
+                a_start = round(item.source_range.start_time.value_rescaled_to(fr))
+                a_dur = round(item.source_range.end_time_exclusive().value_rescaled_to(fr)) \
+                    - a_start
+            assets[url] = (f"r{len(assets) + 2}", a_start, a_dur)
+    width, height = meta.get("width", 1920), meta.get("height", 1080)
+    frame_dur = _secs(1, rate)
+    out = ['<?xml version="1.0" encoding="UTF-8"?>', "<!DOCTYPE fcpxml>", "",
+           '<fcpxml version="1.9">', "  <resources>",
+           f'    <format id="r1" name="FFVideoFormat{height}p{round(fr * 100)}" '
+           f'frameDuration="{frame_dur}" width="{width}" height="{height}"/>']
+    for url, (rid, a_start, a_dur) in assets.items():
+        name = Path(url).stem if url else "media"
+        out.append(f'    <asset id="{rid}" name={quoteattr(name)} start="{_secs(a_start, rate)}" '
+                   f'duration="{_secs(a_dur, rate)}" hasVideo="1" format="r1">')
+        out.append(f'      <media-rep kind="original-media" src={quoteattr(url)}/>')
+        out.append("    </asset>")
+    start_tc = round(timeline.global_start_time.value_rescaled_to(fr)) \
+        if timeline.global_start_time else 0
+    total = sum(round(c.source_range.duration.value_rescaled_to(fr)) for c in clips)
+    name = quoteattr(timeline.name or "scenesem")
+    out += ["  </resources>", "  <library>", '    <event name="scenesem">',
+            f"      <project name={name}>",
+            f'        <sequence format="r1" duration="{_secs(total, rate)}" '
+            f'tcStart="{_secs(start_tc, rate)}" tcFormat="{tc_format}">',
+            "          <spine>"]
+    offset = start_tc
+    for item in clips:
+        rid = assets[getattr(item.media_reference, "target_url", None) or ""][0]
+        src = round(item.source_range.start_time.value_rescaled_to(fr))
+        dur = round(item.source_range.duration.value_rescaled_to(fr))
+        out.append(f'            <asset-clip ref="{rid}" name={quoteattr(item.name)} '
+                   f'offset="{_secs(offset, rate)}" start="{_secs(src, rate)}" '
+                   f'duration="{_secs(dur, rate)}" format="r1" tcFormat="{tc_format}">')
+        for m in item.markers:
+            at = round(m.marked_range.start_time.value_rescaled_to(fr))
+            out.append(f'              <marker start="{_secs(at, rate)}" '
+                       f'duration="{frame_dur}" value={quoteattr(m.name)} '
+                       f'note={quoteattr(m.comment or "")}/>')
+        out.append("            </asset-clip>")
+        offset += dur
+    out += ["          </spine>", "        </sequence>", "      </project>", "    </event>",
+            "  </library>", "</fcpxml>", ""]
+    path.write_text("\n".join(out), encoding="utf-8")
+
+
+def read_fcpxml(path: Path) -> otio.schema.Timeline:
+    """Read FCPXML asset-clips/clips on the spine (ours and simple NLE exports)."""
+    root = ET.parse(path).getroot()
+    if root.tag != "fcpxml":
+        raise ValueError("root element is not <fcpxml>")
+    formats = {f.get("id"): f for f in root.iter("format")}
+    assets = {a.get("id"): a for a in root.iter("asset")}
+
+    def secs(text: str | None) -> Fraction:
+        if not text:
+            return Fraction(0)
+        return Fraction(text.rstrip("s"))
+
+    sequence = next(root.iter("sequence"), None)
+    if sequence is None:
+        raise ValueError("no <sequence>")
+    fmt = formats.get(sequence.get("format"))
+    frame_dur = secs(fmt.get("frameDuration")) if fmt is not None else Fraction(0)
+    if frame_dur <= 0:
+        raise ValueError("sequence format has no frameDuration")
+    rate = 1 / frame_dur
+    fr = float(rate)
+    project = next(root.iter("project"), None)
+    timeline = otio.schema.Timeline(
+        name=(project.get("name") if project is not None else None) or path.stem)
+    timeline.global_start_time = RationalTime(round(secs(sequence.get("tcStart")) * rate), fr)
+    timeline.metadata[NS] = {"fps": f"{rate.numerator}/{rate.denominator}"}
+    if sequence.get("tcFormat") == "DF":
+        timeline.metadata[NS]["drop_frame"] = True
+    track = otio.schema.Track(name="Scenes", kind=otio.schema.TrackKind.Video)
+    timeline.tracks.append(track)
+    spine = sequence.find("spine")
+    for el in list(spine) if spine is not None else []:
+        if el.tag not in ("asset-clip", "clip", "video"):
+            continue
+        ref_id = el.get("ref") or next((v.get("ref") for v in el.iter("video")), None)
+        asset = assets.get(ref_id)
+        start = round(secs(el.get("start")) * rate)
+        dur = round(secs(el.get("duration")) * rate)
+        ref: otio.core.MediaReference = otio.schema.MissingReference()
+        if asset is not None:
+            rep = asset.find("media-rep")
+            src = rep.get("src") if rep is not None else asset.get("src")
+            avail = otio.opentime.TimeRange(
+                RationalTime(round(secs(asset.get("start")) * rate), fr),
+                RationalTime(round(secs(asset.get("duration")) * rate), fr))
+            ref = otio.schema.ExternalReference(target_url=src or "", available_range=avail)
+        item = otio.schema.Clip(
+            name=el.get("name") or "", media_reference=ref,
+            source_range=otio.opentime.TimeRange(RationalTime(start, fr), RationalTime(dur, fr)))
+        for m in el.findall("marker"):
+            item.markers.append(otio.schema.Marker(
+                name=m.get("value") or "", comment=m.get("note") or "",
+                marked_range=otio.opentime.TimeRange(
+                    RationalTime(round(secs(m.get("start")) * rate), fr), RationalTime(0, fr))))
+        track.append(item)
+    return timeline
