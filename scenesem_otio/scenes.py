@@ -78,6 +78,6 @@ class Scene:
 
 def shots_from_cuts(cuts: list[int], n_frames: int) -> list[Shot]:
     """Shots from sorted cut frames (each cut is the first frame of a new shot)."""
-    starts = [0] + sorted({c for c in cuts if 0 < c < n_frames})
-    ends = starts[1:] + [n_frames]
+    starts = [0, *sorted({c for c in cuts if 0 < c < n_frames})]
+    ends = [*starts[1:], n_frames]
     return [Shot(s, e) for s, e in zip(starts, ends)]

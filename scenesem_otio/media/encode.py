@@ -35,12 +35,19 @@ class VideoWriter:
         self.stream.width, self.stream.height = width, height
         self.stream.pix_fmt = "yuv420p"
         self.stream.time_base = Fraction(1, 1) / self.fps
-        self.stream.options = {"crf": str(crf), "g": str(gop), "preset": "veryfast",
-                               "bf": "2", "threads": "2"}
+        self.stream.options = {
+            "crf": str(crf),
+            "g": str(gop),
+            "preset": "veryfast",
+            "bf": "2",
+            "threads": "2",
+        }
         self.n_frames = 0
 
     def write(self, rgb: np.ndarray) -> None:
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb, dtype=np.uint8), format="rgb24")
+        frame = av.VideoFrame.from_ndarray(
+            np.ascontiguousarray(rgb, dtype=np.uint8), format="rgb24"
+        )
         frame.pts = self.n_frames
         self.n_frames += 1
         for packet in self.stream.encode(frame):
@@ -55,6 +62,9 @@ class VideoWriter:
         return self
 
     def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         self.close()

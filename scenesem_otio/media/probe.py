@@ -77,7 +77,7 @@ def _ffprobe_rotation(path: Path) -> int:
     except Exception:
         return 0
     m = re.search(r"rotation of (-?[\d.]+) degrees", out)
-    return int(round(-float(m.group(1)))) % 360 if m else 0
+    return round(-float(m.group(1))) % 360 if m else 0
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
