@@ -69,3 +69,18 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def check_writable(path: str | os.PathLike, suffixes: tuple[str, ...]) -> None:
+    """Fail before long work when an output path cannot be written or has a wrong suffix."""
+    from scenesem_otio.errors import ScenesemError
+
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        raise ScenesemError(f"{path}: unsupported output type {path.suffix or '(none)'!r}; "
+                            f"use one of {' '.join(suffixes)}")
+    if path.is_dir():
+        raise ScenesemError(f"{path}: is a directory")
+    parent = path.absolute().parent
+    if parent.exists() and not os.access(parent, os.W_OK):
+        raise ScenesemError(f"{path}: folder is not writable")

@@ -10,7 +10,7 @@ import numpy as np
 from scenesem_otio.media.encode import VideoWriter
 
 
-def shot_frames(seed: int, n: int, width: int, height: int) -> np.ndarray:
+def shot_frames(seed: int, n: int, width: int, height: int, angle: int = 0) -> np.ndarray:
     """Frames of one shot: a textured background unique to `seed` and a moving square.
 
     Neighbouring shots differ strongly in colour and texture so any shot detector finds the cut
@@ -20,7 +20,13 @@ def shot_frames(seed: int, n: int, width: int, height: int) -> np.ndarray:
     base = rng.integers(0, 256, size=3)
     yy, xx = np.mgrid[0:height, 0:width]
     fx, fy = rng.uniform(0.02, 0.12, size=2)
-    tex = (np.sin(xx * fx + rng.uniform(0, 6)) * np.cos(yy * fy) * 60).astype(np.int16)
+    phase = rng.uniform(0, 6)
+    if angle:  # another camera angle on the same place: same colours, different framing
+        view = np.random.default_rng((seed, angle))
+        fx, fy = view.uniform(0.02, 0.12, size=2)
+        phase = view.uniform(0, 6)
+        base = np.clip(base + view.integers(-40, 41, size=3), 0, 255)
+    tex = (np.sin(xx * fx + phase) * np.cos(yy * fy) * 60).astype(np.int16)
     bg = np.clip(base[None, None, :] + tex[..., None], 0, 255).astype(np.uint8)
     out = np.empty((n, height, width, 3), np.uint8)
     side = max(4, height // 6)
@@ -44,13 +50,16 @@ def render_film(
 ) -> list[int]:
     """Write a film whose shots have `shot_lengths` frames; return the cut frames (shot starts).
 
-    `seeds` lets two shots share a look (same seed = same place) to build scenes.
+    `seeds` lets shots share a place (same seed = same colours, a new camera angle each time
+    the place comes back in a row) to build scenes whose shot cuts are still detectable.
     """
     seeds = seeds or list(range(len(shot_lengths)))
     cuts = []
+    angle = 0
     with VideoWriter(path, fps, width, height, timecode=timecode) as w:
-        for seed, n in zip(seeds, shot_lengths):
+        for k, (seed, n) in enumerate(zip(seeds, shot_lengths)):
+            angle = angle + 1 if k and seeds[k - 1] == seed else 0
             cuts.append(w.n_frames)
-            for frame in shot_frames(seed, n, width, height):
+            for frame in shot_frames(seed, n, width, height, angle):
                 w.write(frame)
     return cuts[1:]

@@ -257,8 +257,9 @@ def scenes_from_timeline(timeline: otio.schema.Timeline, info: VideoInfo | None 
             start0 = _media_start(item, info, fps)
             s = _frames(item.source_range.start_time, fps) - start0
             e = s + _frames(item.source_range.duration, fps)
-            meta = item.metadata.get(NS, {})
-            key = meta.get("scene", k) if isinstance(meta, dict) and "shot" in meta else k
+            meta = item.metadata.get(NS, None)
+            shot_level = meta is not None and hasattr(meta, "get") and "shot" in meta
+            key = ("scene", meta.get("scene", k)) if shot_level else ("clip", k)
             grouped.setdefault(key, []).append((s, e, item))
         for members in grouped.values():
             s = min(m[0] for m in members)

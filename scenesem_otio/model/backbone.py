@@ -49,7 +49,9 @@ class VideoBackbone(nn.Module):
     def from_pretrained(cls, name_or_dir: str | os.PathLike = DEFAULT_BACKBONE) -> VideoBackbone:
         """Hub id or save_pretrained directory; fc_norm comes along when the weights have it."""
         from transformers import VideoMAEModel
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # our own bars show the long work; loading is quick
         name = str(name_or_dir)
         local = Path(name)
         if local.exists() and not (local / "config.json").exists():

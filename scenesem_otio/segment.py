@@ -1,0 +1,186 @@
+"""Segment stage: shot embeddings -> boundary scores -> scenes -> semantic distances (SPEC §2.5–2.8).
+
+Pure numpy, so it is cheap to test on hand-made embeddings and reusable by `eval` and training
+(θ calibration) without touching the model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from scenesem_otio.scenes import Scene, Shot
+
+
+def normalise(x: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Unit rows; all-zero rows stay zero instead of turning into NaN."""
+    x = np.asarray(x, dtype=np.float64)
+    norm = np.linalg.norm(x, axis=axis, keepdims=True)
+    return np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
+
+
+def shot_embeddings(clip_embeddings: np.ndarray, clip_shots: Sequence[int],
+                    n_shots: int) -> np.ndarray:
+    """Shot embedding = normalised mean of its clips' embeddings (§2.5). Shape [n_shots, E]."""
+    clip_embeddings = np.asarray(clip_embeddings, dtype=np.float64)
+    owners = np.asarray(clip_shots, dtype=np.int64)
+    if len(owners) != len(clip_embeddings):
+        raise ValueError("one shot index per clip embedding is needed")
+    sums = np.zeros((n_shots, clip_embeddings.shape[1]))
+    np.add.at(sums, owners, clip_embeddings)
+    return normalise(sums)
+
+
+def boundary_scores(shots: np.ndarray, window: int = 2) -> np.ndarray:
+    """b_k = (1 − cos(mean v[k−w+1..k], mean v[k+1..k+w])) / 2 for each of the n−1 boundaries."""
+    if window < 1:
+        raise ValueError("window must be at least 1")
+    v = np.asarray(shots, dtype=np.float64)
+    n = len(v)
+    if n < 2:
+        return np.zeros(0)
+    prefix = np.concatenate([np.zeros((1, v.shape[1])), np.cumsum(v, axis=0)])
+    k = np.arange(n - 1)
+    lo = np.maximum(k - window + 1, 0)
+    hi = np.minimum(k + 1 + window, n)
+    left = normalise(prefix[k + 1] - prefix[lo])
+    right = normalise(prefix[hi] - prefix[k + 1])
+    cos = np.clip(np.sum(left * right, axis=1), -1.0, 1.0)
+    return (1.0 - cos) / 2.0
+
+
+def default_threshold(scores: np.ndarray, percentile: float = 80.0) -> float:
+    """θ without a calibrated checkpoint: the 80th percentile of this film's scores."""
+    return float(np.percentile(scores, percentile)) if len(scores) else 1.0
+
+
+def pick_boundaries(scores: np.ndarray, shot_starts_s: Sequence[float], duration_s: float,
+                    threshold: float, radius: int = 1, min_scene_s: float = 8.0) -> list[int]:
+    """Boundaries k (cut before shot k+1) that are scene cuts (§2.7).
+
+    A candidate scores ≥ θ and is the maximum within ±radius boundaries; candidates are then
+    accepted strongest first when both scenes they create stay ≥ min_scene seconds.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    n = len(scores)
+    if len(shot_starts_s) != n + 1:
+        raise ValueError("need one start time per shot (one more than the scores)")
+    candidates = []
+    for k in range(n):
+        lo, hi = max(0, k - radius), min(n, k + radius + 1)
+        if scores[k] >= threshold and scores[k] >= scores[lo:hi].max():
+            candidates.append(k)
+    # Ties in a plateau: keep the first of equal neighbours only.
+    candidates = [k for k in candidates if not (k > 0 and k - 1 in candidates
+                                                and scores[k - 1] == scores[k])]
+    accepted: list[float] = [0.0, duration_s]
+    chosen = []
+    eps = 1e-9
+    for k in sorted(candidates, key=lambda k: (-scores[k], k)):
+        t = float(shot_starts_s[k + 1])
+        if all(abs(t - a) >= min_scene_s - eps for a in accepted):
+            accepted.append(t)
+            chosen.append(k)
+    return sorted(chosen)
+
+
+def grouping_score(shots: np.ndarray, starts: Sequence[int]) -> float:
+    """Within-scene similarity of a grouping: Σ_scenes ‖Σ v‖² / |scene| (= Σ_ij cos / n)."""
+    v = np.asarray(shots, dtype=np.float64)
+    bounds = [*starts, len(v)]
+    total = 0.0
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        s = v[a:b].sum(axis=0)
+        total += float(s @ s) / (b - a)
+    return total
+
+
+def optimal_grouping(shots: np.ndarray, n_scenes: int) -> list[int]:
+    """Exactly N scenes of consecutive shots maximising within-scene similarity (OSG by DP).
+
+    The objective is `grouping_score`: for unit vectors it equals the sum over scenes of the
+    mean pairwise cosine × size, i.e. k-means on the sphere constrained to be sequential. Prefix
+    sums make every segment's score O(1) from one Gram matrix, so the DP is O(N · shots²).
+    Returns the first shot of each scene.
+    """
+    v = np.asarray(shots, dtype=np.float64)
+    n = len(v)
+    if not 1 <= n_scenes <= n:
+        raise ValueError(f"cannot make {n_scenes} scenes from {n} shots")
+    prefix = np.concatenate([np.zeros((1, v.shape[1])), np.cumsum(v, axis=0)])
+    gram = prefix @ prefix.T
+    sq = np.diag(gram)
+    length = np.arange(n + 1)[None, :] - np.arange(n + 1)[:, None]  # j − i
+    with np.errstate(divide="ignore", invalid="ignore"):
+        seg = (sq[None, :] + sq[:, None] - 2 * gram) / length  # seg[i, j]: shots i..j−1
+    seg[length <= 0] = -np.inf
+    best = np.full(n + 1, -np.inf)
+    best[0] = 0.0
+    back = np.zeros((n_scenes + 1, n + 1), dtype=np.int64)
+    for level in range(1, n_scenes + 1):
+        cand = best[:, None] + seg  # [i, j]
+        back[level] = np.argmax(cand, axis=0)
+        best = cand[back[level], np.arange(n + 1)]
+    starts = []
+    j = n
+    for level in range(n_scenes, 0, -1):
+        i = int(back[level, j])
+        starts.append(i)
+        j = i
+    return sorted(starts)
+
+
+def scene_embeddings(shots: np.ndarray, starts: Sequence[int]) -> np.ndarray:
+    """s_i = normalised mean of the scene's shot embeddings (§2.8)."""
+    v = np.asarray(shots, dtype=np.float64)
+    bounds = [*starts, len(v)]
+    return normalise(np.stack([v[a:b].sum(axis=0) for a, b in zip(bounds[:-1], bounds[1:])]))
+
+
+def distance_matrix(embeddings: np.ndarray) -> np.ndarray:
+    """D_ij = (1 − cos(s_i, s_j)) / 2 ∈ [0, 1]."""
+    s = normalise(embeddings)
+    return np.clip((1.0 - s @ s.T) / 2.0, 0.0, 1.0)
+
+
+def nearest_earlier(distances: np.ndarray, index: int, top: int = 3) -> list[tuple[int, float]]:
+    """The closest scenes before `index − 1` (the previous scene is reported on its own):
+    where the film returns to a place or thread."""
+    earlier = [(j, float(distances[index, j])) for j in range(index - 1)]
+    return sorted(earlier, key=lambda p: (p[1], p[0]))[:top]
+
+
+def build_scenes(shots: Sequence[Shot], shot_emb: np.ndarray, starts: Sequence[int],
+                 scores: np.ndarray | None = None, top: int = 3) -> list[Scene]:
+    """Scenes from their first shots, with boundary score, distances and embedding filled in."""
+    starts = sorted(set(starts) | {0})
+    emb = scene_embeddings(shot_emb, starts)
+    dist = distance_matrix(emb)
+    bounds = [*starts, len(shots)]
+    scenes = []
+    for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+        scenes.append(Scene(
+            index=i, start=shots[a].start, end=shots[b - 1].end, first_shot=a, n_shots=b - a,
+            boundary_score=(float(scores[a - 1]) if scores is not None and a > 0 else None),
+            distance_prev=float(dist[i, i - 1]) if i > 0 else None,
+            nearest=nearest_earlier(dist, i, top),
+            embedding=[float(x) for x in emb[i]],
+        ))
+    return scenes
+
+
+def segment(shots: Sequence[Shot], shot_emb: np.ndarray, fps: float, *, window: int = 2,
+            threshold: float | None = None, min_scene_s: float = 8.0,
+            n_scenes: int | None = None, radius: int = 1) -> tuple[list[Scene], np.ndarray, float]:
+    """Shots + their embeddings -> (scenes, boundary scores, θ used)."""
+    scores = boundary_scores(shot_emb, window)
+    theta = default_threshold(scores) if threshold is None else float(threshold)
+    if n_scenes is not None:
+        starts = optimal_grouping(shot_emb, min(n_scenes, len(shots)))
+    else:
+        starts_s = [s.start / fps for s in shots]
+        duration = shots[-1].end / fps if shots else 0.0
+        cuts = pick_boundaries(scores, starts_s, duration, theta, radius, min_scene_s)
+        starts = [0, *(k + 1 for k in cuts)]
+    return build_scenes(shots, shot_emb, starts, scores), scores, theta
