@@ -199,14 +199,19 @@ def train(**options: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.option("--baseline", "with_baseline", is_flag=True,
               help="Add PySceneDetect's shots-as-scenes on the same video.")
+@click.option("--fps", default=None,
+              help="Frame rate for EDL/CSV-only comparisons (e.g. 24000/1001).")
 @_friendly_errors
 def eval_(pred: Path, truth: Path | None, tolerance: float, as_json: bool,
-          with_baseline: bool) -> None:
-    """Score predicted scenes against truth: boundary P/R/F1, AP, mIoU, coverage/overflow."""
+          with_baseline: bool, fps: str | None) -> None:
+    """Score predicted scenes against truth: boundary P/R/F1, AP, mIoU, coverage/overflow.
+
+    PRED may also be a manifest (YAML/JSON list of {pred, truth[, video]}) for many videos.
+    """
     from scenesem_otio.evaluate import evaluate_cli
 
     click.echo(evaluate_cli(pred, truth, tolerance=tolerance, as_json=as_json,
-                            with_baseline=with_baseline))
+                            with_baseline=with_baseline, fps=fps))
 
 
 @main.command()

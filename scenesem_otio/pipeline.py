@@ -254,6 +254,7 @@ def cut(video: Path, output: Path | None, *, progress: bool = True, model: str |
                      "clip_every_s": sampling.get("clip_every_s", 4.0),
                      "clip_span_s": sampling.get("clip_span_s", 2.0)},
         "precision": precision_used,
+        "shot_cuts": [s.start for s in shots[1:]],
         "boundary_scores": [float(x) for x in scores],
     })
     if output is not None:
