@@ -114,8 +114,8 @@ def baseline(video: Path, output: Path, detector: str, detector_threshold: float
               show_default=True, help="One clip per scene, or per shot with scene markers.")
 @click.option("--scenes", "n_scenes", type=click.IntRange(min=1), default=None,
               help="Exactly N scenes (optimal sequential grouping).")
-@click.option("--min-scene", "min_scene_s", type=click.FloatRange(min=0), default=8.0,
-              show_default=True, help="Minimum scene length in seconds.")
+@click.option("--min-scene", "min_scene_s", type=click.FloatRange(min=0), default=None,
+              help="Minimum scene length in seconds [default: the checkpoint's, else 8].")
 @click.option("--threshold", "threshold", type=click.FloatRange(0, 1), default=None,
               help="Boundary score θ [default: checkpoint calibration, else 80th percentile].")
 @click.option("--window", type=click.IntRange(min=1), default=2, show_default=True,
@@ -181,6 +181,8 @@ def distance(timeline: Path, output: Path | None, top: int) -> None:
               help="Cache frozen-layer outputs here (fp16, memory-mapped).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint in --out.")
+@click.option("--stop-after", type=click.IntRange(min=1), default=None,
+              help="Save and stop after this step (fit a job slot); continue with --resume.")
 @click.option("--no-progress", is_flag=True)
 @_friendly_errors
 def train(**options: Any) -> None:

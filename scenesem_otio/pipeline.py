@@ -194,7 +194,7 @@ def embed_clips(embedder: Any, path: str, plans: list, *, image_size: int, batch
 def cut(video: Path, output: Path | None, *, progress: bool = True, model: str | None = None,
         shots_edit: Path | None = None, detector: str = "adaptive",
         detector_threshold: float | None = None, min_shot: int | None = None,
-        level: str = "scenes", n_scenes: int | None = None, min_scene_s: float = 8.0,
+        level: str = "scenes", n_scenes: int | None = None, min_scene_s: float | None = None,
         threshold: float | None = None, window: int = 2, device: str = "auto",
         precision: str = "auto", batch_size: int = 8, embeddings: bool = False,
         embedder: Any = None, meta: dict | None = None) -> CutResult:
@@ -232,6 +232,8 @@ def cut(video: Path, output: Path | None, *, progress: bool = True, model: str |
     clip_emb, rate = embed_clips(embedder, facts.path, plans, image_size=image_size,
                                  batch_size=batch_size, progress=progress)
     shot_emb = shot_embeddings(clip_emb, [p.shot for p in plans], len(shots))
+    if min_scene_s is None:
+        min_scene_s = float(meta.get("min_scene_s") or 8.0)
     if threshold is None and meta.get("threshold") is not None:
         threshold = float(meta["threshold"])
     scenes, scores, theta = segment(shots, shot_emb, float(facts.fps), window=window,

@@ -121,8 +121,12 @@ def default_meta(backbone: VideoBackbone, head: EmbeddingHead | None) -> dict[st
 
 
 def save_checkpoint(embedder: SceneEmbedder, directory: str | os.PathLike,
-                    meta: dict[str, Any] | None = None) -> None:
-    """Write the checkpoint directory atomically (old one kept until the new one is whole)."""
+                    meta: dict[str, Any] | None = None,
+                    extra: Any = None) -> None:
+    """Write the checkpoint directory atomically (old one kept until the new one is whole).
+
+    `extra(tmp_dir)` may add files (trainer state, metrics) inside the same atomic swap.
+    """
     import transformers
     from safetensors.torch import save_file
 
@@ -137,6 +141,8 @@ def save_checkpoint(embedder: SceneEmbedder, directory: str | os.PathLike,
         save_file(state, str(tmp / WEIGHTS_FILE))
         (tmp / "config.json").write_text(embedder.backbone.config.to_json_string())
         (tmp / META_FILE).write_text(json.dumps(full, indent=2, default=str))
+        if extra is not None:
+            extra(tmp)
 
 
 def is_checkpoint(path: str | os.PathLike) -> bool:
