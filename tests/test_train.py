@@ -1,0 +1,194 @@
+"""Training end to end on synthetic films with the tiny VideoMAE and the real MiniLM."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+from safetensors.numpy import load_file
+from safetensors.torch import load_file as load_torch
+
+from scenesem_otio.adapters.formats import read_timeline, write_timeline
+from scenesem_otio.cli import main
+from scenesem_otio.model.data import build_clip_table, load_sources
+from scenesem_otio.pipeline import cut
+from scenesem_otio.synth import synth_films
+
+
+@pytest.fixture(scope="module")
+def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three small benchmark films; the last one is the validation split."""
+    root = tmp_path_factory.mktemp("synth")
+    entries = synth_films(root, n_films=3, seed=5, width=128, height=72, progress=False)
+    for e in entries:
+        e.pop("kinds")
+    entries[-1]["split"] = "val"
+    (root / "manifest.yaml").write_text(yaml.safe_dump(entries))
+    return root
+
+
+def train(args: list[str]) -> str:
+    result = CliRunner().invoke(main, ["train", "--no-progress", *args],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def trained(synth_dir: Path, tiny_videomae_dir: Path,
+            tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run") / "ckpt"
+    train(["--data", str(synth_dir / "manifest.yaml"), "--model", str(tiny_videomae_dir),
+           "--out", str(out), "--steps", "20", "--batch-scenes", "4", "--save-every", "10"])
+    return out
+
+
+def test_only_last_k_layers_and_head_change(trained: Path, tiny_videomae_dir: Path) -> None:
+    from transformers import VideoMAEModel
+
+    base = {k: v.numpy() for k, v in
+            VideoMAEModel.from_pretrained(tiny_videomae_dir).state_dict().items()}
+    new = load_file(str(trained / "model.safetensors"))
+    changed, same = [], []
+    for name, value in base.items():
+        key = f"backbone.encoder.{name}"
+        assert key in new, key
+        (same if np.array_equal(new[key], value) else changed).append(name)
+    frozen = [n for n in base if n.startswith("embeddings") or ".layer.0." in n
+              or ".layer.1." in n]
+    assert set(frozen) <= set(same)  # byte-identical
+    assert any(".layer.3." in n for n in changed) and any(".layer.2." in n for n in changed)
+    assert any(k.startswith("head.") for k in new)
+    meta = json.loads((trained / "scenesem.json").read_text())
+    assert meta["unfreeze"] == 2 and meta["label_mode"] == "scene"
+    assert meta["calibrated_on"] == "val" and meta["threshold"] is not None
+    assert -1 <= meta["text_a"] < meta["text_b"] <= 1
+    assert meta["text_model"].endswith(os.path.basename(meta["text_model"]))
+
+
+def test_metrics_and_loss_goes_down(trained: Path) -> None:
+    rows = [json.loads(line) for line in (trained / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == list(range(1, 21))
+    for key in ("loss", "l_pos", "l_neg", "l_seg", "l_sem", "lr_head", "clips_per_s"):
+        assert all(np.isfinite(r[key]) for r in rows), key
+    assert np.mean([r["loss"] for r in rows[-10:]]) < np.mean([r["loss"] for r in rows[:10]])
+    lrs = [r["lr_head"] for r in rows]
+    assert max(lrs) <= 1e-3 + 1e-12 and lrs[-1] < lrs[len(lrs) // 2]  # cosine decay
+
+
+def test_cut_uses_trained_head_and_threshold(trained: Path, synth_dir: Path) -> None:
+    meta = json.loads((trained / "scenesem.json").read_text())
+    result = cut(synth_dir / "film_002.mp4", None, model=str(trained), progress=False)
+    assert result.threshold == pytest.approx(meta["threshold"])
+    assert len(result.scenes[0].embedding) == 256  # the head's output, not backbone features
+    assert result.timeline.metadata["scenesem"]["threshold_source"] == "checkpoint"
+
+
+def test_resume_is_exact(synth_dir: Path, tiny_videomae_dir: Path, tmp_path: Path) -> None:
+    common = ["--data", str(synth_dir / "manifest.yaml"), "--model", str(tiny_videomae_dir),
+              "--steps", "20", "--batch-scenes", "4", "--save-every", "10"]
+    train([*common, "--out", str(tmp_path / "a"), "--stop-after", "10"])
+    state = json.loads((tmp_path / "a" / "trainer_state.json").read_text())
+    assert state["step"] == 10 and not state["final"]
+    text = train([*common, "--out", str(tmp_path / "a"), "--resume"])
+    assert "20/20" in text
+    train([*common, "--out", str(tmp_path / "b")])
+    a = load_torch(str(tmp_path / "a" / "model.safetensors"))
+    b = load_torch(str(tmp_path / "b" / "model.safetensors"))
+    assert max(float((a[k] - b[k]).abs().max()) for k in a) <= 1e-6
+    rows = (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()
+    assert [json.loads(r)["step"] for r in rows] == list(range(1, 21))
+    # Resuming with another schedule length is refused in one line.
+    result = CliRunner().invoke(main, ["train", "--no-progress", *common[:-4], "--steps", "30",
+                                       "--out", str(tmp_path / "a"), "--resume"])
+    assert result.exit_code == 1 and "same --steps" in result.output
+
+
+def test_feature_cache_reuses_frozen_outputs(synth_dir: Path, tiny_videomae_dir: Path,
+                                             tmp_path: Path) -> None:
+    train(["--data", str(synth_dir / "manifest.yaml"), "--model", str(tiny_videomae_dir),
+           "--out", str(tmp_path / "c"), "--epochs", "3", "--batch-scenes", "4",
+           "--cache-features", str(tmp_path / "cache")])
+    files = list((tmp_path / "cache").rglob("*.f16"))
+    assert len(files) == 1 and files[0].stat().st_size > 0
+
+
+def test_two_processes_gloo(synth_dir: Path, tiny_videomae_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ddp"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+           "--master_port", "29517", "-m", "scenesem_otio", "train", "--no-progress",
+           "--data", str(synth_dir / "manifest.yaml"), "--model", str(tiny_videomae_dir),
+           "--out", str(out), "--steps", "4", "--batch-scenes", "2"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert len(rows) == 4
+    result = cut(synth_dir / "film_002.mp4", None, model=str(out), progress=False)
+    assert len(result.scenes) >= 1
+
+
+def test_finevideo_tar_parquet_and_nle_projects_load(synth_dir: Path, tmp_path: Path) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    truth = read_timeline(synth_dir / "film_000.truth.otio")
+    from scenesem_otio.adapters.timeline import scenes_from_timeline
+
+    scenes = scenes_from_timeline(truth)
+    fps = 25.0
+
+    def ts(frame: int) -> str:
+        s = frame / fps
+        return f"{int(s // 3600):02d}:{int(s % 3600 // 60):02d}:{s % 60:06.3f}"
+
+    record = {"content_metadata": {
+        "fps": fps, "description": "synthetic", "characterList": [],
+        "scenes": [{"sceneId": i + 1, "title": sc.title, "description": sc.description,
+                    "timestamps": {"start_timestamp": ts(sc.start), "end_timestamp": ts(sc.end)},
+                    "props": ["a", "b"], "cast": ["Anna"],
+                    "mood": {"description": "calm", "keyMoments": []},
+                    "activities": [{"description": "talking", "timestamp": ts(sc.start)}],
+                    "narrativeProgression": [], "thematicElements": "trust",
+                    "contextualRelevance": "opening", "dynamismScore": 0.3}
+                   for i, sc in enumerate(scenes)]}}
+    mp4 = (synth_dir / "film_000.mp4").read_bytes()
+    shard = tmp_path / "shard-000.tar"
+    with tarfile.open(shard, "w") as tar:
+        for name, data in (("sample0.mp4", mp4), ("sample0.json", json.dumps(record).encode())):
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    parquet = tmp_path / "part-0.parquet"
+    pq.write_table(pa.table({"mp4": [mp4], "json": [record]}), parquet)
+
+    edl, xml = tmp_path / "p.edl", tmp_path / "p.xml"
+    write_timeline(truth, edl)
+    write_timeline(truth, xml)
+    video = synth_dir / "film_000.mp4"
+    manifest = tmp_path / "projects.json"
+    manifest.write_text(json.dumps([{"video": str(video), "timeline": str(edl)},
+                                    {"video": str(video), "timeline": str(xml)}]))
+
+    items = load_sources([str(shard), str(parquet), str(manifest)])
+    assert len(items) == 4
+    for item in items:
+        assert [(s.start, s.end) for s in item.scenes] == [(s.start, s.end) for s in scenes]
+    fine = items[0].scenes[0].text
+    assert scenes[0].description.split(".")[0] in fine and "Props: a, b." in fine
+    assert "mood: calm" in fine
+    table = build_clip_table(items, num_frames=16, image_size=64, per_scene=2)
+    assert table.pixels.shape[1:] == (16, 64, 64, 3)
+    assert len(table.pixels) == 2 * 4 * len(scenes)
+    frame_mode = load_sources([str(shard)], label_mode="frame")
+    t2 = build_clip_table(frame_mode, 16, 64, 2, label_mode="frame")
+    assert len(set(t2.label.tolist())) == len(scenes)
