@@ -6,6 +6,7 @@ rates (or a CSV of starts) compare fairly. `evaluate_cli` reads timelines/manife
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from collections.abc import Sequence
@@ -17,7 +18,6 @@ from typing import Any
 import numpy as np
 
 from scenesem_otio.errors import DataError, TimelineError
-
 
 # ---------------------------------------------------------------- metrics
 
@@ -75,7 +75,7 @@ def average_precision(times: Sequence[float], scores: Sequence[float], truth: Se
 def intervals(starts: Sequence[float], end: float) -> list[tuple[float, float]]:
     """Scene intervals from sorted starts (first 0) and the film end."""
     bounds = [*starts, end]
-    return [(a, b) for a, b in zip(bounds[:-1], bounds[1:]) if b > a]
+    return [(a, b) for a, b in itertools.pairwise(bounds) if b > a]
 
 
 def _overlap(a: tuple[float, float], b: tuple[float, float]) -> float:

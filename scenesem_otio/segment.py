@@ -1,4 +1,4 @@
-"""Segment stage: shot embeddings -> boundary scores -> scenes -> semantic distances (SPEC §2.5–2.8).
+"""Segment stage: shot embeddings -> boundary scores -> scenes -> distances (SPEC §2.5–2.8).
 
 Pure numpy, so it is cheap to test on hand-made embeddings and reusable by `eval` and training
 (θ calibration) without touching the model.
@@ -6,6 +6,7 @@ Pure numpy, so it is cheap to test on hand-made embeddings and reusable by `eval
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -90,7 +91,7 @@ def grouping_score(shots: np.ndarray, starts: Sequence[int]) -> float:
     v = np.asarray(shots, dtype=np.float64)
     bounds = [*starts, len(v)]
     total = 0.0
-    for a, b in zip(bounds[:-1], bounds[1:]):
+    for a, b in itertools.pairwise(bounds):
         s = v[a:b].sum(axis=0)
         total += float(s @ s) / (b - a)
     return total
@@ -135,7 +136,7 @@ def scene_embeddings(shots: np.ndarray, starts: Sequence[int]) -> np.ndarray:
     """s_i = normalised mean of the scene's shot embeddings (§2.8)."""
     v = np.asarray(shots, dtype=np.float64)
     bounds = [*starts, len(v)]
-    return normalise(np.stack([v[a:b].sum(axis=0) for a, b in zip(bounds[:-1], bounds[1:])]))
+    return normalise(np.stack([v[a:b].sum(axis=0) for a, b in itertools.pairwise(bounds)]))
 
 
 def distance_matrix(embeddings: np.ndarray) -> np.ndarray:
@@ -159,7 +160,7 @@ def build_scenes(shots: Sequence[Shot], shot_emb: np.ndarray, starts: Sequence[i
     dist = distance_matrix(emb)
     bounds = [*starts, len(shots)]
     scenes = []
-    for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(bounds)):
         scenes.append(Scene(
             index=i, start=shots[a].start, end=shots[b - 1].end, first_shot=a, n_shots=b - a,
             boundary_score=(float(scores[a - 1]) if scores is not None and a > 0 else None),

@@ -176,14 +176,15 @@ def render_synth_film(path: Path, seed: int, width: int = 320, height: int = 180
                 who = who[:1]
             else:
                 verb = act.format(thing=thing)
-                desc = f"{opener}{who[0]} and {who[1]} {verb} in the {looks[places[0]].name} {when}."
+                where = looks[places[0]].name
+                desc = f"{opener}{who[0]} and {who[1]} {verb} in the {where} {when}."
                 props = looks[places[0]].props
             n_shots = int(rng.integers(2, 6)) if kind != "intercut" else 4
             scene = SynthScene(frame, frame, f"Scene {s + 1}", desc, list(props),
                                f"mood: {mood}", kind, places)
             for k in range(n_shots):
                 place = places[k % len(places)]
-                length = int(round(float(fps) * rng.uniform(1.2, 2.6)))
+                length = round(float(fps) * rng.uniform(1.2, 2.6))
                 gain = 1.0
                 if kind == "lighting" and k >= n_shots // 2:
                     gain = 0.55  # lights go down mid-scene

@@ -111,7 +111,7 @@ def scene_film(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int
 
 @pytest.fixture(scope="session")
 def tiny_videomae_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A randomly initialised 4-layer VideoMAE (hidden 64, 64x64 input) saved with save_pretrained."""
+    """A random 4-layer VideoMAE (hidden 64, 64x64 input) saved with save_pretrained."""
     import torch
     from transformers import VideoMAEConfig, VideoMAEModel
 

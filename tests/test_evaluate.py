@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def write_otio(path: Path, starts: list[int], end: int, rate: float) -> None:
     track = otio.schema.Track(name="Scenes")
     tl.tracks.append(track)
     bounds = [*starts, end]
-    for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(bounds)):
         track.append(otio.schema.Clip(
             name=f"Scene {i + 1}", source_range=TimeRange(RationalTime(a, rate),
                                                           RationalTime(b - a, rate))))
@@ -106,7 +107,7 @@ def write_edl(path: Path, starts: list[int], end: int, rate: float) -> None:
 
     lines = ["TITLE: hand", "FCM: NON-DROP FRAME", ""]
     bounds = [*starts, end]
-    for i, (a, b) in enumerate(zip(bounds[:-1], bounds[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(bounds)):
         tc = [to_timecode(RationalTime(x, rate), rate) for x in (a, b, a, b)]
         lines.append(f"{i + 1:03d}  AX       V     C        {tc[0]} {tc[1]} {tc[2]} {tc[3]}")
     path.write_text("\n".join(lines) + "\n")

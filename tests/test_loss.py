@@ -21,7 +21,7 @@ A, B = 0.2, 0.8  # u01 = 1, u02 = u12 = 2/3
 
 
 def test_linear_3x3_by_hand() -> None:
-    s, wp, wn = soft_weights(T, A, B, "linear")
+    _s, wp, wn = soft_weights(T, A, B, "linear")
     assert torch.allclose(wp, torch.tensor([[0, 1, 2 / 3], [1, 0, 2 / 3], [2 / 3, 2 / 3, 0]]))
     assert torch.allclose(wn, torch.tensor([[0, 0, 1 / 3], [0, 0, 1 / 3], [1 / 3, 1 / 3, 0]]))
     out = semantic_loss(V, T, A, B, "linear")

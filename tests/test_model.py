@@ -133,7 +133,7 @@ def test_damaged_checkpoint_is_a_clear_error(tiny_videomae_dir: Path, tmp_path: 
     with pytest.raises(CheckpointError, match="ckpt"):
         load_checkpoint(tmp_path / "ckpt")
     (tmp_path / "ckpt" / "scenesem.json").write_text("{not json")
-    with pytest.raises(CheckpointError, match="unreadable scenesem.json"):
+    with pytest.raises(CheckpointError, match=r"unreadable scenesem\.json"):
         load_checkpoint(tmp_path / "ckpt")
     with pytest.raises(CheckpointError, match="not a model directory"):
         VideoBackbone.from_pretrained(tmp_path)

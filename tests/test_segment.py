@@ -72,7 +72,7 @@ def test_known_boundaries_found() -> None:
     assert theta == pytest.approx(np.percentile(scores, 80))
     # Scenes tile the film: contiguous, first starts at 0, last ends at the end.
     assert scenes[0].start == 0 and scenes[-1].end == shots[-1].end
-    assert all(a.end == b.start for a, b in zip(scenes, scenes[1:]))
+    assert all(a.end == b.start for a, b in itertools.pairwise(scenes))
 
 
 def test_threshold_local_max_and_min_scene() -> None:

@@ -6,6 +6,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -49,9 +50,9 @@ def test_hf_mean_pool_backend(text_model_path: Path, tmp_path: Path) -> None:
 
 
 class _Handler(BaseHTTPRequestHandler):
-    requests: list[dict] = []
+    requests: ClassVar[list[dict]] = []
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         _Handler.requests.append({"path": self.path, "body": body,
                                   "auth": self.headers.get("Authorization")})
@@ -97,5 +98,5 @@ def test_openai_compatible_endpoint(server: str, tmp_path: Path,
 
 
 def test_unreachable_endpoint_is_one_line() -> None:
-    with pytest.raises(CheckpointError, match="127.0.0.1:9"):
+    with pytest.raises(CheckpointError, match=r"127\.0\.0\.1:9"):
         HTTPTextEncoder("http://127.0.0.1:9", timeout=2).encode(["x"])

@@ -152,7 +152,7 @@ class FeatureCache:
             self.data.flush()
             np.save(self.done_path, self.done)
         self.hits += int(len(idx) - len(missing))
-        self.misses += int(len(missing))
+        self.misses += len(missing)
         return torch.from_numpy(np.asarray(self.data[idx], dtype=np.float32))
 
 
@@ -239,7 +239,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
                               "another --out")
     if cfg.steps is not None and cfg.epochs is not None:
         raise DataError("give --steps or --epochs, not both")
-    if not 0 <= cfg.unfreeze:
+    if not cfg.unfreeze >= 0:
         raise DataError("--unfreeze must be ≥ 0")
 
     cuda = torch.cuda.is_available()
@@ -396,7 +396,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             row = {"step": last_step, **{k_: float(v_.detach()) for k_, v_ in terms.items()},
                    "lr_head": scheduler.get_last_lr()[0],
                    "lr_backbone": scheduler.get_last_lr()[-1] if body_params else None,
-                   "clips": int(len(idx)) * world,
+                   "clips": len(idx) * world,
                    "clips_per_s": len(idx) * world / max(time.perf_counter() - t0, 1e-9)}
             logs.append(row)
             advance(1)
