@@ -14,7 +14,7 @@ import opentimelineio as otio
 from opentimelineio.opentime import RationalTime, TimeRange
 
 from scenesem_otio.adapters import nle
-from scenesem_otio.adapters.timeline import NS
+from scenesem_otio.adapters.timeline import NS, plain_metadata
 from scenesem_otio.errors import TimelineError
 from scenesem_otio.fileio import atomic_path
 
@@ -71,13 +71,7 @@ def write_timeline(timeline: otio.schema.Timeline, path: str | os.PathLike,
             otio.adapters.write_to_file(timeline, str(tmp))
 
 
-def plain(value: Any) -> Any:
-    """OTIO's AnyDictionary/AnyVector -> dict/list, for json and for our own readers."""
-    if hasattr(value, "items"):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)) or type(value).__name__ == "AnyVector":
-        return [plain(v) for v in value]
-    return value
+plain = plain_metadata  # OTIO containers -> plain dict/list (json, our readers)
 
 
 def _rows(timeline: otio.schema.Timeline) -> list[dict[str, Any]]:

@@ -166,6 +166,15 @@ def build_timeline(
 # ---------------------------------------------------------------- reading timelines back
 
 
+def plain_metadata(value: Any) -> Any:
+    """OTIO's AnyDictionary/AnyVector -> dict/list that outlive the timeline they came from."""
+    if hasattr(value, "items"):
+        return {str(k): plain_metadata(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) or type(value).__name__ == "AnyVector":
+        return [plain_metadata(v) for v in value]
+    return value
+
+
 def _frames(t: RationalTime, fps: float) -> int:
     return round(t.value_rescaled_to(fps))
 
@@ -242,14 +251,14 @@ def scenes_from_timeline(timeline: otio.schema.Timeline, info: VideoInfo | None 
             if _frames(m.marked_range.duration, fps) > 1:
                 s = _frames(m.marked_range.start_time, fps) - start0
                 spans.append((s, s + _frames(m.marked_range.duration, fps), m.name,
-                              m.comment or "", dict(m.metadata.get(NS, {})), {}))
+                              m.comment or "", plain_metadata(m.metadata.get(NS, {})), {}))
     tracks = list(timeline.video_tracks()) or list(timeline.tracks)
     stack_markers = list(timeline.tracks.markers) + [m for t in tracks for m in t.markers]
     for m in stack_markers:
         if _frames(m.marked_range.duration, fps) > 1:
             s = _frames(m.marked_range.start_time, fps)
             spans.append((s, s + _frames(m.marked_range.duration, fps), m.name,
-                          m.comment or "", dict(m.metadata.get(NS, {})), {}))
+                          m.comment or "", plain_metadata(m.metadata.get(NS, {})), {}))
 
     if not spans:
         grouped: dict[Any, list[tuple[int, int, otio.schema.Clip]]] = {}
@@ -265,7 +274,7 @@ def scenes_from_timeline(timeline: otio.schema.Timeline, info: VideoInfo | None 
             s = min(m[0] for m in members)
             e = max(m[1] for m in members)
             first = members[0][2]
-            meta = dict(first.metadata.get(NS, {}))
+            meta = plain_metadata(first.metadata.get(NS, {}))
             meta = dict(meta.get("scene_start", meta))
             spans.append((s, e, "", "", meta, {"n_shots": len(members)}))
 
