@@ -86,6 +86,7 @@ class CutResult:
     clips_per_s: float
     device: str
     precision: str
+    frames_decoded: int = 0
 
     def summary(self) -> str:
         dists = [s.distance_prev for s in self.scenes if s.distance_prev is not None]
@@ -120,11 +121,14 @@ def _shots_for(facts: Any, shots_edit: Path | None, detector: str,
     return cuts_from_timeline(timeline, facts, source=str(shots_edit))
 
 
-def embed_clips(embedder: Any, path: str, plans: list, *, image_size: int, batch_size: int,
-                progress: bool = True, stats: Any = None) -> tuple[Any, float]:
-    """Decode (background thread, one pass) and embed clips in batches -> ([N, E], clips/s).
+def embed_clips(embedder: Any, clips: Any, *, batch_size: int, progress: bool = True,
+                total: int | None = None, unit: str = "clips",
+                position: Any = None) -> tuple[Any, float]:
+    """Embed `(index, uint8 clip)` pairs in batches -> ([N, E] by index, clips/s).
 
-    Decoding and the forward pass overlap: PyAV and torch both release the GIL.
+    The iterator (decoding) runs in a background thread feeding a bounded queue, so decode and
+    the forward pass overlap (PyAV, OpenCV and torch release the GIL) and memory stays flat.
+    The bar counts `unit`s: clips, or decoded frames via `position()` for the single pass.
     """
     import queue
     import threading
@@ -132,10 +136,9 @@ def embed_clips(embedder: Any, path: str, plans: list, *, image_size: int, batch
 
     import numpy as np
 
-    from scenesem_otio.media.sampling import iter_clips
     from scenesem_otio.progress import progress_bar
 
-    out = np.zeros((len(plans), embedder.dim), np.float32)
+    rows: dict[int, Any] = {}
     q: queue.Queue = queue.Queue(maxsize=max(2 * batch_size, 8))
     done = object()
     failure: list[BaseException] = []
@@ -143,8 +146,7 @@ def embed_clips(embedder: Any, path: str, plans: list, *, image_size: int, batch
 
     def produce() -> None:
         try:
-            for item in iter_clips(path, [p.frames for p in plans], size=image_size,
-                                   stats=stats):
+            for item in clips:
                 if stop.is_set():
                     return
                 q.put(item)
@@ -158,13 +160,18 @@ def embed_clips(embedder: Any, path: str, plans: list, *, image_size: int, batch
     start = time.perf_counter()
     batch_idx: list[int] = []
     batch: list = []
+    shown = 0
     try:
-        with progress_bar("embedding clips", total=len(plans), unit="clips",
-                          enabled=progress) as advance:
+        with progress_bar("embedding", total=total, unit=unit, enabled=progress) as advance:
             def flush() -> None:
+                nonlocal shown
                 if batch:
-                    out[batch_idx] = embedder.embed(np.stack(batch), batch_size=len(batch))
-                    advance(len(batch))
+                    vectors = embedder.embed(np.stack(batch), batch_size=len(batch))
+                    for i, v in zip(batch_idx, vectors, strict=True):
+                        rows[i] = v
+                    now = position() if position is not None else len(rows)
+                    advance(now - shown)
+                    shown = now
                     batch.clear()
                     batch_idx.clear()
 
@@ -178,6 +185,8 @@ def embed_clips(embedder: Any, path: str, plans: list, *, image_size: int, batch
                 if len(batch) >= batch_size:
                     flush()
             flush()
+            if total is not None and shown < total:
+                advance(total - shown)
     finally:
         stop.set()
         while worker.is_alive():
@@ -187,7 +196,10 @@ def embed_clips(embedder: Any, path: str, plans: list, *, image_size: int, batch
                 worker.join(0.05)
     if failure:
         raise failure[0]
-    rate = len(plans) / max(time.perf_counter() - start, 1e-9)
+    rate = len(rows) / max(time.perf_counter() - start, 1e-9)
+    out = np.zeros((len(rows), embedder.dim), np.float32)
+    for i, v in rows.items():
+        out[i] = v
     return out, rate
 
 
@@ -197,19 +209,22 @@ def cut(video: Path, output: Path | None, *, progress: bool = True, model: str |
         level: str = "scenes", n_scenes: int | None = None, min_scene_s: float | None = None,
         threshold: float | None = None, window: int = 2, device: str = "auto",
         precision: str = "auto", batch_size: int = 8, embeddings: bool = False,
-        embedder: Any = None, meta: dict | None = None) -> CutResult:
+        embedder: Any = None, meta: dict | None = None, single_pass: bool = True) -> CutResult:
     """probe -> shots -> clips -> embed -> scenes -> timeline (written when `output` is given).
 
     `embedder`/`meta` let callers (training's calibration, the OTIO plugin) reuse a model
-    already in memory.
+    already in memory. `single_pass=False` runs shot detection and clip sampling as two
+    decodes (the reference the single pass is tested against).
     """
     import time
 
     from scenesem_otio import __version__
     from scenesem_otio.adapters.formats import check_output_path, write_timeline
     from scenesem_otio.adapters.timeline import build_timeline
+    from scenesem_otio.media.decode import DecodeStats
     from scenesem_otio.media.probe import probe
-    from scenesem_otio.media.sampling import plan_clips
+    from scenesem_otio.media.sampling import iter_clips, plan_clips
+    from scenesem_otio.media.stream import single_pass as make_single_pass
     from scenesem_otio.model.embedder import load_embedder
     from scenesem_otio.scenes import shots_from_cuts
     from scenesem_otio.segment import segment, shot_embeddings
@@ -221,16 +236,30 @@ def cut(video: Path, output: Path | None, *, progress: bool = True, model: str |
     if embedder is None:
         embedder, meta = load_embedder(model, device=device, precision=precision)
     meta = meta or {}
-    cuts = _shots_for(facts, shots_edit, detector, detector_threshold, min_shot, progress)
-    shots = shots_from_cuts(cuts, facts.n_frames)
     sampling = meta.get("sampling") or {}
     num_frames = int(sampling.get("num_frames", embedder.backbone.num_frames))
     image_size = int(sampling.get("image_size", embedder.backbone.image_size))
-    plans = plan_clips(shots, facts.fps, num_frames,
-                       float(sampling.get("clip_every_s", 4.0)),
-                       float(sampling.get("clip_span_s", 2.0)))
-    clip_emb, rate = embed_clips(embedder, facts.path, plans, image_size=image_size,
-                                 batch_size=batch_size, progress=progress)
+    every = float(sampling.get("clip_every_s", 4.0))
+    span = float(sampling.get("clip_span_s", 2.0))
+    stats = DecodeStats()
+    if shots_edit is None and single_pass:
+        # One decode feeds PySceneDetect and the clip sampler (media/stream.py).
+        scan = make_single_pass(facts, detector, detector_threshold, min_shot,
+                                num_frames=num_frames, image_size=image_size,
+                                clip_every_s=every, clip_span_s=span, stats=stats)
+        numbered = ((i, clip) for i, (_, clip) in enumerate(scan.clips()))
+        clip_emb, rate = embed_clips(embedder, numbered, batch_size=batch_size,
+                                     progress=progress, total=facts.n_frames, unit="frames",
+                                     position=lambda: stats.frames_decoded)
+        shots, plans = scan.shots, scan.plans
+    else:
+        cuts = _shots_for(facts, shots_edit, detector, detector_threshold, min_shot, progress)
+        shots = shots_from_cuts(cuts, facts.n_frames)
+        plans = plan_clips(shots, facts.fps, num_frames, every, span)
+        clip_emb, rate = embed_clips(
+            embedder, iter_clips(facts.path, [p.frames for p in plans], size=image_size,
+                                 stats=stats),
+            batch_size=batch_size, progress=progress, total=len(plans))
     shot_emb = shot_embeddings(clip_emb, [p.shot for p in plans], len(shots))
     if min_scene_s is None:
         min_scene_s = float(meta.get("min_scene_s") or 8.0)
@@ -264,7 +293,7 @@ def cut(video: Path, output: Path | None, *, progress: bool = True, model: str |
     return CutResult(info=facts, shots=shots, scenes=scenes, scores=scores, threshold=theta,
                      timeline=timeline, output=output, wall_s=time.perf_counter() - start,
                      n_clips=len(plans), clips_per_s=rate, device=str(embedder.device),
-                     precision=precision_used)
+                     precision=precision_used, frames_decoded=stats.frames_decoded)
 
 
 def distance(timeline: Path, output: Path | None = None, *, top: int = 3) -> str:

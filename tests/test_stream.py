@@ -1,0 +1,63 @@
+"""The single decode pass: same shots and scenes as two decodes, every frame decoded once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scenesem_otio.media.probe import probe
+from scenesem_otio.media.shots import detect_shots
+from scenesem_otio.media.stream import FrameBuffer, single_pass
+from scenesem_otio.pipeline import cut
+
+
+@pytest.mark.parametrize("film", ["test_mp4", "scene_film"])
+def test_single_pass_equals_two_passes(film: str, request: pytest.FixtureRequest,
+                                       tiny_videomae_dir: Path) -> None:
+    value = request.getfixturevalue(film)
+    video = value[0] if isinstance(value, tuple) else value
+    info = probe(video)
+    one = cut(video, None, model=str(tiny_videomae_dir), progress=False, min_scene_s=0,
+              device="cpu", precision="fp32")
+    two = cut(video, None, model=str(tiny_videomae_dir), progress=False, min_scene_s=0,
+              device="cpu", precision="fp32", single_pass=False)
+    assert one.shots == two.shots
+    assert [s.start for s in one.shots[1:]] == detect_shots(video)  # = scenedetect.detect
+    assert [(s.start, s.end) for s in one.scenes] == [(s.start, s.end) for s in two.scenes]
+    np.testing.assert_allclose(one.scores, two.scores, atol=1e-5)
+    # The whole cut decoded the file once: no frame twice, PySceneDetect fed from that pass.
+    assert one.frames_decoded == info.n_frames
+
+
+def test_stream_emits_clips_in_order_and_plans_match(scene_film: tuple[Path, list[int], list[int]]
+                                                     ) -> None:
+    video, cuts, _ = scene_film
+    scan = single_pass(probe(video), num_frames=8, image_size=64)
+    clips = list(scan.clips())
+    assert scan.cuts == cuts
+    assert [p for p, _ in clips] == scan.plans
+    assert all(c.shape == (8, 64, 64, 3) and c.dtype == np.uint8 for _, c in clips)
+    assert scan.stats.frames_decoded == probe(video).n_frames
+    # Every clip's frames lie inside its own shot.
+    for plan, _ in clips:
+        shot = scan.shots[plan.shot]
+        assert all(shot.start <= f < shot.end for f in plan.frames)
+
+
+def test_frame_buffer_spills_to_disk_and_reads_back() -> None:
+    buf = FrameBuffer(4, max_in_memory=5)
+    frames = [np.full((4, 4, 3), i, np.uint8) for i in range(40)]
+    for f in frames[:23]:
+        buf.append(f)
+    assert buf._disk is not None  # spilled
+    assert [int(buf.get(i)[0, 0, 0]) for i in range(23)] == list(range(23))
+    buf.drop_before(10)
+    for f in frames[23:]:
+        buf.append(f)
+    assert [int(buf.get(i)[0, 0, 0]) for i in range(10, 40)] == list(range(10, 40))
+    assert len(buf.mem) <= 6
+    buf.drop_before(39)
+    assert len(buf) == 1 and buf._disk is None
+    buf.close()
