@@ -46,13 +46,16 @@ def make_film(path: Path, minutes: float, width: int = 1920, height: int = 1080,
                 w.write(frame)
 
 
-def make_model(path: Path) -> None:
+def make_model(path: Path, tiny: bool = False) -> None:
     """videomae-base-sized (12 layers, hidden 768, 224², 16 frames), random weights."""
     import torch
     from transformers import VideoMAEConfig, VideoMAEModel
 
     torch.manual_seed(0)
-    VideoMAEModel(VideoMAEConfig()).save_pretrained(path)
+    config = VideoMAEConfig(image_size=64, hidden_size=64, num_hidden_layers=4,
+                            num_attention_heads=4, intermediate_size=128) if tiny \
+        else VideoMAEConfig()
+    VideoMAEModel(config).save_pretrained(path)
 
 
 def run_child(label: str, argv: list[str], media_s: float, rows: list[dict]) -> None:
@@ -77,14 +80,43 @@ STAGES = {
         "sets = [list(range(i, min(i + 16, n))) for i in range(0, n, 16)]\n"
         "for _ in iter_clips({v!r}, sets, size=224): pass"
     ),
-    "shot detection (scenesem)": (
+    "decode → 224² crops (ffmpeg pipe, imageio-ffmpeg)": (
+        "import subprocess, imageio_ffmpeg\n"
+        "cmd = [imageio_ffmpeg.get_ffmpeg_exe(), '-v', 'error', '-threads', '2', '-i', {v!r},\n"
+        "       '-vf', 'scale=-2:224:flags=bilinear,crop=224:224', '-f', 'rawvideo',\n"
+        "       '-pix_fmt', 'rgb24', '-']\n"
+        "p = subprocess.Popen(cmd, stdout=subprocess.PIPE)\n"
+        "while p.stdout.read(224 * 224 * 3 * 64): pass\n"
+        "p.wait()"
+    ),
+    "shot detection (scenesem, PySceneDetect API)": (
         "from scenesem_otio.media.shots import detect_shots; detect_shots({v!r})"
+    ),
+    "single pass: decode + shots + 224² crops": (
+        "from scenesem_otio.media.probe import probe\n"
+        "from scenesem_otio.media.stream import single_pass\n"
+        "scan = single_pass(probe({v!r}))\n"
+        "for _ in scan.clips(): pass"
+    ),
+    "segmentation + timeline write (2000 shots)": (
+        "import numpy as np\n"
+        "from scenesem_otio.media.probe import probe\n"
+        "from scenesem_otio.scenes import shots_from_cuts\n"
+        "from scenesem_otio.segment import segment\n"
+        "from scenesem_otio.adapters.timeline import build_timeline\n"
+        "from scenesem_otio.adapters.formats import write_timeline\n"
+        "info = probe({v!r}); n = info.n_frames\n"
+        "shots = shots_from_cuts(list(np.linspace(0, n, 2001, dtype=int)[1:-1]), n)\n"
+        "emb = np.random.default_rng(0).normal(size=(len(shots), 256))\n"
+        "scenes, _, _ = segment(shots, emb, float(info.fps), min_scene_s=8)\n"
+        "write_timeline(build_timeline(info, scenes), {w!r} + '/seg.otio')"
     ),
     "backbone clips/s (64 clips)": (
         "import numpy as np\n"
         "from scenesem_otio.model.embedder import load_embedder\n"
         "m, _ = load_embedder({m!r})\n"
-        "m.embed(np.zeros((64, 16, 224, 224, 3), np.uint8), batch_size=8)"
+        "s = m.backbone.image_size\n"
+        "m.embed(np.zeros((64, 16, s, s, 3), np.uint8), batch_size=8)"
     ),
 }
 
@@ -96,6 +128,8 @@ def main() -> None:
     parser.add_argument("--model", default=None)
     parser.add_argument("--workdir", type=Path, default=None)
     parser.add_argument("--stages", action="store_true", help="also time each stage alone")
+    parser.add_argument("--tiny", action="store_true",
+                        help="a 4-layer 64² model instead of videomae-base (pipeline overhead)")
     parser.add_argument("--cut-args", default="", help="extra arguments for scenesem cut")
     args = parser.parse_args()
 
@@ -105,9 +139,10 @@ def main() -> None:
     if not video.exists():
         print(f"rendering {video} …", file=sys.stderr)
         make_film(video, args.minutes)
-    model = args.model or str(work / "videomae-base-random")
+    model = args.model or str(work / ("videomae-tiny-random" if args.tiny
+                                      else "videomae-base-random"))
     if args.model is None and not Path(model).exists():
-        make_model(Path(model))
+        make_model(Path(model), tiny=args.tiny)
 
     from scenesem_otio.media.probe import probe
 
@@ -123,7 +158,8 @@ def main() -> None:
                "--model", model, "--no-progress", *args.cut_args.split()], media_s, rows)
     if args.stages:
         for label, code in STAGES.items():
-            run_child(label, [py, "-c", code.format(v=str(video), m=model)], media_s, rows)
+            run_child(label, [py, "-c", code.format(v=str(video), m=model, w=str(work))],
+                      media_s, rows)
     try:
         import torch
 
