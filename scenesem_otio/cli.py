@@ -42,6 +42,11 @@ def _friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+resolve_markers_option = click.option(
+    "--resolve-markers", is_flag=True,
+    help="EDL only: write markers in DaVinci Resolve's marker-EDL comment form.")
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="scenesem")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
@@ -86,15 +91,17 @@ def info(video: Path, as_json: bool) -> None:
 @click.option("--threshold", "detector_threshold", type=float, default=None,
               help="Detector threshold (PySceneDetect's default per detector when omitted).")
 @min_shot_option
+@resolve_markers_option
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @_friendly_errors
 def baseline(video: Path, output: Path, detector: str, detector_threshold: float | None,
-             min_shot: int | None, no_progress: bool) -> None:
+             min_shot: int | None, resolve_markers: bool, no_progress: bool) -> None:
     """PySceneDetect shots of VIDEO, one clip per shot, through the same timeline writer."""
     from scenesem_otio.pipeline import baseline as run_baseline
 
     summary = run_baseline(video, output, detector=detector, threshold=detector_threshold,
-                           min_shot=min_shot, progress=not no_progress)
+                           min_shot=min_shot, progress=not no_progress,
+                           resolve_markers=resolve_markers)
     click.echo(summary)
 
 
@@ -126,6 +133,7 @@ def baseline(video: Path, output: Path, detector: str, detector_threshold: float
               show_default=True, help="bf16 autocast on AMX CPUs and GPUs when auto.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @click.option("--embeddings", is_flag=True, help="Store scene embeddings in the timeline.")
+@resolve_markers_option
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @_friendly_errors
 def cut(video: Path, output: Path, **options: Any) -> None:

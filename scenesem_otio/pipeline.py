@@ -40,7 +40,7 @@ def info(video: Path, as_json: bool = False) -> str:
 
 def baseline(video: Path, output: Path, *, detector: str = "adaptive",
              threshold: float | None = None, min_shot: int | None = None,
-             progress: bool = True) -> str:
+             progress: bool = True, resolve_markers: bool = False) -> str:
     """PySceneDetect shots -> one clip per shot, through the same timeline writer as `cut`."""
     import time
 
@@ -62,7 +62,7 @@ def baseline(video: Path, output: Path, *, detector: str = "adaptive",
     timeline = build_timeline(facts, scenes, metadata={
         "tool": "scenesem baseline", "version": __version__, "detector": detector,
         "threshold": threshold, "min_shot": min_shot})
-    write_timeline(timeline, output)
+    write_timeline(timeline, output, resolve_markers=resolve_markers)
     wall = time.perf_counter() - start
     return (f"shots found   {len(shots)}\n"
             f"media         {facts.n_frames} frames, {facts.duration_s:.1f} s\n"
@@ -209,7 +209,8 @@ def cut(video: Path, output: Path | None, *, progress: bool = True, model: str |
         level: str = "scenes", n_scenes: int | None = None, min_scene_s: float | None = None,
         threshold: float | None = None, window: int = 2, device: str = "auto",
         precision: str = "auto", batch_size: int = 8, embeddings: bool = False,
-        embedder: Any = None, meta: dict | None = None, single_pass: bool = True) -> CutResult:
+        embedder: Any = None, meta: dict | None = None, single_pass: bool = True,
+        resolve_markers: bool = False) -> CutResult:
     """probe -> shots -> clips -> embed -> scenes -> timeline (written when `output` is given).
 
     `embedder`/`meta` let callers (training's calibration, the OTIO plugin) reuse a model
@@ -289,7 +290,7 @@ def cut(video: Path, output: Path | None, *, progress: bool = True, model: str |
         "boundary_scores": [float(x) for x in scores],
     })
     if output is not None:
-        write_timeline(timeline, output)
+        write_timeline(timeline, output, resolve_markers=resolve_markers)
     return CutResult(info=facts, shots=shots, scenes=scenes, scores=scores, threshold=theta,
                      timeline=timeline, output=output, wall_s=time.perf_counter() - start,
                      n_clips=len(plans), clips_per_s=rate, device=str(embedder.device),
