@@ -77,8 +77,25 @@ def iter_frames(
             raise MediaError(f"{path}: no decodable frames")
 
 
+def square_from_bgr(bgr: np.ndarray, size: int) -> np.ndarray:
+    """BGR uint8 [H, W, 3] -> RGB [size, size, 3]: shorter side to `size` (area filter, i.e.
+    antialiased like the PIL bilinear resize of VideoMAEImageProcessor), centre crop."""
+    import cv2
+
+    h, w = bgr.shape[:2]
+    rw, rh = resized_shape(w, h, size)
+    if 2 * rw < w:
+        # Linear to twice the target, then an exact 2:1 area step: within 0.1 grey level of a
+        # direct area resize at a seventh of its cost (8.4 ms -> 1.2 ms for 1080p).
+        bgr = cv2.resize(bgr, (2 * rw, 2 * rh), interpolation=cv2.INTER_LINEAR)
+        small = cv2.resize(bgr, (rw, rh), interpolation=cv2.INTER_AREA)
+    else:
+        interpolation = cv2.INTER_AREA if rw <= w else cv2.INTER_LINEAR
+        small = cv2.resize(bgr, (rw, rh), interpolation=interpolation)
+    return np.ascontiguousarray(centre_crop(small, size)[..., ::-1])
+
+
 def to_square_rgb(frame, size: int) -> np.ndarray:
-    """av.VideoFrame -> uint8 [size, size, 3]: shorter side to `size`, centre crop."""
-    w, h = resized_shape(frame.width, frame.height, size)
-    rgb = frame.reformat(width=w, height=h, format="rgb24").to_ndarray()
-    return centre_crop(rgb, size)
+    """av.VideoFrame -> uint8 RGB [size, size, 3] (via the same BGR frame the shot detector
+    sees, so the single pass converts each frame once)."""
+    return square_from_bgr(frame.reformat(format="bgr24", threads=0).to_ndarray(), size)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scenesem_otio.media.decode import DecodeStats, iter_frames, to_square_rgb
+from scenesem_otio.media.decode import DecodeStats, iter_frames, square_from_bgr
 from scenesem_otio.media.sampling import ClipPlan, plan_shot
 from scenesem_otio.scenes import Shot, VideoInfo, shots_from_cuts
 
@@ -122,8 +122,8 @@ class SinglePass:
         index = -1
         try:
             for index, frame in iter_frames(self.info.path, stats=self.stats):
-                buffer.append(to_square_rgb(frame, self.image_size))
-                bgr = frame.to_ndarray(format="bgr24")
+                bgr = frame.reformat(format="bgr24", threads=0).to_ndarray()
+                buffer.append(square_from_bgr(bgr, self.image_size))
                 if factor is None:
                     width = bgr.shape[1]
                     factor = width / SCENEDETECT_MIN_WIDTH if width >= \
