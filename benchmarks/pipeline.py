@@ -58,17 +58,37 @@ def make_model(path: Path, tiny: bool = False) -> None:
     VideoMAEModel(config).save_pretrained(path)
 
 
+PEAK = (
+    "import atexit, sys\n"
+    "def _peak():\n"
+    "    for line in open('/proc/self/status'):\n"
+    "        if line.startswith('VmHWM:'):\n"
+    "            sys.stderr.write('__VMHWM__ ' + line.split()[1] + '\\n')\n"
+    "atexit.register(_peak)\n"
+)
+
+
 def run_child(label: str, argv: list[str], media_s: float, rows: list[dict]) -> None:
-    """Run one stage in a child process; record wall time and that child's own peak RSS."""
+    """Run one stage in a child process; record wall time and that process's own peak RSS.
+
+    Peak RSS is the child's VmHWM (reset at exec), not wait4's ru_maxrss, which Linux inherits
+    from the forking parent and would report the benchmark's own size.
+    """
+    if argv[1] == "-c":
+        argv = [argv[0], "-c", PEAK + argv[2], *argv[3:]]
+    elif argv[1:3] == ["-m", "scenesem_otio"]:
+        argv = [argv[0], "-c", PEAK + "import runpy, sys\nsys.argv = ['scenesem'] + "
+                f"{argv[3:]!r}\nrunpy.run_module('scenesem_otio', run_name='__main__')"]
     start = time.perf_counter()
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    out = proc.stdout.read() if proc.stdout else b""
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc = subprocess.run(argv, capture_output=True, text=True)
     wall = time.perf_counter() - start
-    if status != 0:
-        print(f"{label} failed:\n{out.decode(errors='replace')[-2000:]}", file=sys.stderr)
+    peaks = [int(line.split()[1]) for line in proc.stderr.splitlines()
+             if line.startswith("__VMHWM__")]
+    if proc.returncode != 0:
+        print(f"{label} failed:\n{(proc.stdout + proc.stderr)[-2000:]}", file=sys.stderr)
     rows.append({"stage": label, "wall_s": wall, "rtf": media_s / wall,
-                 "rss_mb": usage.ru_maxrss / 1024, "ok": status == 0})
+                 "rss_mb": (peaks[-1] / 1024) if peaks else float("nan"),
+                 "ok": proc.returncode == 0})
 
 
 STAGES = {
