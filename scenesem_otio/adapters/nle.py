@@ -14,6 +14,7 @@ import re
 import xml.etree.ElementTree as ET
 from fractions import Fraction
 from pathlib import Path
+from urllib.parse import unquote
 from xml.sax.saxutils import quoteattr
 
 import opentimelineio as otio
@@ -52,7 +53,7 @@ def _reel(path: str | None) -> str:
 
 
 def _clip_path(item: otio.schema.Clip) -> str | None:
-    from urllib.parse import unquote, urlparse
+    from urllib.parse import urlparse
 
     url = getattr(item.media_reference, "target_url", None)
     return unquote(urlparse(url).path) if url else None
@@ -131,15 +132,48 @@ def fix_fcp7_xml(xml_text: str, timeline: otio.schema.Timeline) -> str:
             ET.SubElement(r, "ntsc").text = "TRUE" if rate.denominator == 1001 else "FALSE"
             ET.SubElement(sc, "width").text = str(meta.get("width", 1920))
             ET.SubElement(sc, "height").text = str(meta.get("height", 1080))
-    # Marker comments: the adapter drops them; match clipitems to clips in order.
+    # Timecode strings: the adapter writes them non-drop even under <displayformat>DF.
+    for tc in root.iter("timecode"):
+        frame, string = tc.find("frame"), tc.find("string")
+        if frame is not None and string is not None and (frame.text or "").strip().isdigit():
+            string.text = timecode(int(frame.text), rate, drop)
+    for name in (f.find("name") for f in root.iter("file")):
+        if name is not None and name.text:
+            name.text = unquote(name.text)  # the adapter writes the URL-quoted file name
+    # Marker comments: the adapter drops them; match clipitems to clips in order. Clip marker
+    # in/out count from the media's first frame, like the clipitem's in/out (the adapter
+    # writes them in timecode frames: past the media's end whenever it has a start TC).
     clips = [c for c in timeline.find_clips()]
     for item, clipitem in zip(clips, root.iter("clipitem")):
+        start0 = _media_start(item, float(rate))
         for m, el in zip(item.markers, clipitem.findall("marker")):
             if m.comment and el.find("comment") is None:
                 ET.SubElement(el, "comment").text = m.comment
+            for key in ("in", "out"):
+                sub = el.find(key)
+                if sub is not None and start0 and (sub.text or "").strip().lstrip("-").isdigit():
+                    sub.text = str(int(sub.text) - start0)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE xmeml>\n' + \
         ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _media_start(item: otio.schema.Clip, fr: float) -> int:
+    avail = getattr(item.media_reference, "available_range", None)
+    return round(avail.start_time.value_rescaled_to(fr)) if avail is not None else 0
+
+
+def fcp7_markers_to_source(timeline: otio.schema.Timeline) -> None:
+    """After otio-fcp-adapter reads xmeml: clip markers from media-relative frames (as NLEs
+    write them and the adapter leaves them) to the clip's source time, like its source_range."""
+    for item in timeline.find_clips():
+        avail = getattr(item.media_reference, "available_range", None)
+        if avail is None or not avail.start_time.value:
+            continue
+        for m in item.markers:
+            r = m.marked_range
+            m.marked_range = otio.opentime.TimeRange(
+                r.start_time + avail.start_time.rescaled_to(r.start_time.rate), r.duration)
 
 
 def _secs(frames: int, rate: Fraction) -> str:

@@ -21,19 +21,28 @@ def read_from_file(
     model: str | None = None,
     level: str = "scenes",
     shots: str | None = None,
-    min_scene: float | str = 8.0,
+    min_scene: float | str | None = None,
     scenes: int | str | None = None,
     threshold: float | str | None = None,
     device: str = "auto",
     embeddings: bool | str = False,
-    **_ignored: Any,
+    min_scene_s: float | str | None = None,
+    **unknown: Any,
 ) -> Any:
-    """Cut `filepath` into scenes and return the scene timeline (nothing is written)."""
+    """Cut `filepath` into scenes and return the scene timeline (nothing is written).
+
+    `-a min_scene=S` and `-a min_scene_s=S` (the `cut` keyword) are the same; an argument
+    this adapter does not know is an error rather than silently dropped.
+    """
+    if unknown:
+        raise ValueError(f"scenesem adapter: unknown argument(s) {', '.join(sorted(unknown))}; "
+                         "known: model level shots min_scene scenes threshold device embeddings")
     from scenesem_otio.pipeline import cut
 
+    min_s = min_scene_s if _number(min_scene_s, str) is not None else min_scene
     result = cut(
         filepath, None, progress=False, model=model, level=level, shots_edit=shots,
-        min_scene_s=_number(min_scene, float), n_scenes=_number(scenes, int),
+        min_scene_s=_number(min_s, float), n_scenes=_number(scenes, int),
         threshold=_number(threshold, float), device=device,
         embeddings=str(embeddings).lower() in ("1", "true", "yes"),
     )
