@@ -201,16 +201,23 @@ def load_segmentation(path: str | os.PathLike, rate: Fraction | None = None) -> 
     else:
         starts[0] = 0.0
     meta = timeline.metadata.get(NS, {})
+    if not hasattr(meta, "get"):
+        meta = {}
     end = max(s.end for s in scenes) / fr
-    if hasattr(meta, "get") and meta.get("open_end"):
+    if meta.get("open_end"):
         end = starts[-1]
-    if hasattr(meta, "get") and meta.get("n_frames"):
-        end = max(end, int(meta["n_frames"]) / fr)
     candidates = []
-    if hasattr(meta, "get") and meta.get("boundary_scores") is not None and meta.get("shot_cuts"):
-        cuts = [int(c) for c in meta["shot_cuts"]]
-        scores = [float(x) for x in meta["boundary_scores"]]
-        candidates = [(c / fr, s) for c, s in zip(cuts, scores)]
+    try:
+        if meta.get("n_frames"):
+            end = max(end, int(meta["n_frames"]) / fr)
+        if meta.get("boundary_scores") is not None and meta.get("shot_cuts"):
+            cuts = [int(c) for c in meta["shot_cuts"]]
+            scores = [float(x) for x in meta["boundary_scores"]]
+            candidates = [(c / fr, s) for c, s in zip(cuts, scores, strict=False)
+                          if np.isfinite(s)]
+    except (TypeError, ValueError, OverflowError):
+        raise TimelineError(f"{path}: malformed scenesem metadata (n_frames, shot_cuts or "
+                            "boundary_scores)") from None
     if video and not Path(video).exists():
         video = None
     return Segmentation(starts=starts, end=end, candidates=candidates, video=video, fps=fps,

@@ -43,7 +43,8 @@ def load_manifest(path: str | os.PathLike, required: tuple[str, ...] = ("video",
     try:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError, ValueError, yaml.YAMLError) as err:
+    except Exception as err:  # also RecursionError (deep nesting), PyYAML's own bugs
+        # (`!!timestamp x` raises AttributeError): any failure here is a bad manifest
         first = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
         raise DataError(f"{path}: not a valid YAML/JSON manifest ({first})") from None
     if isinstance(data, dict):
@@ -61,9 +62,14 @@ def load_manifest(path: str | os.PathLike, required: tuple[str, ...] = ("video",
         entry = dict(raw)
         for key in PATH_KEYS:
             if entry.get(key):
-                p = Path(str(entry[key])).expanduser()
-                entry[key] = str(p if p.is_absolute() else (path.parent / p).resolve())
-                if check_files and not Path(entry[key]).exists():
-                    raise DataError(f"{path}: entry {i + 1}: {key} {raw[key]} does not exist")
+                try:  # a NUL byte, a lone surrogate or ~nosuchuser fail in pathlib/os
+                    p = Path(str(entry[key])).expanduser()
+                    entry[key] = str(p if p.is_absolute() else (path.parent / p).resolve())
+                    exists = not check_files or Path(entry[key]).exists()
+                except (ValueError, RuntimeError, OSError) as err:
+                    raise DataError(f"{path}: entry {i + 1}: {key} {str(raw[key])[:80]!r} is "
+                                    f"not a usable path ({err})") from None
+                if not exists:
+                    raise DataError(f"{path}: entry {i + 1}: {key} {raw[key]!r} does not exist")
         entries.append(entry)
     return entries

@@ -28,14 +28,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scenesem_otio.adapters.formats import read_timeline, write_timeline
-from scenesem_otio.adapters.timeline import build_timeline, cuts_from_timeline, \
-    scenes_from_timeline
+from scenesem_otio.adapters.timeline import build_timeline, cuts_from_timeline, scenes_from_timeline
 from scenesem_otio.errors import ScenesemError
 from scenesem_otio.manifest import load_manifest
 from scenesem_otio.scenes import Scene, Shot, VideoInfo
 
 SUFFIXES = (".otio", ".otioz", ".edl", ".xml", ".fcpxml", ".csv", ".json")
-CI_EXAMPLES = 40  # per reader and strategy: the whole module stays well under 60 s
+CI_EXAMPLES = 100  # per reader and strategy: the whole module runs in ~10 s
 LONG_EXAMPLES = 1200  # per reader and strategy with --fuzz-long: > 10,000 inputs in all
 
 TRIED: Counter = Counter()  # reader -> inputs tried
@@ -47,7 +46,7 @@ INFO = VideoInfo(path="/tmp/fuzz film.mp4", fps=Fraction(25), n_frames=400, widt
 
 
 def _settings(n: int) -> settings:
-    return settings(max_examples=n, deadline=None, derandomize=False, database=None,
+    return settings(max_examples=n, deadline=None, database=None, print_blob=True,
                     suppress_health_check=[HealthCheck.function_scoped_fixture,
                                            HealthCheck.too_slow, HealthCheck.data_too_large,
                                            HealthCheck.filter_too_much])
@@ -96,17 +95,23 @@ def seeds(workdir: Path) -> dict[str, list[bytes]]:
 def report(request: pytest.FixtureRequest):
     yield
     total = sum(TRIED.values())
-    lines = [f"fuzz: {total} inputs tried in {time.monotonic() - STARTED:.1f} s, "
-             f"all ended cleanly (a result or a ScenesemError)"]
+    crashed = sum(n for (_, how), n in ENDED.items() if how == "crash")
+    verdict = f"{crashed} ended in another exception" if crashed else \
+        "all ended cleanly (a result or a ScenesemError)"
+    lines = [f"fuzz: {total} inputs tried in {time.monotonic() - STARTED:.1f} s, {verdict}"]
     for reader in sorted(TRIED):
         lines.append(f"fuzz:   {reader:<14} {TRIED[reader]:>6} inputs "
-                     f"({ENDED[reader, 'result']} results, {ENDED[reader, 'error']} errors)")
-    tr = request.config.pluginmanager.getplugin("terminalreporter")
-    for line in lines:
-        if tr is not None:
+                     f"({ENDED[reader, 'result']} results, {ENDED[reader, 'error']} errors"
+                     + (f", {ENDED[reader, 'crash']} CRASHES)" if ENDED[reader, "crash"] else ")"))
+    plugins = request.config.pluginmanager
+    tr, capman = plugins.getplugin("terminalreporter"), plugins.getplugin("capturemanager")
+    if tr is None or capman is None:
+        print("\n".join(lines))
+        return
+    with capman.global_and_fixture_disabled():  # shown without -s
+        tr.write_line("")
+        for line in lines:
             tr.write_line(line)
-        else:
-            print(line)
 
 
 # ---------------------------------------------------------------- mutations
@@ -203,10 +208,10 @@ def _paths(tree: Any, prefix: tuple = ()) -> list[tuple]:
     out = [prefix]
     if isinstance(tree, dict):
         for k, v in tree.items():
-            out += _paths(v, prefix + (k,))
+            out += _paths(v, (*prefix, k))
     elif isinstance(tree, list):
         for i, v in enumerate(tree):
-            out += _paths(v, prefix + (i,))
+            out += _paths(v, (*prefix, i))
     return out
 
 
@@ -250,6 +255,9 @@ def _ends_cleanly(reader: str, path: Path, call) -> None:
         assert "\n" not in msg.strip(), f"message is not one line: {msg!r}"
         assert path.name in msg, f"message does not name the file: {msg!r}"
         return
+    except BaseException:
+        ENDED[reader, "crash"] += 1  # hypothesis then shrinks it and reports the smallest
+        raise
     ENDED[reader, "result"] += 1
 
 
@@ -415,3 +423,86 @@ def test_seeds_are_valid(seeds, workdir):
         scenes = scenes_from_timeline(timeline, INFO, source=str(path))
         assert [(s.start, s.end) for s in scenes] == [(0, 60), (60, 150), (150, 290),
                                                        (290, 400)], suffix
+
+
+# ---------------------------------------------------------------- what fuzzing found
+
+_T = {"OTIO_SCHEMA": "Track.1", "kind": "Video", "children": []}
+_ER = {"OTIO_SCHEMA": "ExternalReference.1", "target_url": "file:///x.mp4"}
+# OTIO files that segfaulted OTIO's C++ reader (read_timeline now refuses them first)
+SEGFAULTS = {
+    "old Clip: media_references dropped": {"OTIO_SCHEMA": "Clip.1",
+                                           "media_references": {"DEFAULT_MEDIA": _ER}},
+    "old Clip: plain-dict media_reference": {"OTIO_SCHEMA": "Clip.-1",
+                                             "media_reference": {"a": _T}},
+    "old Clip: active key holds an object": {"OTIO_SCHEMA": "Clip. 1",
+                                             "active_media_reference_key": [_T]},
+    "old Marker: marked_range dropped": {"OTIO_SCHEMA": "Marker.0", "marked_range": _T,
+                                         "range": None},
+    "Timeline with null tracks": {"OTIO_SCHEMA": "SerializableCollection.1",
+                                  "children": [{"OTIO_SCHEMA": "Timeline.1", "tracks": None}]},
+}
+_DEEP = "[" * 50_000 + "]" * 50_000
+# OTIO keeps the first of two equal keys and frees the objects in the second
+_DUPLICATE = '{"OTIO_SCHEMA": "Clip.2", "media_references": {}, "metadata": {}, ' \
+    '"active_media_reference_key": "DEFAULT_MEDIA", "metadata": {"a": ' + json.dumps(_T) + "}}"
+
+_CHILD = """
+import sys
+from pathlib import Path
+from scenesem_otio.adapters.formats import read_timeline
+from scenesem_otio.errors import TimelineError
+for name in sys.argv[1:]:
+    try:
+        read_timeline(name)
+        print("result", name)
+    except TimelineError as err:
+        print("error", err)
+"""
+
+
+def test_otio_segfaults_end_cleanly(workdir):
+    """Each of these killed the process inside OTIO; run in a child so a regression reports."""
+    import subprocess
+    import sys
+
+    paths = []
+    texts = [json.dumps(v) for v in SEGFAULTS.values()] + [_DEEP, _DUPLICATE]
+    for k, text in enumerate(texts):
+        paths.append(workdir / f"segv{k}.otio")
+        paths[-1].write_text(text)
+    proc = subprocess.run([sys.executable, "-c", _CHILD, *map(str, paths)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = proc.stdout.splitlines()
+    assert len(lines) == len(paths) and all(line.startswith("error ") for line in lines), lines
+
+
+@pytest.mark.parametrize("suffix,text", [
+    (".json", '{"format": "scenesem-scenes", "clips": [{"start_frame": 0, "end_frame": 9, '
+              '"metadata": null}]}'),
+    (".json", '{"format": "scenesem-scenes", "clips": [{"start_frame": 0, "end_frame": 9, '
+              '"metadata": {"n_shots": [1]}}]}'),
+    (".json", '{"format": "scenesem-scenes", "clips": [{"start_frame": 0, "end_frame": 9, '
+              '"metadata": {"shot": 0, "scene_start": "x"}}]}'),
+    (".json", '{"format": "scenesem-scenes", "clips": [{"start_frame": 0, "end_frame": 9, '
+              '"metadata": {"a\\u0000b": 1}}]}'),
+])
+def test_found_timeline_crashes_end_cleanly(workdir, suffix, text):
+    _check_timeline(workdir, suffix, text.encode())
+
+
+@pytest.mark.parametrize("text", [
+    '[{"video": "a\\u0000b", "timeline": "t.otio"}]',
+    '[{"video": "\\ud800", "timeline": "t.otio"}]',
+    '[{"video": "~nosuchuser_fuzz/film.mp4", "timeline": "t.otio"}]',
+    "[" * 5000,
+])
+@pytest.mark.parametrize("suffix", [".json", ".yaml"])
+def test_found_manifest_crashes_end_cleanly(workdir, suffix, text):
+    for check_files in (False, True):
+        _check_manifest(workdir, suffix, text.encode(), check_files)
+
+
+def test_yaml_timestamp_bug_ends_cleanly(workdir):
+    _check_manifest(workdir, ".yaml", b"- video: !!timestamp x\n  timeline: t.otio\n", True)

@@ -35,6 +35,7 @@ def test_melt_renders_scenes_where_the_source_has_them(
     baseline(video, tmp_path / "shots.otio", progress=False)
     timeline = otio.adapters.read_from_file(str(tmp_path / "shots.otio"))
     track = timeline.tracks[0]
+    assert [c.source_range.start_time.to_frames() for c in track.find_clips()][1:] == cuts
     removed = track[2]  # drop a shot so every later clip moves on the record side
     del track[2]
     write_timeline(timeline, tmp_path / "edit.kdenlive")
