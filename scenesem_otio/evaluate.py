@@ -137,6 +137,7 @@ class Segmentation:
     video: str | None = None
     fps: Fraction | None = None
     name: str = ""
+    missing_video: str | None = None  # referenced by the timeline but not on disk
 
     @property
     def boundaries(self) -> list[float]:
@@ -218,10 +219,11 @@ def load_segmentation(path: str | os.PathLike, rate: Fraction | None = None) -> 
     except (TypeError, ValueError, OverflowError):
         raise TimelineError(f"{path}: malformed scenesem metadata (n_frames, shot_cuts or "
                             "boundary_scores)") from None
+    missing = None
     if video and not Path(video).exists():
-        video = None
+        video, missing = None, video
     return Segmentation(starts=starts, end=end, candidates=candidates, video=video, fps=fps,
-                        name=path.name)
+                        name=path.name, missing_video=missing)
 
 
 def _rate_of(path: Path) -> Fraction | None:
@@ -318,8 +320,12 @@ def evaluate_cli(pred: Path, truth: Path | None, *, tolerance: float = 0.5,
         if with_baseline:
             media = video or p_seg.video or t_seg.video
             if not media:
+                gone = p_seg.missing_video or t_seg.missing_video
+                if gone:
+                    raise DataError(f"{gone}: not found; --baseline needs the video that {p} "
+                                    "references (or give `video:` in a manifest)")
                 raise DataError(f"{p}: --baseline needs the video, and neither timeline "
-                                "references a file that exists (add `video:` in a manifest)")
+                                "references one (add `video:` in a manifest)")
             base = score(baseline_segmentation(media), t_seg, tolerance)
             rows.append((name, "pyscenedetect", base))
             per_method.setdefault("baseline", []).append(base)

@@ -82,6 +82,11 @@ def bad(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                 c.mux(p)
         for p in s.encode():
             c.mux(p)
+    # A video stream with no frames in it: a valid container, nothing to cut.
+    files["zero_frame"] = root / "zero_frame.mp4"
+    with av.open(str(files["zero_frame"]), "w") as c:
+        s = c.add_stream("libx264", rate=25)
+        s.width, s.height, s.pix_fmt = 128, 72, "yuv420p"
     return files
 
 
@@ -149,7 +154,8 @@ def usable(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, in
     return out
 
 
-BAD_MEDIA = ["missing", "directory", "zero_byte", "text", "truncated", "audio_only"]
+BAD_MEDIA = ["missing", "directory", "zero_byte", "text", "truncated", "audio_only",
+             "zero_frame"]
 
 
 @pytest.mark.parametrize("case", BAD_MEDIA)
@@ -173,13 +179,35 @@ def test_info_bad_media(bad: dict[str, Path], case: str) -> None:
     assert_clean_error(run(["info", str(bad[case])]), bad[case].name)
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads files whatever their permissions")
-def test_unreadable_file(bad: dict[str, Path], tmp_path: Path) -> None:
-    locked = tmp_path / "locked.mp4"
-    locked.write_bytes(bad["good"].read_bytes())
-    locked.chmod(0)
-    out = tmp_path / "out.otio"
-    assert_clean_error(run(["baseline", str(locked), "-o", str(out)]), "locked.mp4", out)
+def test_unreadable_file(bad: dict[str, Path]) -> None:
+    """A file without read permission. Root reads anything, so as root the CLI runs with the
+    effective uid of `nobody` (after one warm-up run, so no import needs root's files)."""
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="scenesem-locked-"))
+    try:
+        root.chmod(0o777)
+        locked = root / "locked.mp4"
+        locked.write_bytes(bad["good"].read_bytes())
+        locked.chmod(0)
+        out = root / "out.otio"
+        args = ["baseline", str(locked), "-o", str(out), "--no-progress"]
+        if os.geteuid() != 0:
+            assert_clean_error(run(args), "locked.mp4", out)
+            return
+        assert run(["baseline", str(bad["good"]), "-o", str(root / "warm.otio"),
+                    "--no-progress"]).exit_code == 0
+        os.setegid(65534)
+        os.seteuid(65534)
+        try:
+            result = run(args)
+        finally:
+            os.seteuid(0)
+            os.setegid(0)
+        assert_clean_error(result, "locked.mp4", out)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def test_unknown_output_extension(bad: dict[str, Path], tmp_path: Path) -> None:
@@ -296,3 +324,89 @@ def test_train_bad_manifest(bad: dict[str, Path], tiny_videomae_dir: Path, tmp_p
                   "--out", str(out), "--steps", "1", "--no-progress"])
     assert_clean_error(result, name)
     assert not out.exists()
+
+
+@pytest.mark.parametrize("case", ["text", "truncated", "zero_frame"])
+def test_train_bad_media_in_manifest(bad: dict[str, Path], tiny_videomae_dir: Path,
+                                     tmp_path: Path, case: str) -> None:
+    timeline = tmp_path / "edit.csv"
+    timeline.write_text("start_s\n0\n1\n")
+    manifest = tmp_path / "manifest.yaml"
+    manifest.write_text(json.dumps([{"video": str(bad[case]), "timeline": str(timeline)}]))
+    out = tmp_path / "ckpt"
+    result = run(["train", "--data", str(manifest), "--model", str(tiny_videomae_dir),
+                  "--out", str(out), "--steps", "1", "--no-progress"])
+    assert_clean_error(result, bad[case].name)
+    assert not out.exists()
+
+
+# ---------------------------------------------------------------- timelines that do not fit
+
+
+@pytest.fixture(scope="module")
+def other_rate_edit(bad: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An edit of good.mp4 (25 fps) made at 30000/1001: a different rate than the media's."""
+    import opentimelineio as otio
+
+    rate = 30000 / 1001
+    path = tmp_path_factory.mktemp("other_rate") / "edit_2997.otio"
+    track = otio.schema.Track(name="V1")
+    for start, dur in [(0, 36), (36, 36)]:
+        track.append(otio.schema.Clip(
+            name=f"c{start}", media_reference=otio.schema.ExternalReference(
+                target_url=bad["good"].resolve().as_uri()),
+            source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(start, rate),
+                                                 otio.opentime.RationalTime(dur, rate))))
+    otio.adapters.write_to_file(otio.schema.Timeline(tracks=[track]), str(path))
+    return path
+
+
+def test_cut_shots_edit_at_another_rate(bad: dict[str, Path], other_rate_edit: Path,
+                                        tiny_videomae_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out.otio"
+    result = run(["cut", str(bad["good"]), "-o", str(out), "--model", str(tiny_videomae_dir),
+                  "--shots", str(other_rate_edit), "--no-progress"])
+    assert_clean_error(result, other_rate_edit.name, out)
+    assert "rate" in result.output
+
+
+def test_train_timeline_at_another_rate(bad: dict[str, Path], other_rate_edit: Path,
+                                        tiny_videomae_dir: Path, tmp_path: Path) -> None:
+    manifest = tmp_path / "manifest.yaml"
+    manifest.write_text(json.dumps([{"video": str(bad["good"]),
+                                     "timeline": str(other_rate_edit)}]))
+    out = tmp_path / "ckpt"
+    result = run(["train", "--data", str(manifest), "--model", str(tiny_videomae_dir),
+                  "--out", str(out), "--steps", "1", "--no-progress"])
+    assert_clean_error(result, other_rate_edit.name)
+    assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def orphan_timeline(bad: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A scenesem timeline whose media has since been deleted."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("orphan")
+    video = root / "gone.mp4"
+    shutil.copy(bad["good"], video)
+    path = root / "orphan.otio"
+    assert run(["baseline", str(video), "-o", str(path), "--no-progress"]).exit_code == 0
+    video.unlink()
+    return path
+
+
+def test_eval_baseline_needs_missing_media(orphan_timeline: Path) -> None:
+    """Scoring works without media; `--baseline` needs it and says which file is gone."""
+    assert run(["eval", str(orphan_timeline), "--truth", str(orphan_timeline)]).exit_code == 0
+    result = run(["eval", str(orphan_timeline), "--truth", str(orphan_timeline), "--baseline"])
+    assert_clean_error(result, "gone.mp4")
+
+
+def test_cut_with_edit_of_missing_media(bad: dict[str, Path], orphan_timeline: Path,
+                                        tiny_videomae_dir: Path, tmp_path: Path) -> None:
+    """An edit only lends its cut points: its media reference may be gone (result, not error)."""
+    out = tmp_path / "out.otio"
+    result = run(["cut", str(bad["good"]), "-o", str(out), "--model", str(tiny_videomae_dir),
+                  "--shots", str(orphan_timeline), "--min-scene", "0", "--no-progress"])
+    assert_result(result, out)
