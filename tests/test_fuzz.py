@@ -39,7 +39,6 @@ LONG_EXAMPLES = 1200  # per reader and strategy with --fuzz-long: > 10,000 input
 
 TRIED: Counter = Counter()  # reader -> inputs tried
 ENDED: Counter = Counter()  # (reader, "result" | "error") -> count
-STARTED = time.monotonic()
 
 INFO = VideoInfo(path="/tmp/fuzz film.mp4", fps=Fraction(25), n_frames=400, width=160,
                  height=90, start_frame=90000, start_timecode="01:00:00:00")
@@ -93,12 +92,13 @@ def seeds(workdir: Path) -> dict[str, list[bytes]]:
 
 @pytest.fixture(scope="module", autouse=True)
 def report(request: pytest.FixtureRequest):
+    started = time.monotonic()  # this module's own time, not the session's
     yield
     total = sum(TRIED.values())
     crashed = sum(n for (_, how), n in ENDED.items() if how == "crash")
     verdict = f"{crashed} ended in another exception" if crashed else \
         "all ended cleanly (a result or a ScenesemError)"
-    lines = [f"fuzz: {total} inputs tried in {time.monotonic() - STARTED:.1f} s, {verdict}"]
+    lines = [f"fuzz: {total} inputs tried in {time.monotonic() - started:.1f} s, {verdict}"]
     for reader in sorted(TRIED):
         lines.append(f"fuzz:   {reader:<14} {TRIED[reader]:>6} inputs "
                      f"({ENDED[reader, 'result']} results, {ENDED[reader, 'error']} errors"
