@@ -340,10 +340,6 @@ def evaluate_cli(pred: Path, truth: Path | None, *, tolerance: float = 0.5,
 
 
 def _parse_fps(text: str) -> Fraction:
-    try:
-        value = Fraction(text)
-    except (ValueError, ZeroDivisionError):
-        raise DataError(f"--fps {text!r}: give a rate like 25, 24000/1001 or 29.97") from None
-    if value <= 0:
-        raise DataError(f"--fps {text!r}: must be positive")
-    return value.limit_denominator(1001)
+    from scenesem_otio.scenes import parse_rate
+
+    return parse_rate(text, "--fps").limit_denominator(1001)

@@ -71,16 +71,22 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def check_writable(path: str | os.PathLike, suffixes: tuple[str, ...]) -> None:
-    """Fail before long work when an output path cannot be written or has a wrong suffix."""
+def check_writable(path: str | os.PathLike, suffixes: tuple[str, ...],
+                   error: type[Exception] | None = None,
+                   unknown: str = "unsupported output type") -> None:
+    """Fail before long work when an output path cannot be written or has a wrong suffix.
+
+    `error` is the ScenesemError subclass to raise (TimelineError for timelines).
+    """
     from scenesem_otio.errors import ScenesemError
 
+    error = error or ScenesemError
     path = Path(path)
     if path.suffix.lower() not in suffixes:
-        raise ScenesemError(f"{path}: unsupported output type {path.suffix or '(none)'!r}; "
-                            f"use one of {' '.join(suffixes)}")
+        raise error(f"{path}: {unknown} {path.suffix or '(none)'!r}; "
+                    f"use one of {' '.join(suffixes)}")
     if path.is_dir():
-        raise ScenesemError(f"{path}: is a directory")
+        raise error(f"{path}: is a directory")
     parent = path.absolute().parent
     if parent.exists() and not os.access(parent, os.W_OK):
-        raise ScenesemError(f"{path}: folder is not writable")
+        raise error(f"{path}: folder is not writable")

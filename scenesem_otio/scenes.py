@@ -11,6 +11,19 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 
+def parse_rate(text: object, option: str = "--fps") -> Fraction:
+    """A user-given frame rate ("25", "24000/1001", "29.97") as an exact, positive Fraction."""
+    from scenesem_otio.errors import DataError
+
+    try:
+        value = Fraction(str(text).strip())
+    except (ValueError, ZeroDivisionError):
+        raise DataError(f"{option} {text!r}: give a rate like 25, 24000/1001 or 29.97") from None
+    if value <= 0:
+        raise DataError(f"{option} {text!r}: must be positive")
+    return value
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     """What `media.probe` found about a file."""

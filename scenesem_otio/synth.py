@@ -234,11 +234,9 @@ def synth_films(out_dir: Path, n_films: int = 4, seed: int = 0, width: int = 320
     from scenesem_otio.errors import DataError
     from scenesem_otio.fileio import write_text_atomic
     from scenesem_otio.progress import progress_bar
+    from scenesem_otio.scenes import parse_rate
 
-    try:
-        rate = Fraction(str(fps))
-    except (ValueError, ZeroDivisionError):
-        raise DataError(f"--fps {fps!r}: give a rate like 25 or 24000/1001") from None
+    rate = parse_rate(fps, "--fps")
     if width < 64 or height < 64 or width % 2 or height % 2:
         raise DataError(f"{width}x{height}: width and height must be even and ≥ 64")
     out_dir = Path(out_dir)

@@ -44,3 +44,10 @@ def test_synth_cli_writes_films_truth_and_manifest(tmp_path: Path) -> None:
 def test_synth_rejects_bad_size(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["synth", str(tmp_path), "--width", "63"])
     assert result.exit_code == 1 and result.output.startswith("error:")
+
+
+def test_synth_rejects_bad_rate(tmp_path: Path) -> None:
+    for rate in ("0", "-25", "abc"):
+        result = CliRunner().invoke(main, ["synth", str(tmp_path / "out"), "--fps", rate])
+        assert result.exit_code == 1 and result.output.startswith("error: --fps"), result.output
+        assert not (tmp_path / "out").exists()

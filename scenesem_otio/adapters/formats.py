@@ -19,7 +19,7 @@ from opentimelineio.opentime import RationalTime, TimeRange
 from scenesem_otio.adapters import nle
 from scenesem_otio.adapters.timeline import NS, plain_metadata
 from scenesem_otio.errors import TimelineError
-from scenesem_otio.fileio import atomic_path
+from scenesem_otio.fileio import atomic_path, check_writable
 
 WRITERS = (".otio", ".otioz", ".edl", ".xml", ".fcpxml", ".kdenlive", ".csv", ".json")
 READERS = (*WRITERS, ".otiod")
@@ -28,14 +28,7 @@ READERS = (*WRITERS, ".otiod")
 def check_output_path(path: str | os.PathLike) -> None:
     """Fail before any long work: known extension and a writable folder."""
     path = Path(path)
-    if path.suffix.lower() not in WRITERS:
-        raise TimelineError(f"{path}: unknown output format {path.suffix or '(none)'!r}; "
-                            f"use one of {' '.join(WRITERS)}")
-    if path.is_dir():
-        raise TimelineError(f"{path}: is a directory")
-    parent = path.absolute().parent
-    if parent.exists() and not os.access(parent, os.W_OK):
-        raise TimelineError(f"{path}: folder is not writable")
+    check_writable(path, WRITERS, TimelineError, unknown="unknown output format")
     if path.suffix.lower() == ".kdenlive":
         _require_adapter("kdenlive", "otio-kdenlive-adapter", path)
 

@@ -18,16 +18,15 @@ from typing import Any
 
 def _rate(rate: Any) -> Fraction | None:
     """`-a rate=24000/1001` arrives as a string; EDLs need it, other formats carry their own."""
+    from scenesem_otio.errors import DataError
+    from scenesem_otio.scenes import parse_rate
+
     if rate is None or str(rate).strip().lower() in ("", "none"):
         return None
     try:
-        value = Fraction(str(rate).strip())
-    except (ValueError, ZeroDivisionError):
-        raise ValueError(f"scenesem_nle adapter: rate {rate!r} is not a number like 25 or "
-                         "24000/1001") from None
-    if value <= 0:
-        raise ValueError(f"scenesem_nle adapter: rate {rate!r} must be positive")
-    return value
+        return parse_rate(rate, "scenesem_nle adapter: rate")
+    except DataError as err:  # OTIO reports adapter-argument mistakes as ValueError
+        raise ValueError(str(err)) from None
 
 
 def read_from_file(filepath: str, rate: Any = None) -> Any:
