@@ -107,23 +107,18 @@ def run_demo(minutes: float = 8.0, workdir: Path | None = None, seed: int = 0,
         return Segmentation([s.start / fr for s in r.scenes], r.info.n_frames / fr,
                             candidates=candidates)
 
-    def evaluate_model(model: str, min_scene_s: float) -> tuple[list, list]:
+    def evaluate(predict: Any) -> tuple[list, list]:
+        """Score `predict(video) -> Segmentation` on every held-out film: all scenes, subset."""
         rows, subs = [], []
         for video, truth, kinds in truths:
-            r = cut(video, None, model=model, progress=False, min_scene_s=min_scene_s,
-                    device="cpu")
-            pred = as_segmentation(r)
+            pred = predict(video)
             rows.append(score(pred, truth))
             subs.append(subset_scores(pred, truth, kinds, 0.5))
         return rows, subs
 
     results: dict[str, tuple[list, list]] = {}
-    base_rows, base_subs = [], []
-    for video, truth, kinds in truths:
-        pred = baseline_segmentation(str(video))
-        base_rows.append(score(pred, truth))
-        base_subs.append(subset_scores(pred, truth, kinds, 0.5))
-    results["PySceneDetect (shots as scenes)"] = (base_rows, base_subs)
+    results["PySceneDetect (shots as scenes)"] = evaluate(
+        lambda video: baseline_segmentation(str(video)))
 
     runs = [("trained, visual only (α=0)", {"alpha": 0.0}),
             ("trained, text-guided linear", {"mapping": "linear"}),
@@ -147,16 +142,12 @@ def run_demo(minutes: float = 8.0, workdir: Path | None = None, seed: int = 0,
     val_items = [it for it in load_sources([str(root / "films" / "train.yaml")])
                  if it.split == "val"]
     theta, _ = calibrate_threshold(embedder, meta, val_items, min_scene or 1.0)
-    rows, subs = [], []
-    for video, truth, kinds in truths:
-        r = cut(video, None, embedder=embedder, meta=meta, progress=False,
-                min_scene_s=min_scene, threshold=theta)
-        pred = as_segmentation(r)
-        rows.append(score(pred, truth))
-        subs.append(subset_scores(pred, truth, kinds, 0.5))
-    results["untrained tiny VideoMAE"] = (rows, subs)
+    results["untrained tiny VideoMAE"] = evaluate(lambda video: as_segmentation(cut(
+        video, None, embedder=embedder, meta=meta, progress=False, min_scene_s=min_scene,
+        threshold=theta)))
     for label, (path, _) in ckpts.items():
-        results[label] = evaluate_model(path, min_scene)
+        results[label] = evaluate(lambda video, path=path: as_segmentation(cut(
+            video, None, model=path, progress=False, min_scene_s=min_scene, device="cpu")))
 
     order = ["PySceneDetect (shots as scenes)", "untrained tiny VideoMAE",
              *(label for label, _ in runs)]
