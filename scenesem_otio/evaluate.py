@@ -226,23 +226,20 @@ def load_segmentation(path: str | os.PathLike, rate: Fraction | None = None) -> 
                         name=path.name, missing_video=missing)
 
 
-def _rate_of(path: Path) -> Fraction | None:
-    """Rate a side carries itself (EDL and CSV carry none)."""
-    if path.suffix.lower() in (".edl", ".csv"):
-        return None
-    seg = load_segmentation(path)
-    return seg.fps
-
-
 def load_pair(pred: Path, truth: Path, fps: Fraction | None = None,
               video: str | None = None) -> tuple[Segmentation, Segmentation]:
-    """Both sides; an EDL/CSV side takes its rate from the other side or from the media."""
+    """Both sides; an EDL/CSV side takes its rate from the other side or from the media.
+
+    A side that carries its own rate is read once: its segmentation does not depend on `rate`.
+    """
     rate = fps
+    loaded: dict[Path, Segmentation] = {}
     if rate is None:
         for side in (truth, pred):
             if side.exists() and side.suffix.lower() not in (".edl", ".csv"):
-                rate = _rate_of(side)
-                if rate:
+                seg = load_segmentation(side)
+                if seg.fps:
+                    loaded[side], rate = seg, seg.fps
                     break
     if rate is None and video:
         from scenesem_otio.media.probe import probe
@@ -252,7 +249,8 @@ def load_pair(pred: Path, truth: Path, fps: Fraction | None = None,
         raise TimelineError(f"{pred if pred.suffix.lower() == '.edl' else truth}: an EDL "
                             "carries no frame rate; pass --fps or compare with a timeline "
                             "that has one")
-    return load_segmentation(pred, rate), load_segmentation(truth, rate)
+    return (loaded.get(pred) or load_segmentation(pred, rate),
+            loaded.get(truth) or load_segmentation(truth, rate))
 
 
 def baseline_segmentation(video: str, progress: bool = False) -> Segmentation:
