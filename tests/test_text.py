@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -36,6 +37,39 @@ def test_minilm_default_is_offline_and_semantic(text_model_path: Path, tmp_path:
     np.testing.assert_array_equal(again.encode(TEXTS), t)
     assert again.hits == 3 and again.misses == 0
     assert len(list(tmp_path.rglob("*.npy"))) == 3
+
+
+@pytest.mark.parametrize("backend", ["st", "hf"])
+def test_a_text_embeds_the_same_whatever_its_batch(backend: str, text_model_path: Path,
+                                                   tmp_path: Path) -> None:
+    """Padded batches shift a vector by ~1e-7 with its batch-mates; ours must not move at all,
+    or the same training run differs with what the cache already held."""
+    spec = str(text_model_path) if backend == "st" else f"hf:{text_model_path}"
+    enc = make_text_encoder(spec, cache_dir=tmp_path).inner  # the model itself, no cache
+    long = "Night. " + "A quiet street with lamps, rain, cars and people walking home. " * 3
+    together = enc.encode([*TEXTS, long])
+    alone = np.stack([enc.encode([t])[0] for t in [*TEXTS, long]])
+    np.testing.assert_array_equal(together, alone)
+
+
+def test_cache_misses_when_the_model_is_replaced_in_place(text_model_path: Path,
+                                                          tmp_path: Path) -> None:
+    from safetensors.numpy import load_file, save_file
+
+    model = tmp_path / "model"
+    shutil.copytree(text_model_path, model)
+    first = make_text_encoder(str(model), cache_dir=tmp_path / "cache").encode(TEXTS[:1])
+    assert make_text_encoder(str(model), cache_dir=tmp_path / "cache").encode(TEXTS[:1]) \
+        .tobytes() == first.tobytes()
+    # Fine-tuned and saved over the same folder: the old vectors must not be served.
+    weights = load_file(str(model / "model.safetensors"))
+    name = next(k for k in weights if k.endswith("pooler.dense.weight") or "layer.5" in k)
+    weights[name] = weights[name] * 1.5
+    save_file(weights, str(model / "model.safetensors"), metadata={"format": "pt"})
+    enc = make_text_encoder(str(model), cache_dir=tmp_path / "cache")
+    again = enc.encode(TEXTS[:1])
+    assert enc.misses == 1 and enc.hits == 0
+    assert not np.allclose(again, first, atol=1e-4)
 
 
 def test_hf_mean_pool_backend(text_model_path: Path, tmp_path: Path) -> None:

