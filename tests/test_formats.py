@@ -183,12 +183,18 @@ def _children(el: etree._Element, tag: str) -> list[etree._Element]:
     return [c for c in el if c.tag == tag]
 
 
+def _written_xml(tmp_path: Path, suffix: str, fps: Fraction, drop: bool, with_tc: bool
+                 ) -> tuple[VideoInfo, list[Scene], etree._Element]:
+    """The golden scene timeline written as `suffix`, parsed back by lxml (a second reader)."""
+    info, scenes, timeline = scene_timeline(tmp_path, fps, drop, with_tc)
+    path = tmp_path / f"out{suffix}"
+    write_timeline(timeline, path)
+    return info, scenes, etree.parse(str(path)).getroot()
+
+
 @pytest.mark.parametrize(("fps", "drop", "with_tc"), CASES)
 def test_fcp7_xml_with_lxml(tmp_path: Path, fps: Fraction, drop: bool, with_tc: bool) -> None:
-    info, scenes, timeline = scene_timeline(tmp_path, fps, drop, with_tc)
-    path = tmp_path / "out.xml"
-    write_timeline(timeline, path)
-    root = etree.parse(str(path)).getroot()
+    info, scenes, root = _written_xml(tmp_path, ".xml", fps, drop, with_tc)
     assert root.tag == "xmeml"
     ntsc = "TRUE" if fps.denominator == 1001 else "FALSE"
     rates = list(root.iter("rate"))
@@ -228,10 +234,7 @@ def test_fcp7_xml_with_lxml(tmp_path: Path, fps: Fraction, drop: bool, with_tc: 
 
 @pytest.mark.parametrize(("fps", "drop", "with_tc"), CASES)
 def test_fcpxml_with_lxml(tmp_path: Path, fps: Fraction, drop: bool, with_tc: bool) -> None:
-    info, scenes, timeline = scene_timeline(tmp_path, fps, drop, with_tc)
-    path = tmp_path / "out.fcpxml"
-    write_timeline(timeline, path)
-    root = etree.parse(str(path)).getroot()
+    info, scenes, root = _written_xml(tmp_path, ".fcpxml", fps, drop, with_tc)
     assert root.tag == "fcpxml"
     assert tuple(int(x) for x in root.get("version").split(".")) >= (1, 9)
     project = root.find("library/event/project")

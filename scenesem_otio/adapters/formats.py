@@ -9,6 +9,7 @@ import math
 import os
 import re
 import zipfile
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -229,17 +230,20 @@ _UPGRADE_DROPS = {"Clip": ("media_references", "active_media_reference_key", "me
                   "Marker": ("marked_range",)}
 
 
-def _holds_object(value: Any) -> bool:
+def _dicts(value: Any) -> Iterator[dict[str, Any]]:
+    """Every mapping inside parsed JSON, without recursion (the input may nest deeply)."""
     todo = [value]
     while todo:
         node = todo.pop()
         if isinstance(node, dict):
-            if "OTIO_SCHEMA" in node:
-                return True
+            yield node
             todo.extend(node.values())
         elif isinstance(node, list):
             todo.extend(node)
-    return False
+
+
+def _holds_object(value: Any) -> bool:
+    return any("OTIO_SCHEMA" in node for node in _dicts(value))
 
 
 def _check_otio_json(path: Path, suffix: str) -> None:
@@ -268,25 +272,19 @@ def _check_otio_json(path: Path, suffix: str) -> None:
         raise TimelineError(f"{path}: OTIO JSON is nested too deeply") from None
     except ValueError as err:
         raise TimelineError(f"{path}: not valid OTIO JSON ({err})") from None
-    todo = [data]
-    while todo:
-        node = todo.pop()
-        if isinstance(node, dict):
-            name, _, version = str(node.get("OTIO_SCHEMA", "")).rpartition(".")
-            if name == "Timeline" and "tracks" in node and node["tracks"] is None:
-                raise TimelineError(f"{path}: timeline {str(node.get('name', ''))[:60]!r} "
-                                    f"has null tracks")  # OTIO keeps a null pointer
-            old = re.match(r"\s*[-+]?\d+", version)  # OTIO reads the version like stoi
-            for key in _UPGRADE_DROPS.get(name, ()) if old and int(old.group()) < 2 else ():
-                value = node.get(key)
-                kept = key == "media_reference" and isinstance(value, dict) \
-                    and "OTIO_SCHEMA" in value  # the upgrade keeps a media reference object
-                if not kept and _holds_object(value):
-                    raise TimelineError(f"{path}: malformed {key} in {name}.{version} "
-                                        f"{str(node.get('name', ''))[:60]!r}")
-            todo.extend(node.values())
-        elif isinstance(node, list):
-            todo.extend(node)
+    for node in _dicts(data):
+        name, _, version = str(node.get("OTIO_SCHEMA", "")).rpartition(".")
+        if name == "Timeline" and "tracks" in node and node["tracks"] is None:
+            raise TimelineError(f"{path}: timeline {str(node.get('name', ''))[:60]!r} "
+                                f"has null tracks")  # OTIO keeps a null pointer
+        old = re.match(r"\s*[-+]?\d+", version)  # OTIO reads the version like stoi
+        for key in _UPGRADE_DROPS.get(name, ()) if old and int(old.group()) < 2 else ():
+            value = node.get(key)
+            kept = key == "media_reference" and isinstance(value, dict) \
+                and "OTIO_SCHEMA" in value  # the upgrade keeps a media reference object
+            if not kept and _holds_object(value):
+                raise TimelineError(f"{path}: malformed {key} in {name}.{version} "
+                                    f"{str(node.get('name', ''))[:60]!r}")
 
 
 def _read_edl(path: Path, rate: float | Fraction | None) -> otio.schema.Timeline:

@@ -8,6 +8,7 @@ model with mean pooling (`hf:MODEL`), or an OpenAI-compatible `/v1/embeddings` U
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import urllib.error
@@ -180,8 +181,8 @@ class CachedTextEncoder(TextEncoder):
 
         vectors: dict[int, np.ndarray] = {}
         todo = []
-        for i, text in enumerate(texts):
-            path = self.cache_dir / self._key(text)[:2] / f"{self._key(text)}.npy"
+        paths = [self.cache_dir / key[:2] / f"{key}.npy" for key in map(self._key, texts)]
+        for i, path in enumerate(paths):
             if path.is_file():
                 try:
                     vectors[i] = np.load(path, allow_pickle=False)
@@ -194,12 +195,9 @@ class CachedTextEncoder(TextEncoder):
             fresh = self.inner.encode([texts[i] for i in todo])
             for i, vec in zip(todo, fresh):
                 vectors[i] = vec
-                key = self._key(texts[i])
-                import io
-
                 buf = io.BytesIO()
                 np.save(buf, vec.astype(np.float32), allow_pickle=False)
-                write_bytes_atomic(self.cache_dir / key[:2] / f"{key}.npy", buf.getvalue())
+                write_bytes_atomic(paths[i], buf.getvalue())
             self.misses += len(todo)
         return np.stack([vectors[i] for i in range(len(texts))])
 
