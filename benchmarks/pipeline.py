@@ -133,8 +133,10 @@ STAGES = {
     ),
     "single pass: decode + shots + 224² crops": (
         "from scenesem_otio.media.probe import probe\n"
+        "from scenesem_otio.config import SamplingOptions, ShotOptions\n"
         "from scenesem_otio.media.stream import single_pass\n"
-        "scan = single_pass(probe({v!r}))\n"
+        "scan = single_pass(probe({v!r}), ShotOptions(),\n"
+        "                   SamplingOptions(num_frames=16, image_size=224))\n"
         "for _ in scan.clips(): pass"
     ),
     "segmentation + timeline write (2000 shots)": (
@@ -147,13 +149,13 @@ STAGES = {
         "info = probe({v!r}); n = info.n_frames\n"
         "shots = shots_from_cuts(list(np.linspace(0, n, 2001, dtype=int)[1:-1]), n)\n"
         "emb = np.random.default_rng(0).normal(size=(len(shots), 256))\n"
-        "scenes, _, _ = segment(shots, emb, float(info.fps), min_scene_s=8)\n"
+        "scenes, _, _ = segment(shots, emb, float(info.fps))\n"
         "write_timeline(build_timeline(info, scenes), {w!r} + '/seg.otio')"
     ),
     "backbone clips/s (64 clips)": (
         "import numpy as np\n"
         "from scenesem_otio.model.embedder import load_embedder\n"
-        "m, _ = load_embedder({m!r})\n"
+        "m = load_embedder({m!r})\n"
         "s = m.backbone.image_size\n"
         "m.embed(np.zeros((64, 16, s, s, 3), np.uint8), batch_size=8)"
     ),
@@ -162,8 +164,12 @@ STAGES = {
 
 BEFORE = (
     "from pathlib import Path\n"
+    "from scenesem_otio.config import CutOptions, RuntimeOptions, ShotOptions\n"
+    "from scenesem_otio.media.shots import detect_shots\n"
     "from scenesem_otio.pipeline import cut\n"
-    "cut(Path({v!r}), Path({o!r}), progress=False, model={m!r}, single_pass=False)"
+    "shots = ShotOptions(cuts=tuple(detect_shots({v!r})))  # a decode of its own, then clips\n"
+    "cut(Path({v!r}), CutOptions(shots=shots, runtime=RuntimeOptions(model={m!r}),\n"
+    "                            progress=False), output=Path({o!r}))"
 )
 
 

@@ -7,8 +7,10 @@ is instant. Every `ScenesemError` becomes one `error: …` line and exit status 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,9 +18,18 @@ from typing import Any
 import click
 
 from scenesem_otio import __version__
+from scenesem_otio.config import (
+    DEFAULT_MIN_SCENE_S,
+    DEFAULT_MODEL,
+    DEVICES,
+    OUTPUT_LEVELS,
+    PRECISIONS,
+    SHOT_DETECTORS,
+    RuntimeOptions,
+    SegmentOptions,
+)
 from scenesem_otio.errors import ScenesemError
-
-SHOT_DETECTORS = ["adaptive", "content", "hash", "hist"]
+from scenesem_otio.train.config import TrainConfig
 
 
 def _friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -78,9 +89,31 @@ min_shot_option = click.option(
 @_friendly_errors
 def info(video: Path, as_json: bool) -> None:
     """Print what probing VIDEO finds: exact rate, frames, timecode, VFR, size."""
-    from scenesem_otio.pipeline import info as run_info
+    from scenesem_otio.media.probe import probe
 
-    click.echo(run_info(video, as_json=as_json))
+    facts = probe(video)
+    fps = facts.fps
+    rows = {
+        "path": facts.path, "codec": facts.codec, "size": f"{facts.width}x{facts.height}",
+        "rate": f"{fps.numerator}/{fps.denominator} ({float(fps):.3f} fps)",
+        "frames": facts.n_frames, "duration_s": round(facts.duration_s, 3),
+        "start_timecode": facts.start_timecode or "none", "start_frame": facts.start_frame,
+        "drop_frame": facts.drop_frame, "vfr": facts.vfr, "rotation": facts.rotation,
+        "audio": facts.has_audio,
+    }
+    click.echo(json.dumps(rows, indent=2) if as_json else _table(rows, 15))
+
+
+def _table(rows: dict[str, Any], width: int = 13) -> str:
+    return "\n".join(f"{k:<{width}} {v}" for k, v in rows.items())
+
+
+def _shot_options(detector: str, detector_threshold: float | None, min_shot: int | None,
+                  edit: Path | None = None) -> Any:
+    from scenesem_otio.config import ShotOptions
+
+    return ShotOptions(detector=detector, detector_threshold=detector_threshold,
+                       min_shot=min_shot, edit=edit)
 
 
 @main.command()
@@ -88,8 +121,7 @@ def info(video: Path, as_json: bool) -> None:
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Timeline to write; format from the extension.")
 @shot_detector_option
-@click.option("--threshold", "detector_threshold", type=float, default=None,
-              help="Detector threshold (PySceneDetect's default per detector when omitted).")
+@threshold_option
 @min_shot_option
 @resolve_markers_option
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
@@ -99,10 +131,15 @@ def baseline(video: Path, output: Path, detector: str, detector_threshold: float
     """PySceneDetect shots of VIDEO, one clip per shot, through the same timeline writer."""
     from scenesem_otio.pipeline import baseline as run_baseline
 
-    summary = run_baseline(video, output, detector=detector, threshold=detector_threshold,
-                           min_shot=min_shot, progress=not no_progress,
-                           resolve_markers=resolve_markers)
-    click.echo(summary)
+    result = run_baseline(video, output, _shot_options(detector, detector_threshold, min_shot),
+                          progress=not no_progress, resolve_markers=resolve_markers)
+    info = result.info
+    click.echo(_table({
+        "shots found": len(result.shots),
+        "media": f"{info.n_frames} frames, {info.duration_s:.1f} s",
+        "wall time": f"{result.wall_s:.1f} s "
+                     f"({info.duration_s / max(result.wall_s, 1e-9):.1f}x real time)",
+        "written": output}))
 
 
 @main.command()
@@ -111,38 +148,69 @@ def baseline(video: Path, output: Path, detector: str, detector_threshold: float
               help="Timeline to write: .otio .otioz .edl .xml .fcpxml .kdenlive .csv .json")
 @click.option("--model", "-m", default=None,
               help="Hub id, save_pretrained dir or scenesem checkpoint "
-                   "[default: MCG-NJU/videomae-base].")
+                   f"[default: {DEFAULT_MODEL}].")
 @click.option("--shots", "shots_edit", type=click.Path(path_type=Path), default=None,
               help="Take shots from an existing edit (.otio/.edl/.xml/.fcpxml) instead.")
 @shot_detector_option
 @threshold_option
 @min_shot_option
-@click.option("--level", type=click.Choice(["scenes", "shots"]), default="scenes",
+@click.option("--level", type=click.Choice(OUTPUT_LEVELS), default="scenes",
               show_default=True, help="One clip per scene, or per shot with scene markers.")
 @click.option("--scenes", "n_scenes", type=click.IntRange(min=1), default=None,
               help="Exactly N scenes (optimal sequential grouping).")
 @click.option("--min-scene", "min_scene_s", type=click.FloatRange(min=0), default=None,
-              help="Minimum scene length in seconds [default: the checkpoint's, else 8].")
+              help="Minimum scene length in seconds [default: the checkpoint's, else "
+                   f"{DEFAULT_MIN_SCENE_S:g}].")
 @click.option("--threshold", "threshold", type=click.FloatRange(0, 1), default=None,
               help="Boundary score θ [default: checkpoint calibration, else 80th percentile].")
-@click.option("--window", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Shots on each side of a boundary for its score.")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto",
-              show_default=True)
-@click.option("--precision", type=click.Choice(["auto", "fp32", "bf16"]), default="auto",
+@click.option("--window", type=click.IntRange(min=1), default=SegmentOptions.window,
+              show_default=True, help="Shots on each side of a boundary for its score.")
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
+@click.option("--precision", type=click.Choice(PRECISIONS), default="auto",
               show_default=True, help="bf16 autocast on AMX CPUs and GPUs when auto.")
-@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@click.option("--batch-size", type=click.IntRange(min=1), default=RuntimeOptions.batch_size,
+              show_default=True)
 @click.option("--embeddings", is_flag=True, help="Store scene embeddings in the timeline.")
 @resolve_markers_option
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @_friendly_errors
-def cut(video: Path, output: Path, **options: Any) -> None:
+def cut(video: Path, output: Path, model: str | None, shots_edit: Path | None, detector: str,
+        detector_threshold: float | None, min_shot: int | None, level: str,
+        n_scenes: int | None, min_scene_s: float | None, threshold: float | None, window: int,
+        device: str, precision: str, batch_size: int, embeddings: bool, resolve_markers: bool,
+        no_progress: bool) -> None:
     """Cut VIDEO into scenes and write a timeline with semantic-distance markers."""
+    from scenesem_otio.config import CutOptions, OutputOptions
     from scenesem_otio.pipeline import cut as run_cut
 
-    no_progress = options.pop("no_progress")
-    result = run_cut(video, output, progress=not no_progress, **options)
-    click.echo(result.summary())
+    options = CutOptions(
+        shots=_shot_options(detector, detector_threshold, min_shot, shots_edit),
+        segment=SegmentOptions(window=window, threshold=threshold, min_scene_s=min_scene_s,
+                               n_scenes=n_scenes),
+        runtime=RuntimeOptions(model=model, device=device, precision=precision,
+                               batch_size=batch_size),
+        output=OutputOptions(level=level, embeddings=embeddings,
+                             resolve_markers=resolve_markers),
+        progress=not no_progress)
+    click.echo(cut_summary(run_cut(video, options, output=output)))
+
+
+def cut_summary(result: Any) -> str:
+    """The one-screen table `scenesem cut` prints."""
+    dists = [s.distance_prev for s in result.scenes if s.distance_prev is not None]
+    info, film = result.info, result.film
+    rtf = info.duration_s / max(result.wall_s, 1e-9)
+    return _table({
+        "scenes": len(result.scenes),
+        "shots": len(film.shots),
+        "clips": f"{film.n_clips} ({film.clips_per_s:.1f} clips/s on {result.device} "
+                 f"{result.precision})",
+        "mean Δ": f"{sum(dists) / len(dists):.3f}" if dists else "n/a",
+        "θ": f"{result.threshold:.3f} ({result.threshold_source})",
+        "media": f"{info.n_frames} frames, {info.duration_s:.1f} s",
+        "wall time": f"{result.wall_s:.1f} s ({rtf:.2f}x real time)",
+        "written": str(result.output) if result.output else "(nothing: no output given)",
+    })
 
 
 @main.command()
@@ -154,37 +222,54 @@ def cut(video: Path, output: Path, **options: Any) -> None:
 @_friendly_errors
 def distance(timeline: Path, output: Path | None, top: int) -> None:
     """Semantic distances between the scenes of a TIMELINE written with --embeddings."""
-    from scenesem_otio.pipeline import distance as run_distance
+    from scenesem_otio.fileio import check_writable
+    from scenesem_otio.pipeline import distances, write_heatmap
+    from scenesem_otio.segment import nearest_earlier
 
-    click.echo(run_distance(timeline, output, top=top))
+    if output is not None:
+        check_writable(output, (".png", ".pdf", ".svg"))
+    found = distances(timeline)
+    dist = found.matrix
+    lines = [f"{'scene':<7}{'start':>9}  {'Δprev':>6}  nearest earlier"]
+    for i, s in enumerate(found.scenes):
+        prev = f"{dist[i, i - 1]:.3f}" if i else "   -  "
+        near = ", ".join(f"S{j + 1:03d} {d:.3f}" for j, d in nearest_earlier(dist, i, top))
+        lines.append(f"S{i + 1:03d}  {s.start:>9}  {prev:>6}  {near or '-'}")
+    if output is not None:
+        write_heatmap(found, output)
+        lines.append(f"heatmap written to {output}")
+    click.echo("\n".join(lines))
 
 
 @main.command()
 @click.option("--data", "data", required=True, multiple=True,
               help="Manifest (YAML/JSON), FineVideo dir, or shards (.parquet/.tar). Repeatable.")
-@click.option("--model", "base_model", default="MCG-NJU/videomae-base", show_default=True,
+@click.option("--model", "base_model", default=DEFAULT_MODEL, show_default=True,
               help="Backbone: hub id, save_pretrained dir or scenesem checkpoint.")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
               help="Checkpoint directory to write.")
-@click.option("--unfreeze", type=click.IntRange(0, 64), default=2, show_default=True,
-              help="Train the last K encoder layers (SPEC: 2–4).")
-@click.option("--labels", type=click.Choice(["scene", "frame"]), default="scene",
-              show_default=True)
+@click.option("--unfreeze", type=click.IntRange(0, 64), default=TrainConfig.unfreeze,
+              show_default=True, help="Train the last K encoder layers (SPEC: 2–4).")
+@click.option("--labels", "label_mode", type=click.Choice(["scene", "frame"]), default="scene",
+              show_default=True, help="Scene-level labels, or per-frame labels from the "
+                                      "manifest's `labels:` files.")
 @click.option("--mapping", type=click.Choice(["linear", "squared"]), default="linear",
               show_default=True, help="Text similarity -> soft weights.")
-@click.option("--lambda-neg", type=float, default=1.0, show_default=True)
-@click.option("--alpha", type=float, default=1.0, show_default=True,
+@click.option("--lambda-neg", type=float, default=TrainConfig.lambda_neg, show_default=True)
+@click.option("--alpha", type=float, default=TrainConfig.alpha, show_default=True,
               help="Weight of the text-guided term (0 = visual only).")
-@click.option("--margin", type=float, default=0.0, show_default=True)
+@click.option("--margin", type=float, default=TrainConfig.margin, show_default=True)
 @click.option("--text-model", default=None,
               help="sentence-transformers id/dir, hf:MODEL for mean-pooled LLM, or an "
                    "http(s) /v1/embeddings URL.")
 @click.option("--steps", type=click.IntRange(min=1), default=None)
 @click.option("--epochs", type=click.IntRange(min=1), default=None)
-@click.option("--batch-scenes", type=click.IntRange(min=2), default=8, show_default=True)
-@click.option("--lr-head", type=float, default=1e-3, show_default=True)
-@click.option("--lr-backbone", type=float, default=1e-5, show_default=True)
-@click.option("--save-every", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--batch-scenes", type=click.IntRange(min=2), default=TrainConfig.batch_scenes,
+              show_default=True)
+@click.option("--lr-head", type=float, default=TrainConfig.lr_head, show_default=True)
+@click.option("--lr-backbone", type=float, default=TrainConfig.lr_backbone, show_default=True)
+@click.option("--save-every", type=click.IntRange(min=1), default=TrainConfig.save_every,
+              show_default=True)
 @click.option("--cache-features", type=click.Path(path_type=Path), default=None,
               help="Cache frozen-layer outputs here (fp16, memory-mapped).")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -193,11 +278,30 @@ def distance(timeline: Path, output: Path | None, top: int) -> None:
               help="Save and stop after this step (fit a job slot); continue with --resume.")
 @click.option("--no-progress", is_flag=True)
 @_friendly_errors
-def train(**options: Any) -> None:
+def train(data: tuple[str, ...], out_dir: Path, cache_features: Path | None,
+          no_progress: bool, **options: Any) -> None:
     """Fine-tune the scene-embedding model with the text-guided soft contrastive loss."""
-    from scenesem_otio.model.trainer import train_from_cli
+    from scenesem_otio.train.trainer import train as run_train
 
-    click.echo(train_from_cli(**options))
+    cfg = TrainConfig(data=list(data), out_dir=str(out_dir),
+                      cache_features=str(cache_features) if cache_features else None,
+                      progress=not no_progress, **options)
+    start = time.perf_counter()
+    s = run_train(cfg)
+    rows: dict[str, Any] = {"steps": f"{s.steps}/{s.total}"}
+    if s.loss_first10 is not None:
+        rows["loss"] = f"{s.loss_first10:.4f} (first 10) -> {s.loss_last10:.4f} (last 10)"
+    rows["text a, b"] = f"{s.text_a:.3f}, {s.text_b:.3f}"
+    if s.calibration is not None and s.calibration.threshold is not None:
+        rows["θ"] = (f"{s.calibration.threshold:.4f}, min scene {s.calibration.min_scene_s:g} s "
+                     f"(F1 {s.calibration.f1:.3f} on {s.calibration.split})")
+    if s.epoch_times_s:
+        rows["epoch times"] = ", ".join(f"{t:.1f} s" for t in s.epoch_times_s)
+    if s.stopped:
+        rows["stopped"] = "early; continue with --resume"
+    rows["wall time"] = f"{time.perf_counter() - start:.1f} s"
+    rows["checkpoint"] = cfg.out_dir
+    click.echo(_table(rows, 14))
 
 
 @main.command(name="eval")
@@ -218,10 +322,40 @@ def eval_(pred: Path, truth: Path | None, tolerance: float, as_json: bool,
 
     PRED may also be a manifest (YAML/JSON list of {pred, truth[, video]}) for many videos.
     """
-    from scenesem_otio.evaluate import evaluate_cli
+    from scenesem_otio.compare import evaluate_pairs, evaluation_pairs
+    from scenesem_otio.scenes import parse_rate
 
-    click.echo(evaluate_cli(pred, truth, tolerance=tolerance, as_json=as_json,
-                            with_baseline=with_baseline, fps=fps))
+    rate = parse_rate(fps, "--fps").limit_denominator(1001) if fps else None
+    rows = evaluate_pairs(evaluation_pairs(pred, truth), tolerance=tolerance, fps=rate,
+                          with_baseline=with_baseline)
+    if as_json:
+        click.echo(json.dumps({"tolerance_s": tolerance, "results": [
+            {"video": r.video, "method": r.method, **r.metrics} for r in rows]}, indent=2))
+    else:
+        click.echo(eval_table(rows, tolerance))
+
+
+EVAL_COLUMNS = (("precision", "P"), ("recall", "R"), ("f1", "F1"), ("ap", "AP"),
+                ("miou", "mIoU"), ("coverage", "Cov"), ("overflow", "Ovf"),
+                ("cov_of_f", "F(C,O)"))
+
+
+def eval_table(rows: list[Any], tolerance: float) -> str:
+    """Rows of (video, method, metrics) -> a fixed-width table."""
+    width = max([5, *(len(r.video) for r in rows)])
+    mwidth = max([6, *(len(r.method) for r in rows)])
+    head = f"{'video':<{width}}  {'method':<{mwidth}}" + "".join(
+        f"{label:>8}" for _, label in EVAL_COLUMNS) + f"{'scenes':>8}{'truth':>7}"
+    lines = [f"boundaries matched within ±{tolerance:g} s", head, "-" * len(head)]
+    for r in rows:
+        m = r.metrics
+        cells = "".join(f"{m[key]:>8.3f}" if m.get(key) is not None else f"{'-':>8}"
+                        for key, _ in EVAL_COLUMNS)
+        n_pred = m.get("n_pred_scenes", m["n_pred"] + 1 if "n_pred" in m else "-")
+        n_truth = m.get("n_truth_scenes", m["n_truth"] + 1 if "n_truth" in m else "-")
+        lines.append(f"{r.video:<{width}}  {r.method:<{mwidth}}{cells}{n_pred!s:>8}"
+                     f"{n_truth!s:>7}")
+    return "\n".join(lines)
 
 
 @main.command()
@@ -234,10 +368,15 @@ def eval_(pred: Path, truth: Path | None, tolerance: float, as_json: bool,
 @_friendly_errors
 def synth(out_dir: Path, n_films: int, seed: int, width: int, height: int, fps: str) -> None:
     """Render benchmark films with a known scene structure, truth timelines and a manifest."""
-    from scenesem_otio.synth import synth_cli
+    from scenesem_otio.synth import synth_films
 
-    click.echo(synth_cli(out_dir, n_films=n_films, seed=seed, width=width, height=height,
-                         fps=fps))
+    start = time.perf_counter()
+    entries = synth_films(out_dir, n_films, seed, width, height, fps)
+    click.echo(_table({
+        "films": f"{len(entries)} ({width}x{height} @ {fps})",
+        "truth": f"{out_dir}/film_NNN.truth.otio (scene markers with text)",
+        "manifest": Path(out_dir) / "manifest.yaml",
+        "wall time": f"{time.perf_counter() - start:.1f} s"}))
 
 
 @main.command()
@@ -252,6 +391,25 @@ def demo(minutes: float, workdir: Path | None, seed: int) -> None:
     from scenesem_otio.demo import run_demo
 
     click.echo(run_demo(minutes=minutes, workdir=workdir, seed=seed))
+
+
+# ---- issue 14: `scenesem report` (report.py); one insertion, kept together
+@main.command()
+@click.argument("timeline", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="HTML file to write: one self-contained page, opens from disk.")
+@click.option("--video", type=click.Path(path_type=Path), default=None,
+              help="The film, when the timeline's media path is gone or has moved.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@_friendly_errors
+def report(timeline: Path, output: Path, video: Path | None, no_progress: bool) -> None:
+    """HTML storyboard of a TIMELINE (.otio/.otioz from `scenesem cut`): scenes, keyframes,
+    boundary scores and distances, to look at before importing it into the NLE."""
+    from scenesem_otio.report import write_report
+
+    result = write_report(timeline, output, video=video, progress=not no_progress)
+    click.echo(result.summary())
+# ---- end of issue 14 insertion
 
 
 if __name__ == "__main__":

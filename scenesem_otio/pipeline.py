@@ -1,201 +1,137 @@
-"""The data flow: probe -> shots -> clips -> embed -> segment -> timeline.
+"""The data flow: probe -> shots -> clips -> embed -> segment -> timeline (SPEC §2).
 
-`cli.py` and the OTIO adapter plugin both call these functions; they import heavy modules
-lazily so that importing this module stays cheap.
+`cli.py`, the OTIO adapter plugin and training's calibration all call these functions. One path
+through `cut`: a shot source (cuts detected in the single decode pass, or known from an edit)
+feeds clips to the model; the rest does not care where the shots came from. Heavy modules are
+imported inside functions so that importing this module stays cheap.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from scenesem_otio.config import (
+    DEFAULT_MIN_SCENE_S,
+    CutOptions,
+    SamplingOptions,
+    SegmentOptions,
+    ShotOptions,
+)
+from scenesem_otio.scenes import Scene, Shot, VideoInfo
+
+if TYPE_CHECKING:
+    import numpy as np
+    import opentimelineio as otio
+
+    from scenesem_otio.media.sampling import KnownShots
+    from scenesem_otio.media.stream import SinglePass
+    from scenesem_otio.model.embedder import SceneEmbedder
 
 
-def info(video: Path, as_json: bool = False) -> str:
-    """What probe found, as a small table or JSON."""
-    import json
+@dataclass
+class FilmEmbedding:
+    """A film's shots and their embeddings: what segmentation (and calibration) needs."""
 
-    from scenesem_otio.media.probe import probe
-
-    facts = probe(video)
-    fps = facts.fps
-    rows = {
-        "path": facts.path,
-        "codec": facts.codec,
-        "size": f"{facts.width}x{facts.height}",
-        "rate": f"{fps.numerator}/{fps.denominator} ({float(fps):.3f} fps)",
-        "frames": facts.n_frames,
-        "duration_s": round(facts.duration_s, 3),
-        "start_timecode": facts.start_timecode or "none",
-        "start_frame": facts.start_frame,
-        "drop_frame": facts.drop_frame,
-        "vfr": facts.vfr,
-        "rotation": facts.rotation,
-        "audio": facts.has_audio,
-    }
-    if as_json:
-        return json.dumps(rows, indent=2)
-    return "\n".join(f"{k:<15} {v}" for k, v in rows.items())
-
-
-def baseline(video: Path, output: Path, *, detector: str = "adaptive",
-             threshold: float | None = None, min_shot: int | None = None,
-             progress: bool = True, resolve_markers: bool = False) -> str:
-    """PySceneDetect shots -> one clip per shot, through the same timeline writer as `cut`."""
-    import time
-
-    from scenesem_otio import __version__
-    from scenesem_otio.adapters.formats import check_output_path, write_timeline
-    from scenesem_otio.adapters.timeline import build_timeline
-    from scenesem_otio.media.probe import probe
-    from scenesem_otio.media.shots import detect_shots
-    from scenesem_otio.scenes import Scene, shots_from_cuts
-
-    check_output_path(output)
-    facts = probe(video)
-    start = time.perf_counter()
-    cuts = detect_shots(facts.path, detector=detector, threshold=threshold, min_shot=min_shot,
-                        progress=progress)
-    shots = shots_from_cuts(cuts, facts.n_frames)
-    scenes = [Scene(index=i, start=s.start, end=s.end, first_shot=i)
-              for i, s in enumerate(shots)]
-    timeline = build_timeline(facts, scenes, metadata={
-        "tool": "scenesem baseline", "version": __version__, "detector": detector,
-        "threshold": threshold, "min_shot": min_shot})
-    write_timeline(timeline, output, resolve_markers=resolve_markers)
-    wall = time.perf_counter() - start
-    return (f"shots found   {len(shots)}\n"
-            f"media         {facts.n_frames} frames, {facts.duration_s:.1f} s\n"
-            f"wall time     {wall:.1f} s ({facts.duration_s / max(wall, 1e-9):.1f}x real time)\n"
-            f"written       {output}")
+    info: VideoInfo
+    shots: list[Shot]
+    shot_embeddings: np.ndarray  # [n_shots, E], unit rows
+    n_clips: int
+    clips_per_s: float
+    frames_decoded: int
 
 
 @dataclass
 class CutResult:
-    """What `cut` produced; `summary()` is the one-screen table the CLI prints."""
+    """What `cut` produced."""
 
-    info: Any
-    shots: list
-    scenes: list
-    scores: Any
-    threshold: float
-    timeline: Any
+    film: FilmEmbedding
+    scenes: list[Scene]
+    scores: np.ndarray  # boundary score per shot cut
+    segment: SegmentOptions  # as applied: θ and minimum scene resolved
+    threshold_source: str  # "--threshold", "checkpoint" or "80th percentile"
+    timeline: otio.schema.Timeline
     output: Path | None
     wall_s: float
-    n_clips: int
-    clips_per_s: float
     device: str
-    precision: str
-    frames_decoded: int = 0
+    precision: str  # "fp32" or "bf16"
 
-    def summary(self) -> str:
-        dists = [s.distance_prev for s in self.scenes if s.distance_prev is not None]
-        mean = f"{sum(dists) / len(dists):.3f}" if dists else "n/a"
-        rtf = self.info.duration_s / max(self.wall_s, 1e-9)
-        rows = [
-            ("scenes", f"{len(self.scenes)}"),
-            ("shots", f"{len(self.shots)}"),
-            ("clips", f"{self.n_clips} ({self.clips_per_s:.1f} clips/s on "
-                      f"{self.device} {self.precision})"),
-            ("mean Δ", mean),
-            ("θ", f"{self.threshold:.3f}"),
-            ("media", f"{self.info.n_frames} frames, {self.info.duration_s:.1f} s"),
-            ("wall time", f"{self.wall_s:.1f} s ({rtf:.2f}x real time)"),
-            ("written", str(self.output) if self.output else "(nothing: no output given)"),
-        ]
-        return "\n".join(f"{k:<13} {v}" for k, v in rows)
+    @property
+    def info(self) -> VideoInfo:
+        return self.film.info
+
+    @property
+    def shots(self) -> list[Shot]:
+        return self.film.shots
+
+    @property
+    def threshold(self) -> float:
+        return float(self.segment.threshold or 0.0)
 
 
-def _shots_for(facts: Any, shots_edit: Path | None, detector: str,
-               detector_threshold: float | None, min_shot: int | None,
-               progress: bool) -> list[int]:
-    """Cut frames from PySceneDetect, or from an existing edit of the same media."""
-    from scenesem_otio.adapters.formats import read_timeline
-    from scenesem_otio.adapters.timeline import cuts_from_timeline
-    from scenesem_otio.media.shots import detect_shots
+@dataclass
+class BaselineResult:
+    """PySceneDetect's shots written as a timeline."""
 
-    if shots_edit is None:
-        return detect_shots(facts.path, detector=detector, threshold=detector_threshold,
-                            min_shot=min_shot, progress=progress)
-    timeline = read_timeline(shots_edit, rate=facts.fps)
-    return cuts_from_timeline(timeline, facts, source=str(shots_edit))
+    info: VideoInfo
+    shots: list[Shot]
+    output: Path
+    wall_s: float
 
 
-def embed_clips(embedder: Any, clips: Any, *, batch_size: int, progress: bool = True,
-                total: int | None = None, unit: str = "clips",
-                position: Any = None) -> tuple[Any, float]:
-    """Embed `(index, uint8 clip)` pairs in batches -> ([N, E] by index, clips/s).
+def shot_source(info: VideoInfo, shots: ShotOptions, sampling: SamplingOptions
+                ) -> SinglePass | KnownShots:
+    """Detected in the single decode pass, or known up front (an edit, or given cut frames)."""
+    from scenesem_otio.media.sampling import KnownShots
+    from scenesem_otio.media.stream import single_pass
+    from scenesem_otio.scenes import shots_from_cuts
 
-    The iterator (decoding) runs in a background thread feeding a bounded queue, so decode and
-    the forward pass overlap (PyAV, OpenCV and torch release the GIL) and memory stays flat.
-    The bar counts `unit`s: clips, or decoded frames via `position()` for the single pass.
+    if shots.edit is not None:
+        from scenesem_otio.adapters.formats import read_timeline
+        from scenesem_otio.adapters.timeline import cuts_from_timeline
+
+        timeline = read_timeline(shots.edit, rate=info.fps)
+        cuts = cuts_from_timeline(timeline, info, source=str(shots.edit))
+        return KnownShots(info, shots_from_cuts(cuts, info.n_frames), sampling)
+    if shots.cuts is not None:
+        return KnownShots(info, shots_from_cuts(list(shots.cuts), info.n_frames), sampling)
+    return single_pass(info, shots, sampling)
+
+
+def embed_clips(embedder: SceneEmbedder, clips: Any, *, batch_size: int,
+                advance: Any = None, position: Any = None) -> tuple[np.ndarray, float]:
+    """Embed `(index, uint8 clip)` pairs in batches -> ([N, E] in index order, clips/s).
+
+    Decoding runs ahead in a thread (`prefetch`); `advance(position() - shown)` moves the
+    progress bar after each batch.
     """
-    import queue
-    import threading
-    import time
-
     import numpy as np
 
-    from scenesem_otio.progress import progress_bar
+    from scenesem_otio.prefetch import prefetch
 
-    rows: dict[int, Any] = {}
-    q: queue.Queue = queue.Queue(maxsize=max(2 * batch_size, 8))
-    done = object()
-    failure: list[BaseException] = []
-    stop = threading.Event()
-
-    def produce() -> None:
-        try:
-            for item in clips:
-                if stop.is_set():
-                    return
-                q.put(item)
-        except BaseException as err:  # handed to the consumer thread
-            failure.append(err)
-        finally:
-            q.put(done)
-
-    worker = threading.Thread(target=produce, daemon=True, name="scenesem-decode")
-    worker.start()
+    rows: dict[int, np.ndarray] = {}
     start = time.perf_counter()
-    batch_idx: list[int] = []
-    batch: list = []
     shown = 0
-    try:
-        with progress_bar("embedding", total=total, unit=unit, enabled=progress) as advance:
-            def flush() -> None:
-                nonlocal shown
-                if batch:
-                    vectors = embedder.embed(np.stack(batch), batch_size=len(batch))
-                    for i, v in zip(batch_idx, vectors, strict=True):
-                        rows[i] = v
-                    now = position() if position is not None else len(rows)
-                    advance(now - shown)
-                    shown = now
-                    batch.clear()
-                    batch_idx.clear()
+    batch: list[tuple[int, np.ndarray]] = []
 
-            while True:
-                item = q.get()
-                if item is done:
-                    break
-                index, clip = item
-                batch_idx.append(index)
-                batch.append(clip)
-                if len(batch) >= batch_size:
-                    flush()
+    def flush() -> None:
+        nonlocal shown
+        vectors = embedder.embed(np.stack([c for _, c in batch]), batch_size=len(batch))
+        rows.update(zip((i for i, _ in batch), vectors))
+        batch.clear()
+        if advance is not None:
+            now = position() if position is not None else len(rows)
+            advance(now - shown)
+            shown = now
+
+    for item in prefetch(clips, depth=max(2 * batch_size, 8)):
+        batch.append(item)
+        if len(batch) >= batch_size:
             flush()
-            if total is not None and shown < total:
-                advance(total - shown)
-    finally:
-        stop.set()
-        while worker.is_alive():
-            try:
-                q.get_nowait()
-            except queue.Empty:
-                worker.join(0.05)
-    if failure:
-        raise failure[0]
+    if batch:
+        flush()
     rate = len(rows) / max(time.perf_counter() - start, 1e-9)
     out = np.zeros((len(rows), embedder.dim), np.float32)
     for i, v in rows.items():
@@ -203,151 +139,187 @@ def embed_clips(embedder: Any, clips: Any, *, batch_size: int, progress: bool = 
     return out, rate
 
 
-def cut(video: Path, output: Path | None, *, progress: bool = True, model: str | None = None,
-        shots_edit: Path | None = None, detector: str = "adaptive",
-        detector_threshold: float | None = None, min_shot: int | None = None,
-        level: str = "scenes", n_scenes: int | None = None, min_scene_s: float | None = None,
-        threshold: float | None = None, window: int = 2, device: str = "auto",
-        precision: str = "auto", batch_size: int = 8, embeddings: bool = False,
-        embedder: Any = None, meta: dict | None = None, single_pass: bool = True,
-        resolve_markers: bool = False) -> CutResult:
+def embed_film(video: str | Path, embedder: SceneEmbedder, shots: ShotOptions = ShotOptions(),
+               *, batch_size: int = 8, progress: bool = True) -> FilmEmbedding:
+    """probe -> shots -> clips -> shot embeddings, in one decode pass through the file."""
+    from scenesem_otio.media.probe import probe
+    from scenesem_otio.progress import progress_bar
+    from scenesem_otio.segment import shot_embeddings
+
+    info = probe(video)
+    backbone = embedder.backbone
+    sampling = embedder.meta.sampling.resolved(backbone.num_frames, backbone.image_size)
+    source = shot_source(info, shots, sampling)
+    numbered = ((i, clip) for i, (_, clip) in enumerate(source.clips()))
+    with progress_bar("embedding", total=info.n_frames, unit="frames",
+                      enabled=progress) as advance:
+        clip_emb, rate = embed_clips(embedder, numbered, batch_size=batch_size,
+                                     advance=advance,
+                                     position=lambda: source.stats.frames_decoded)
+    emb = shot_embeddings(clip_emb, [p.shot for p in source.plans], len(source.shots))
+    return FilmEmbedding(info, source.shots, emb, len(source.plans), rate,
+                         source.stats.frames_decoded)
+
+
+def resolve_segment(segment: SegmentOptions, embedder: SceneEmbedder
+                    ) -> tuple[SegmentOptions, str]:
+    """Fill θ and minimum scene from the checkpoint's calibration; say where θ came from."""
+    calib = embedder.meta.calibration
+    min_scene = segment.min_scene_s
+    if min_scene is None:
+        min_scene = DEFAULT_MIN_SCENE_S if calib.min_scene_s is None else calib.min_scene_s
+    if segment.threshold is not None:
+        source = "checkpoint" if segment.threshold == calib.threshold else "--threshold"
+        return replace(segment, min_scene_s=min_scene), source
+    if calib.threshold is not None:
+        return replace(segment, threshold=calib.threshold, min_scene_s=min_scene), "checkpoint"
+    return replace(segment, min_scene_s=min_scene), "80th percentile"
+
+
+def cut(video: str | Path, options: CutOptions = CutOptions(), *,
+        embedder: SceneEmbedder | None = None, output: Path | None = None) -> CutResult:
     """probe -> shots -> clips -> embed -> scenes -> timeline (written when `output` is given).
 
-    `embedder`/`meta` let callers (training's calibration, the OTIO plugin) reuse a model
-    already in memory. `single_pass=False` runs shot detection and clip sampling as two
-    decodes (the reference the single pass is tested against).
+    `embedder` lets callers (calibration, the OTIO plugin, the demo) reuse a model in memory.
     """
-    import time
+    from scenesem_otio.segment import segment
 
+    if output is not None:
+        from scenesem_otio.adapters.formats import check_output_path
+
+        check_output_path(output)
+    start = time.perf_counter()
+    if embedder is None:
+        from scenesem_otio.model.embedder import load_embedder
+
+        rt = options.runtime
+        embedder = load_embedder(rt.model, device=rt.device, precision=rt.precision)
+    film = embed_film(video, embedder, options.shots, batch_size=options.runtime.batch_size,
+                      progress=options.progress)
+    seg, threshold_source = resolve_segment(options.segment, embedder)
+    scenes, scores, theta = segment(film.shots, film.shot_embeddings, float(film.info.fps),
+                                    seg)
+    seg = replace(seg, threshold=theta)
+    precision = "bf16" if embedder.autocast_dtype is not None else "fp32"
+    timeline = _timeline(film, scenes, scores, seg, threshold_source, embedder, options,
+                         precision)
+    if output is not None:
+        from scenesem_otio.adapters.formats import write_timeline
+
+        write_timeline(timeline, output, resolve_markers=options.output.resolve_markers)
+    return CutResult(film=film, scenes=scenes, scores=scores, segment=seg,
+                     threshold_source=threshold_source, timeline=timeline, output=output,
+                     wall_s=time.perf_counter() - start, device=str(embedder.device),
+                     precision=precision)
+
+
+def _timeline(film: FilmEmbedding, scenes: list[Scene], scores: np.ndarray,
+              seg: SegmentOptions, threshold_source: str, embedder: SceneEmbedder,
+              options: CutOptions, precision: str) -> otio.schema.Timeline:
+    """The scene timeline with the run's facts in `metadata["scenesem"]`."""
+    from dataclasses import asdict
+
+    from scenesem_otio import __version__
+    from scenesem_otio.adapters.timeline import build_timeline
+
+    meta = embedder.meta
+    backbone = embedder.backbone
+    return build_timeline(
+        film.info, scenes, shots=film.shots, level=options.output.level,
+        embeddings=options.output.embeddings, metadata={
+            "tool": "scenesem cut", "version": __version__,
+            "model": str(meta.backbone or options.runtime.model or "checkpoint"),
+            "head": list(meta.head) if meta.head else None, "threshold": seg.threshold,
+            "threshold_source": threshold_source, "window": seg.window,
+            "min_scene_s": seg.min_scene_s, "n_scenes_requested": seg.n_scenes,
+            "shots_from": options.shots.describe(),
+            "sampling": asdict(meta.sampling.resolved(backbone.num_frames,
+                                                      backbone.image_size)),
+            "precision": precision,
+            "shot_cuts": [s.start for s in film.shots[1:]],
+            "boundary_scores": [float(x) for x in scores],
+        })
+
+
+def baseline(video: str | Path, output: Path, shots: ShotOptions = ShotOptions(), *,
+             progress: bool = True, resolve_markers: bool = False) -> BaselineResult:
+    """PySceneDetect shots -> one clip per shot, through the same timeline writer as `cut`."""
     from scenesem_otio import __version__
     from scenesem_otio.adapters.formats import check_output_path, write_timeline
     from scenesem_otio.adapters.timeline import build_timeline
-    from scenesem_otio.media.decode import DecodeStats
     from scenesem_otio.media.probe import probe
-    from scenesem_otio.media.sampling import iter_clips, plan_clips
-    from scenesem_otio.media.stream import single_pass as make_single_pass
-    from scenesem_otio.model.embedder import load_embedder
+    from scenesem_otio.media.shots import detect_shots
     from scenesem_otio.scenes import shots_from_cuts
-    from scenesem_otio.segment import segment, shot_embeddings
 
-    if output is not None:
-        check_output_path(output)
+    check_output_path(output)
+    info = probe(video)
     start = time.perf_counter()
-    facts = probe(video)
-    if embedder is None:
-        embedder, meta = load_embedder(model, device=device, precision=precision)
-    meta = meta or {}
-    sampling = meta.get("sampling") or {}
-    num_frames = int(sampling.get("num_frames", embedder.backbone.num_frames))
-    image_size = int(sampling.get("image_size", embedder.backbone.image_size))
-    every = float(sampling.get("clip_every_s", 4.0))
-    span = float(sampling.get("clip_span_s", 2.0))
-    stats = DecodeStats()
-    if shots_edit is None and single_pass:
-        # One decode feeds PySceneDetect and the clip sampler (media/stream.py).
-        scan = make_single_pass(facts, detector, detector_threshold, min_shot,
-                                num_frames=num_frames, image_size=image_size,
-                                clip_every_s=every, clip_span_s=span, stats=stats)
-        numbered = ((i, clip) for i, (_, clip) in enumerate(scan.clips()))
-        clip_emb, rate = embed_clips(embedder, numbered, batch_size=batch_size,
-                                     progress=progress, total=facts.n_frames, unit="frames",
-                                     position=lambda: stats.frames_decoded)
-        shots, plans = scan.shots, scan.plans
-    else:
-        cuts = _shots_for(facts, shots_edit, detector, detector_threshold, min_shot, progress)
-        shots = shots_from_cuts(cuts, facts.n_frames)
-        plans = plan_clips(shots, facts.fps, num_frames, every, span)
-        clip_emb, rate = embed_clips(
-            embedder, iter_clips(facts.path, [p.frames for p in plans], size=image_size,
-                                 stats=stats),
-            batch_size=batch_size, progress=progress, total=len(plans))
-    shot_emb = shot_embeddings(clip_emb, [p.shot for p in plans], len(shots))
-    if min_scene_s is None:
-        min_scene_s = float(meta.get("min_scene_s") or 8.0)
-    if threshold is None and meta.get("threshold") is not None:
-        threshold = float(meta["threshold"])
-    scenes, scores, theta = segment(shots, shot_emb, float(facts.fps), window=window,
-                                    threshold=threshold, min_scene_s=min_scene_s,
-                                    n_scenes=n_scenes)
-    dtype = embedder.autocast_dtype
-    precision_used = "bf16" if dtype is not None else "fp32"
-    timeline = build_timeline(facts, scenes, shots=shots, level=level, embeddings=embeddings,
-                              metadata={
-        "tool": "scenesem cut", "version": __version__,
-        "model": str(meta.get("backbone") or model or "checkpoint"),
-        "head": meta.get("head"), "threshold": theta,
-        "threshold_source": ("--threshold" if threshold is not None and
-                             threshold != meta.get("threshold") else
-                             "checkpoint" if meta.get("threshold") is not None else
-                             "80th percentile"),
-        "window": window, "min_scene_s": min_scene_s, "n_scenes_requested": n_scenes,
-        "shots_from": str(shots_edit) if shots_edit else f"pyscenedetect {detector}",
-        "sampling": {"num_frames": num_frames, "image_size": image_size,
-                     "clip_every_s": sampling.get("clip_every_s", 4.0),
-                     "clip_span_s": sampling.get("clip_span_s", 2.0)},
-        "precision": precision_used,
-        "shot_cuts": [s.start for s in shots[1:]],
-        "boundary_scores": [float(x) for x in scores],
-    })
-    if output is not None:
-        write_timeline(timeline, output, resolve_markers=resolve_markers)
-    return CutResult(info=facts, shots=shots, scenes=scenes, scores=scores, threshold=theta,
-                     timeline=timeline, output=output, wall_s=time.perf_counter() - start,
-                     n_clips=len(plans), clips_per_s=rate, device=str(embedder.device),
-                     precision=precision_used, frames_decoded=stats.frames_decoded)
+    cuts = detect_shots(info.path, detector=shots.detector,
+                        threshold=shots.detector_threshold, min_shot=shots.min_shot,
+                        progress=progress)
+    found = shots_from_cuts(cuts, info.n_frames)
+    scenes = [Scene(index=i, start=s.start, end=s.end, first_shot=i)
+              for i, s in enumerate(found)]
+    timeline = build_timeline(info, scenes, metadata={
+        "tool": "scenesem baseline", "version": __version__, "detector": shots.detector,
+        "threshold": shots.detector_threshold, "min_shot": shots.min_shot})
+    write_timeline(timeline, output, resolve_markers=resolve_markers)
+    return BaselineResult(info, found, output, time.perf_counter() - start)
 
 
-def distance(timeline: Path, output: Path | None = None, *, top: int = 3) -> str:
-    """Distance table (and heatmap PNG) from a timeline written with `cut --embeddings`."""
+@dataclass
+class SceneDistances:
+    """Scenes of a timeline written with `--embeddings` and their distance matrix."""
+
+    name: str
+    scenes: list[Scene]
+    matrix: np.ndarray  # D_ij = (1 − cos) / 2
+
+    @property
+    def labels(self) -> list[str]:
+        return [s.title or f"S{i + 1:03d}" for i, s in enumerate(self.scenes)]
+
+
+def distances(timeline: Path) -> SceneDistances:
+    """Distance matrix between the scenes of a timeline written with `cut --embeddings`."""
     import numpy as np
 
     from scenesem_otio.adapters.formats import read_timeline
     from scenesem_otio.adapters.timeline import scenes_from_timeline
     from scenesem_otio.errors import TimelineError
-    from scenesem_otio.segment import distance_matrix, nearest_earlier
+    from scenesem_otio.segment import distance_matrix
 
-    if output is not None:
-        from scenesem_otio.fileio import check_writable
-
-        check_writable(output, (".png", ".pdf", ".svg"))
     tl = read_timeline(timeline)
     scenes = scenes_from_timeline(tl, source=str(timeline))
     if not scenes:
         raise TimelineError(f"{timeline}: no scenes in it")
-    missing = [s.index for s in scenes if not s.embedding]
-    if missing:
+    if any(not s.embedding for s in scenes):
         raise TimelineError(f"{timeline}: scenes carry no embeddings; write it with "
                             f"`scenesem cut … --embeddings`")
     emb = np.asarray([s.embedding for s in scenes], dtype=np.float64)
-    dist = distance_matrix(emb)
-    lines = [f"{'scene':<7}{'start':>9}  {'Δprev':>6}  nearest earlier"]
-    for i, s in enumerate(scenes):
-        prev = f"{dist[i, i - 1]:.3f}" if i else "   -  "
-        near = ", ".join(f"S{j + 1:03d} {d:.3f}" for j, d in nearest_earlier(dist, i, top))
-        lines.append(f"S{i + 1:03d}  {s.start:>9}  {prev:>6}  {near or '-'}")
-    if output is not None:
-        _heatmap(dist, [s.title or f"S{i + 1:03d}" for i, s in enumerate(scenes)], output,
-                 title=tl.name or Path(timeline).stem)
-        lines.append(f"heatmap written to {output}")
-    return "\n".join(lines)
+    return SceneDistances(tl.name or Path(timeline).stem, scenes, distance_matrix(emb))
 
 
-def _heatmap(dist: Any, labels: list[str], output: Path, title: str) -> None:
+def write_heatmap(dist: SceneDistances, output: Path) -> None:
+    """The distance matrix as an image (.png/.pdf/.svg), written atomically."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from scenesem_otio.fileio import atomic_path
+    from scenesem_otio.fileio import atomic_path, check_writable
 
+    check_writable(output, (".png", ".pdf", ".svg"))
+    labels = dist.labels
     n = len(labels)
     size = min(4 + 0.25 * n, 30)
     fig, ax = plt.subplots(figsize=(size, size * 0.85))
-    im = ax.imshow(dist, cmap="magma_r", vmin=0.0, vmax=max(float(dist.max()), 1e-6))
+    im = ax.imshow(dist.matrix, cmap="magma_r", vmin=0.0,
+                   vmax=max(float(dist.matrix.max()), 1e-6))
     step = max(1, n // 40)
     ax.set_xticks(range(0, n, step), labels[::step], rotation=90, fontsize=7)
     ax.set_yticks(range(0, n, step), labels[::step], fontsize=7)
-    ax.set_title(f"{title}: semantic distance between scenes")
+    ax.set_title(f"{dist.name}: semantic distance between scenes")
     fig.colorbar(im, ax=ax, label="D = (1 − cos) / 2")
     fig.tight_layout()
     with atomic_path(output) as tmp:

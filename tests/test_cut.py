@@ -12,10 +12,12 @@ from click.testing import CliRunner
 from scenesem_otio.adapters.formats import read_timeline
 from scenesem_otio.adapters.timeline import scenes_from_timeline
 from scenesem_otio.cli import main
+from scenesem_otio.config import CutOptions, RuntimeOptions, SegmentOptions
 from scenesem_otio.media.probe import probe
 from scenesem_otio.media.shots import detect_shots
 from scenesem_otio.model.backbone import VideoBackbone
-from scenesem_otio.model.embedder import SceneEmbedder, save_checkpoint
+from scenesem_otio.model.checkpoint import Calibration, ModelMeta, save_checkpoint
+from scenesem_otio.model.embedder import SceneEmbedder
 from scenesem_otio.model.head import EmbeddingHead
 from scenesem_otio.pipeline import cut
 
@@ -124,10 +126,12 @@ def test_cut_with_checkpoint_uses_its_threshold(scene_film: tuple[Path, list[int
     video, shot_cuts, _ = scene_film
     embedder = SceneEmbedder(VideoBackbone.from_pretrained(tiny_videomae_dir),
                              EmbeddingHead(64, 32, 16))
-    save_checkpoint(embedder, tmp_path / "ckpt", {"threshold": 0.0})
+    save_checkpoint(embedder, tmp_path / "ckpt",
+                    ModelMeta(calibration=Calibration(threshold=0.0, min_scene_s=0.0)))
     out = tmp_path / "ckpt.otio"
-    result = cut(video, out, model=str(tmp_path / "ckpt"), progress=False, min_scene_s=0,
-                 device="cpu")
+    options = CutOptions(runtime=RuntimeOptions(model=str(tmp_path / "ckpt"), device="cpu"),
+                         progress=False)
+    result = cut(video, options, output=out)
     assert result.threshold == 0.0
     assert result.timeline.metadata["scenesem"]["threshold_source"] == "checkpoint"
     check_timeline(out, video, shot_cuts)
@@ -143,11 +147,13 @@ def test_cut_without_output_writes_nothing(scene_film: tuple[Path, list[int], li
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     video, _, _ = scene_film
     monkeypatch.chdir(tmp_path)
-    result = cut(video, None, model=str(tiny_videomae_dir), progress=False, n_scenes=2)
+    result = cut(video, CutOptions(segment=SegmentOptions(n_scenes=2),
+                                   runtime=RuntimeOptions(model=str(tiny_videomae_dir)),
+                                   progress=False))
     assert len(result.scenes) == 2 and list(tmp_path.iterdir()) == []
     emb = np.asarray([s.embedding for s in result.scenes])
     np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1, atol=1e-6)
-    assert "scenes        2" in result.summary()
+    assert result.output is None and result.segment.n_scenes == 2
 
 
 def test_distance_needs_embeddings(scene_film: tuple[Path, list[int], list[int]],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -84,12 +86,17 @@ def test_supcon_and_total() -> None:
     good = supcon_loss(v, torch.tensor([0, 0, 1, 1]))
     bad = supcon_loss(v, torch.tensor([0, 1, 0, 1]))
     assert good < bad
-    # By hand for anchor 0: log softmax over j≠0 of ŝ/τ at its positive 1.
-    s = (v @ v.T) / 0.1
-    lp = s[0, 1] - torch.logsumexp(s[0, 1:], 0)
-    assert supcon_loss(v[:2], torch.tensor([0, 0])).item() == pytest.approx(
-        -(s[0, 1] - torch.logsumexp(s[0, 1:2], 0)).item())
-    assert lp.item() < 0
+    # By hand (τ = 0.5, so the loss is not lost in float32 rounding): every anchor's
+    # −log softmax over j≠i of ŝ/τ at its one positive, averaged over anchors.
+    sim = (v @ v.T).tolist()
+    positive = {0: 1, 1: 0, 2: 3, 3: 2}
+    by_hand = sum(
+        math.log(sum(math.exp(sim[i][j] / 0.5) for j in range(4) if j != i))
+        - sim[i][positive[i]] / 0.5 for i in range(4)) / 4
+    assert supcon_loss(v, torch.tensor([0, 0, 1, 1]), 0.5).item() == pytest.approx(by_hand,
+                                                                                 rel=1e-5)
+    # Two clips that are each other's only candidate: softmax 1, loss 0.
+    assert supcon_loss(v[:2], torch.tensor([0, 0])).item() == pytest.approx(0.0, abs=1e-3)
     assert supcon_loss(v, torch.tensor([0, 1, 2, 3])).item() == 0  # no positives
     terms = total_loss(v, v, torch.tensor([0, 0, 1, 1]), 0.0, 1.0, alpha=0.5)
     assert terms["loss"].item() == pytest.approx(terms["l_seg"].item()

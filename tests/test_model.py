@@ -12,12 +12,13 @@ from transformers import VideoMAEModel
 
 from scenesem_otio.errors import CheckpointError
 from scenesem_otio.model.backbone import VideoBackbone
-from scenesem_otio.model.embedder import (
-    SceneEmbedder,
+from scenesem_otio.model.checkpoint import (
+    Calibration,
+    ModelMeta,
     load_checkpoint,
-    load_embedder,
     save_checkpoint,
 )
+from scenesem_otio.model.embedder import SceneEmbedder, load_embedder
 from scenesem_otio.model.head import EmbeddingHead
 
 
@@ -48,8 +49,8 @@ def test_preprocess_uses_imagenet_mean_std(tiny_videomae_dir: Path) -> None:
 
 
 def test_no_head_means_normalised_pooled_features(tiny_videomae_dir: Path) -> None:
-    embedder, meta = load_embedder(str(tiny_videomae_dir), device="cpu", precision="fp32")
-    assert embedder.head is None and meta["head"] is None
+    embedder = load_embedder(str(tiny_videomae_dir), device="cpu", precision="fp32")
+    assert embedder.head is None and embedder.meta.head is None
     v = embedder.embed(clips(3), batch_size=2)
     assert v.shape == (3, 64) and v.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1, atol=1e-5)
@@ -75,24 +76,27 @@ def test_checkpoint_round_trip_is_bit_exact(tiny_videomae_dir: Path, tmp_path: P
     torch.manual_seed(1)
     backbone = VideoBackbone.from_pretrained(tiny_videomae_dir)
     embedder = SceneEmbedder(backbone, EmbeddingHead(64, 32, 16)).eval()
-    save_checkpoint(embedder, tmp_path / "ckpt", {"threshold": 0.42, "text_a": 0.1,
-                                                  "text_b": 0.7, "unfreeze": 2})
+    save_checkpoint(embedder, tmp_path / "ckpt", ModelMeta(
+        unfreeze=2, calibration=Calibration(threshold=0.42, min_scene_s=3.5),
+        record={"text_a": 0.1, "text_b": 0.7}))
     files = sorted(p.name for p in (tmp_path / "ckpt").iterdir())
     assert files == ["config.json", "model.safetensors", "scenesem.json"]
     meta = json.loads((tmp_path / "ckpt" / "scenesem.json").read_text())
     assert meta["threshold"] == 0.42 and meta["head"] == [64, 32, 16]
+    assert meta["min_scene_s"] == 3.5 and meta["unfreeze"] == 2
     assert meta["sampling"]["num_frames"] == 16 and meta["sampling"]["image_size"] == 64
     assert "torch" in meta["versions"]
 
-    loaded, meta2 = load_checkpoint(tmp_path / "ckpt")
+    loaded = load_checkpoint(tmp_path / "ckpt")
     x = clips(4)
     a = embedder.embed(x)
     b = loaded.embed(x)
     assert a.shape == (4, 16)
     assert np.abs(a - b).max() == 0.0
-    assert meta2["text_b"] == 0.7
+    assert loaded.meta.record["text_b"] == 0.7
+    assert loaded.meta.calibration == Calibration(threshold=0.42, min_scene_s=3.5)
     # The same through the public loader (what `scenesem cut --model DIR` uses).
-    c, _ = load_embedder(tmp_path / "ckpt", device="cpu", precision="fp32")
+    c = load_embedder(tmp_path / "ckpt", device="cpu", precision="fp32")
     assert np.abs(a - c.embed(x)).max() == 0.0
 
 
@@ -140,9 +144,9 @@ def test_damaged_checkpoint_is_a_clear_error(tiny_videomae_dir: Path, tmp_path: 
 
 
 def test_bf16_autocast_runs_on_cpu(tiny_videomae_dir: Path) -> None:
-    embedder, _ = load_embedder(str(tiny_videomae_dir), device="cpu", precision="bf16")
+    embedder = load_embedder(str(tiny_videomae_dir), device="cpu", precision="bf16")
     assert embedder.autocast_dtype == torch.bfloat16
-    fp32, _ = load_embedder(str(tiny_videomae_dir), device="cpu", precision="fp32")
+    fp32 = load_embedder(str(tiny_videomae_dir), device="cpu", precision="fp32")
     x = clips(2)
     a, b = embedder.embed(x), fp32.embed(x)
     assert a.dtype == np.float32

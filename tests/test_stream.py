@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from scenesem_otio.config import (
+    CutOptions,
+    RuntimeOptions,
+    SamplingOptions,
+    SegmentOptions,
+    ShotOptions,
+)
 from scenesem_otio.media.probe import probe
 from scenesem_otio.media.shots import detect_shots
 from scenesem_otio.media.stream import FrameBuffer, single_pass
@@ -19,22 +27,25 @@ def test_single_pass_equals_two_passes(film: str, request: pytest.FixtureRequest
     value = request.getfixturevalue(film)
     video = value[0] if isinstance(value, tuple) else value
     info = probe(video)
-    one = cut(video, None, model=str(tiny_videomae_dir), progress=False, min_scene_s=0,
-              device="cpu", precision="fp32")
-    two = cut(video, None, model=str(tiny_videomae_dir), progress=False, min_scene_s=0,
-              device="cpu", precision="fp32", single_pass=False)
+    options = CutOptions(segment=SegmentOptions(min_scene_s=0),
+                         runtime=RuntimeOptions(model=str(tiny_videomae_dir), device="cpu",
+                                                precision="fp32"), progress=False)
+    one = cut(video, options)
+    # The reference: PySceneDetect's own decode first, then clips sampled in a second decode.
+    detected = detect_shots(video)  # = scenedetect.detect
+    two = cut(video, replace(options, shots=ShotOptions(cuts=tuple(detected))))
     assert one.shots == two.shots
-    assert [s.start for s in one.shots[1:]] == detect_shots(video)  # = scenedetect.detect
+    assert [s.start for s in one.shots[1:]] == detected
     assert [(s.start, s.end) for s in one.scenes] == [(s.start, s.end) for s in two.scenes]
     np.testing.assert_allclose(one.scores, two.scores, atol=1e-5)
     # The whole cut decoded the file once: no frame twice, PySceneDetect fed from that pass.
-    assert one.frames_decoded == info.n_frames
+    assert one.film.frames_decoded == info.n_frames
 
 
 def test_stream_emits_clips_in_order_and_plans_match(scene_film: tuple[Path, list[int], list[int]]
                                                      ) -> None:
     video, cuts, _ = scene_film
-    scan = single_pass(probe(video), num_frames=8, image_size=64)
+    scan = single_pass(probe(video), ShotOptions(), SamplingOptions(num_frames=8, image_size=64))
     clips = list(scan.clips())
     assert scan.cuts == cuts
     assert [p for p, _ in clips] == scan.plans

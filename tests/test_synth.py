@@ -13,7 +13,7 @@ from scenesem_otio.adapters.timeline import scenes_from_timeline
 from scenesem_otio.cli import main
 from scenesem_otio.media.probe import probe
 from scenesem_otio.media.shots import detect_shots
-from scenesem_otio.model.data import load_sources
+from scenesem_otio.train.sources import load_sources
 
 
 def test_synth_cli_writes_films_truth_and_manifest(tmp_path: Path) -> None:

@@ -37,13 +37,24 @@ def read_from_file(
     if unknown:
         raise ValueError(f"scenesem adapter: unknown argument(s) {', '.join(sorted(unknown))}; "
                          "known: model level shots min_scene scenes threshold device embeddings")
+    from pathlib import Path
+
+    from scenesem_otio.config import (
+        CutOptions,
+        OutputOptions,
+        RuntimeOptions,
+        SegmentOptions,
+        ShotOptions,
+    )
     from scenesem_otio.pipeline import cut
 
     min_s = min_scene_s if _number(min_scene_s, str) is not None else min_scene
-    result = cut(
-        filepath, None, progress=False, model=model, level=level, shots_edit=shots,
-        min_scene_s=_number(min_s, float), n_scenes=_number(scenes, int),
-        threshold=_number(threshold, float), device=device,
-        embeddings=str(embeddings).lower() in ("1", "true", "yes"),
-    )
-    return result.timeline
+    options = CutOptions(
+        shots=ShotOptions(edit=Path(shots) if shots else None),
+        segment=SegmentOptions(min_scene_s=_number(min_s, float), n_scenes=_number(scenes, int),
+                               threshold=_number(threshold, float)),
+        runtime=RuntimeOptions(model=model, device=device),
+        output=OutputOptions(level=level,
+                             embeddings=str(embeddings).lower() in ("1", "true", "yes")),
+        progress=False)
+    return cut(filepath, options).timeline

@@ -10,12 +10,9 @@ from fractions import Fraction
 
 import numpy as np
 
+from scenesem_otio.config import SamplingOptions
 from scenesem_otio.media.decode import DecodeStats, iter_frames, to_square_rgb
-from scenesem_otio.scenes import Shot
-
-NUM_FRAMES = 16  # VideoMAE's clip length
-CLIP_EVERY_S = 4.0  # one clip per started 4 s of shot
-CLIP_SPAN_S = 2.0  # a clip's frames spread over at most 2 s
+from scenesem_otio.scenes import Shot, VideoInfo
 
 
 @dataclass(frozen=True)
@@ -26,16 +23,20 @@ class ClipPlan:
     frames: tuple[int, ...]
 
 
-def plan_shot(shot: Shot, fps: Fraction, num_frames: int = NUM_FRAMES,
-              clip_every_s: float = CLIP_EVERY_S, clip_span_s: float = CLIP_SPAN_S
-              ) -> list[tuple[int, ...]]:
-    """Frame sets for one shot: ceil(seconds / clip_every) clips, each centred in its part."""
+def plan_shot(shot: Shot, fps: Fraction, sampling: SamplingOptions) -> list[tuple[int, ...]]:
+    """Frame sets for one shot: ceil(seconds / clip_every) clips, each centred in its part.
+
+    `sampling` must be resolved (`num_frames` set).
+    """
     length = shot.n_frames
+    num_frames = int(sampling.num_frames or 0)
     if length <= 0:
         return []
-    n_clips = max(1, math.ceil(float(length / fps) / clip_every_s - 1e-9))
+    if num_frames < 1:
+        raise ValueError("sampling.num_frames must be resolved to the backbone's clip length")
+    n_clips = max(1, math.ceil(float(length / fps) / sampling.clip_every_s - 1e-9))
     part = length / n_clips
-    span = min(clip_span_s * float(fps), part)
+    span = min(sampling.clip_span_s * float(fps), part)
     clips = []
     for c in range(n_clips):
         centre = shot.start + (c + 0.5) * part
@@ -48,15 +49,35 @@ def plan_shot(shot: Shot, fps: Fraction, num_frames: int = NUM_FRAMES,
     return clips
 
 
-def plan_clips(shots: Sequence[Shot], fps: Fraction, num_frames: int = NUM_FRAMES,
-               clip_every_s: float = CLIP_EVERY_S, clip_span_s: float = CLIP_SPAN_S
+def plan_clips(shots: Sequence[Shot], fps: Fraction, sampling: SamplingOptions
                ) -> list[ClipPlan]:
     """Clips for every shot, in film order (so sampling streams through the file once)."""
     return [
         ClipPlan(i, frames)
         for i, shot in enumerate(shots)
-        for frames in plan_shot(shot, fps, num_frames, clip_every_s, clip_span_s)
+        for frames in plan_shot(shot, fps, sampling)
     ]
+
+
+class KnownShots:
+    """Shot source for shots known before decoding (an edit, or cuts detected earlier).
+
+    Same interface as `media.stream.SinglePass`: iterate `clips()` once; `shots`, `plans` and
+    `stats` describe the film.
+    """
+
+    def __init__(self, info: VideoInfo, shots: Sequence[Shot], sampling: SamplingOptions,
+                 stats: DecodeStats | None = None) -> None:
+        self.info = info
+        self.shots = list(shots)
+        self.plans = plan_clips(self.shots, info.fps, sampling)
+        self.size = int(sampling.image_size or 224)
+        self.stats = stats or DecodeStats()
+
+    def clips(self) -> Iterator[tuple[ClipPlan, np.ndarray]]:
+        frame_sets = [p.frames for p in self.plans]
+        for c, clip in iter_clips(self.info.path, frame_sets, self.size, self.stats):
+            yield self.plans[c], clip
 
 
 def iter_clips(

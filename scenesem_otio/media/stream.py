@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from scenesem_otio.config import SamplingOptions, ShotOptions
 from scenesem_otio.media.decode import DecodeStats, iter_frames, square_from_bgr
 from scenesem_otio.media.sampling import ClipPlan, plan_shot
 from scenesem_otio.scenes import Shot, VideoInfo, shots_from_cuts
@@ -87,10 +88,7 @@ class SinglePass:
 
     info: VideoInfo
     detector: object
-    num_frames: int = 16
-    image_size: int = 224
-    clip_every_s: float = 4.0
-    clip_span_s: float = 2.0
+    sampling: SamplingOptions  # resolved: num_frames and image_size set
     stats: DecodeStats = field(default_factory=DecodeStats)
     cuts: list[int] = field(default_factory=list)
     shots: list[Shot] = field(default_factory=list)
@@ -102,8 +100,7 @@ class SinglePass:
         index = len(self.shots)
         shot = Shot(start, end)
         self.shots.append(shot)
-        for frames in plan_shot(shot, self.info.fps, self.num_frames, self.clip_every_s,
-                                self.clip_span_s):
+        for frames in plan_shot(shot, self.info.fps, self.sampling):
             plan = ClipPlan(index, frames)
             self.plans.append(plan)
             yield plan, np.stack([buffer.get(f) for f in frames])
@@ -115,7 +112,8 @@ class SinglePass:
         from scenedetect import FrameTimecode
 
         fps = float(self.info.fps)
-        buffer = FrameBuffer(self.image_size)
+        size = int(self.sampling.image_size or 224)
+        buffer = FrameBuffer(size)
         shot_start = 0
         pending: list[int] = []
         factor = None
@@ -123,7 +121,7 @@ class SinglePass:
         try:
             for index, frame in iter_frames(self.info.path, stats=self.stats):
                 bgr = frame.reformat(format="bgr24", threads=0).to_ndarray()
-                buffer.append(square_from_bgr(bgr, self.image_size))
+                buffer.append(square_from_bgr(bgr, size))
                 if factor is None:
                     width = bgr.shape[1]
                     factor = width / SCENEDETECT_MIN_WIDTH if width >= \
@@ -155,9 +153,11 @@ class SinglePass:
         assert self.shots == shots_from_cuts(self.cuts, self.info.n_frames)
 
 
-def single_pass(info: VideoInfo, detector: str = "adaptive", threshold: float | None = None,
-                min_shot: int | None = None, **sampling: float) -> SinglePass:
+def single_pass(info: VideoInfo, shots: ShotOptions, sampling: SamplingOptions,
+                stats: DecodeStats | None = None) -> SinglePass:
+    """Shot source that detects cuts in the same decode that samples the clips."""
     from scenesem_otio.media.shots import make_detector
 
-    return SinglePass(info, make_detector(detector, threshold, min_shot), **sampling)
+    detector = make_detector(shots.detector, shots.detector_threshold, shots.min_shot)
+    return SinglePass(info, detector, sampling, stats or DecodeStats())
 

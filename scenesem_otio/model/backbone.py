@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from scenesem_otio.config import DEFAULT_MODEL
 from scenesem_otio.errors import CheckpointError
 
 log = logging.getLogger("scenesem")
 
-DEFAULT_BACKBONE = "MCG-NJU/videomae-base"
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # VideoMAEImageProcessor defaults
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -46,7 +46,7 @@ class VideoBackbone(nn.Module):
         return cls(VideoMAEModel(config))
 
     @classmethod
-    def from_pretrained(cls, name_or_dir: str | os.PathLike = DEFAULT_BACKBONE) -> VideoBackbone:
+    def from_pretrained(cls, name_or_dir: str | os.PathLike = DEFAULT_MODEL) -> VideoBackbone:
         """Hub id or save_pretrained directory; fc_norm comes along when the weights have it."""
         from transformers import VideoMAEModel
         from transformers.utils import logging as hf_logging

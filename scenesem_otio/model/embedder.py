@@ -1,34 +1,26 @@
-"""Model stage 3: backbone + head = SceneEmbedder; batched embedding and safetensors checkpoints.
+"""Model stage 3: backbone + head = SceneEmbedder, batched embedding, device and precision.
 
-A checkpoint is a directory: `scenesem.json` (everything needed to rebuild and use the model:
-backbone config, trained layers, head dims, clip sampling, calibrated θ and text a/b),
-`model.safetensors` and the backbone's `config.json` (SPEC §3.5). Nothing is ever unpickled.
+Checkpoints (save/load) live in `model/checkpoint.py`; the embedder carries its `ModelMeta`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from scenesem_otio.config import DEFAULT_MODEL
 from scenesem_otio.errors import CheckpointError
-from scenesem_otio.fileio import atomic_dir
-from scenesem_otio.model.backbone import DEFAULT_BACKBONE, VideoBackbone
+from scenesem_otio.model.backbone import VideoBackbone
+from scenesem_otio.model.checkpoint import ModelMeta, is_checkpoint, load_checkpoint
 from scenesem_otio.model.head import EmbeddingHead
 
 log = logging.getLogger("scenesem")
-
-FORMAT = 1
-META_FILE = "scenesem.json"
-WEIGHTS_FILE = "model.safetensors"
-
 
 def resolve_device(device: str = "auto") -> torch.device:
     if device == "auto":
@@ -65,10 +57,12 @@ class SceneEmbedder(nn.Module):
     head would only scramble distances.
     """
 
-    def __init__(self, backbone: VideoBackbone, head: EmbeddingHead | None = None) -> None:
+    def __init__(self, backbone: VideoBackbone, head: EmbeddingHead | None = None,
+                 meta: ModelMeta | None = None) -> None:
         super().__init__()
         self.backbone = backbone
         self.head = head
+        self.meta = meta or ModelMeta()
         self.autocast_dtype: torch.dtype | None = None
 
     @property
@@ -103,98 +97,17 @@ class SceneEmbedder(nn.Module):
         return np.concatenate(out).astype(np.float32)
 
 
-def default_meta(backbone: VideoBackbone, head: EmbeddingHead | None) -> dict[str, Any]:
-    return {
-        "format": FORMAT,
-        "backbone_config": backbone.config.to_dict(),
-        "pooling": "mean+fc_norm",
-        "head": list(head.dims) if head is not None else None,
-        "unfreeze": 0,
-        "sampling": {"num_frames": backbone.num_frames, "image_size": backbone.image_size,
-                     "clip_every_s": 4.0, "clip_span_s": 2.0},
-        "threshold": None,
-        "text_a": None,
-        "text_b": None,
-        "label_mode": None,
-        "text_model": None,
-    }
-
-
-def save_checkpoint(embedder: SceneEmbedder, directory: str | os.PathLike,
-                    meta: dict[str, Any] | None = None,
-                    extra: Any = None) -> None:
-    """Write the checkpoint directory atomically (old one kept until the new one is whole).
-
-    `extra(tmp_dir)` may add files (trainer state, metrics) inside the same atomic swap.
-    """
-    import transformers
-    from safetensors.torch import save_file
-
-    from scenesem_otio import __version__
-
-    full = default_meta(embedder.backbone, embedder.head)
-    full.update(meta or {})
-    full["versions"] = {"scenesem": __version__, "torch": torch.__version__,
-                        "transformers": transformers.__version__}
-    state = {k: v.detach().cpu().contiguous() for k, v in embedder.state_dict().items()}
-    from safetensors import SafetensorError
-
-    try:
-        with atomic_dir(directory) as tmp:
-            save_file(state, str(tmp / WEIGHTS_FILE))
-            (tmp / "config.json").write_text(embedder.backbone.config.to_json_string())
-            (tmp / META_FILE).write_text(json.dumps(full, indent=2, default=str))
-            if extra is not None:
-                extra(tmp)
-    except (OSError, SafetensorError) as err:  # disk full, quota, permissions
-        detail = getattr(err, "strerror", None) or str(err).split(": ")[-1]
-        raise CheckpointError(f"{directory}: cannot write the checkpoint ({detail}); the "
-                              "previous checkpoint, if any, is untouched") from None
-
-
-def is_checkpoint(path: str | os.PathLike) -> bool:
-    return (Path(path) / META_FILE).is_file()
-
-
-def load_checkpoint(directory: str | os.PathLike) -> tuple[SceneEmbedder, dict[str, Any]]:
-    """Rebuild a SceneEmbedder from a scenesem checkpoint directory alone."""
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
-    from transformers import VideoMAEConfig
-
-    directory = Path(directory)
-    try:
-        meta = json.loads((directory / META_FILE).read_text())
-        config = VideoMAEConfig.from_dict(meta["backbone_config"])
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise CheckpointError(f"{directory}: unreadable {META_FILE} ({err})") from None
-    if not (directory / WEIGHTS_FILE).is_file():
-        raise CheckpointError(f"{directory}: missing {WEIGHTS_FILE}")
-    backbone = VideoBackbone.from_config(config)
-    head = EmbeddingHead(*meta["head"]) if meta.get("head") else None
-    embedder = SceneEmbedder(backbone, head)
-    try:
-        state = load_file(str(directory / WEIGHTS_FILE))
-        embedder.load_state_dict(state, strict=True)
-    except (SafetensorError, RuntimeError, OSError) as err:
-        raise CheckpointError(f"{directory}: weights do not match the model "
-                              f"({str(err).splitlines()[0][:200]})") from None
-    return embedder, meta
-
-
 def load_embedder(name_or_dir: str | os.PathLike | None = None, device: str = "auto",
-                  precision: str = "auto") -> tuple[SceneEmbedder, dict[str, Any]]:
-    """A scenesem checkpoint, a save_pretrained directory or a hub id -> (embedder, meta)."""
-    name = str(name_or_dir or DEFAULT_BACKBONE)
+                  precision: str = "auto") -> SceneEmbedder:
+    """A scenesem checkpoint, a save_pretrained directory or a hub id -> a ready embedder."""
+    name = str(name_or_dir or DEFAULT_MODEL)
     if is_checkpoint(name):
-        embedder, meta = load_checkpoint(name)
+        embedder = load_checkpoint(name)
     else:
         backbone = VideoBackbone.from_pretrained(name)
-        embedder = SceneEmbedder(backbone, None)
-        meta = default_meta(backbone, None)
-        meta["backbone"] = name
+        embedder = SceneEmbedder(backbone, None, ModelMeta(backbone=name))
     dev = resolve_device(device)
     embedder.to(dev)
     embedder.autocast_dtype = resolve_dtype(precision, dev)
     embedder.eval()
-    return embedder, meta
+    return embedder

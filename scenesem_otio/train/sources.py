@@ -1,11 +1,11 @@
-"""Training data (SPEC §3.1): edited projects and FineVideo-format samples -> labelled clips.
+"""Training data sources (SPEC §3.1): edited projects and FineVideo-format samples -> scenes.
 
 Sources, by what `--data` points at:
 - a manifest (`.yaml/.yml/.json`): `{video, timeline[, split][, labels]}` entries; scenes come
   from ranged markers or from the clips of a `Scenes` track, in any format scenesem reads;
 - FineVideo: parquet shards (`mp4` bytes + `json` struct columns, read row group by row group),
   WebDataset `.tar` shards of `KEY.mp4` + `KEY.json`, or a folder of loose pairs.
-Clips are planned inside each scene and decoded with the one-pass sampler.
+`train/clips.py` turns the scenes into decoded, labelled clips.
 """
 
 from __future__ import annotations
@@ -18,14 +18,14 @@ import os
 import re
 import tarfile
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from scenesem_otio.errors import DataError, ScenesemError
-from scenesem_otio.scenes import Shot, VideoInfo
+from scenesem_otio.scenes import VideoInfo
 
 log = logging.getLogger("scenesem")
 
@@ -75,7 +75,7 @@ def scene_text(description: str, props: Any = None, context: Any = None) -> str:
 
 
 def load_project(video: str, timeline: str, *, split: str = "train",
-                 labels: str | None = None, source: str = "") -> VideoItem:
+                 labels_file: str | None = None, source: str = "") -> VideoItem:
     """One `{video, timeline}` pair: scenes (frames of this media) with their text."""
     from scenesem_otio.adapters.formats import read_timeline
     from scenesem_otio.adapters.timeline import scenes_from_timeline
@@ -97,7 +97,7 @@ def load_project(video: str, timeline: str, *, split: str = "train",
         items.append(SceneItem(s.start, s.end, text or s.title, s.title))
     if not items:
         raise DataError(f"{timeline}: no scenes (ranged markers or clips on a Scenes track)")
-    frame_labels = load_frame_labels(labels, info.n_frames) if labels else None
+    frame_labels = load_frame_labels(labels_file, info.n_frames) if labels_file else None
     return VideoItem(info.path, info, items, split, frame_labels, source or timeline)
 
 
@@ -137,7 +137,7 @@ def load_manifest_projects(path: str) -> list[VideoItem]:
         try:
             items.append(load_project(entry["video"], entry["timeline"],
                                       split="val" if split != "train" else "train",
-                                      labels=entry.get("labels"), source=path))
+                                      labels_file=entry.get("labels"), source=path))
         except ScenesemError as err:
             raise type(err)(f"{path}: entry {i + 1}: {err}") from None
     return items
@@ -344,94 +344,3 @@ def load_sources(paths: list[str] | tuple[str, ...], label_mode: str = "scene"
                     arr[s.start : s.end] = k
                 item.frame_labels = arr
     return items
-
-
-# ---------------------------------------------------------------- clips for training
-
-
-@dataclass
-class ClipTable:
-    """Every training clip, decoded once: pixels plus who it belongs to."""
-
-    pixels: np.ndarray  # uint8 [N, T, S, S, 3]
-    video: np.ndarray  # [N] video index
-    scene: np.ndarray  # [N] global scene index
-    label: np.ndarray  # [N] label id for L_seg
-    scene_video: np.ndarray  # [n_scenes] video of each scene
-    scene_texts: list[str] = field(default_factory=list)
-
-
-def plan_scene_clips(scene: SceneItem, info: VideoInfo, num_frames: int, per_scene: int,
-                     clip_span_s: float = 2.0) -> list[tuple[int, ...]]:
-    """Up to `per_scene` clips spread over the scene (short scenes repeat frames)."""
-    from scenesem_otio.media.sampling import plan_shot
-
-    seconds = (scene.end - scene.start) / float(info.fps)
-    every = max(seconds / per_scene, 1e-3)
-    return plan_shot(Shot(scene.start, scene.end), info.fps, num_frames, every,
-                     clip_span_s)[:per_scene]
-
-
-def build_clip_table(items: list[VideoItem], num_frames: int, image_size: int,
-                     per_scene: int = 2, label_mode: str = "scene", progress: bool = False
-                     ) -> ClipTable:
-    """Decode every clip of every scene (one pass per video) into one array."""
-    from scenesem_otio.media.sampling import iter_clips
-    from scenesem_otio.progress import progress_bar
-
-    plans: list[tuple[int, int, tuple[int, ...]]] = []  # (video, global scene, frames)
-    scene_video, texts = [], []
-    for v, item in enumerate(items):
-        for s in item.scenes:
-            g = len(texts)
-            texts.append(s.text)
-            scene_video.append(v)
-            for frames in plan_scene_clips(s, item.info, num_frames, per_scene):
-                plans.append((v, g, frames))
-    pixels = np.zeros((len(plans), num_frames, image_size, image_size, 3), np.uint8)
-    labels = np.zeros(len(plans), np.int64)
-    with progress_bar("decoding training clips", total=len(plans), unit="clips",
-                      enabled=progress) as advance:
-        for v, item in enumerate(items):
-            rows = [i for i, p in enumerate(plans) if p[0] == v]
-            for local, clip in iter_clips(item.path, [plans[i][2] for i in rows],
-                                          size=image_size):
-                pixels[rows[local]] = clip
-                advance(1)
-    for i, (v, g, frames) in enumerate(plans):
-        if label_mode == "frame":
-            fl = items[v].frame_labels
-            centre = frames[len(frames) // 2]
-            local = int(fl[centre]) if fl is not None and 0 <= centre < len(fl) else -1
-            # Labels are per video; offset them so two videos never share one.
-            labels[i] = v * 1_000_000 + local if local >= 0 else -(i + 1)
-        else:
-            labels[i] = g
-    return ClipTable(pixels=pixels, video=np.asarray([p[0] for p in plans], np.int64),
-                     scene=np.asarray([p[1] for p in plans], np.int64), label=labels,
-                     scene_video=np.asarray(scene_video, np.int64), scene_texts=texts)
-
-
-def batch_scenes(table: ClipTable, train_videos: list[int], n_scenes: int, step: int,
-                 seed: int, rank: int = 0) -> np.ndarray:
-    """Global scene ids for one step: a run of neighbouring scenes of one video (hard
-    negatives), topped up from another video when it is short.
-
-    A pure function of (seed, step, rank): resuming needs no sampler state and every rank
-    sees different scenes.
-    """
-    rng = np.random.default_rng([seed, step, rank])
-    by_video = {v: np.flatnonzero(table.scene_video == v) for v in train_videos}
-    weights = np.array([len(by_video[v]) for v in train_videos], np.float64)
-    chosen: list[int] = []
-    order = list(rng.choice(len(train_videos), size=len(train_videos), replace=False,
-                            p=weights / weights.sum()))
-    for vi in order:
-        scenes = by_video[train_videos[vi]]
-        need = n_scenes - len(chosen)
-        if need <= 0:
-            break
-        take = min(need, len(scenes))
-        first = int(rng.integers(0, len(scenes) - take + 1))
-        chosen.extend(int(s) for s in scenes[first : first + take])
-    return np.asarray(chosen, np.int64)

@@ -1,0 +1,102 @@
+"""Options for every stage, each default defined once (SPEC §2).
+
+Frozen dataclasses travel from the CLI (or a Python caller) down the pipeline; a checkpoint
+stores the sampling it was trained with and its calibration, so `cut` uses the settings the
+model was made for (as whisper's checkpoint carries its dims).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MODEL = "MCG-NJU/videomae-base"  # the seed's backbone (SPEC §2.4)
+DEFAULT_MIN_SCENE_S = 8.0  # minimum scene length without a calibrated checkpoint (SPEC §2.7)
+DEFAULT_THRESHOLD_PERCENTILE = 80.0  # θ without a calibrated checkpoint (SPEC §2.7)
+SHOT_DETECTORS = ("adaptive", "content", "hash", "hist")
+OUTPUT_LEVELS = ("scenes", "shots")
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class SamplingOptions:
+    """How clips are cut out of a shot (SPEC §2.3)."""
+
+    clip_every_s: float = 4.0  # one clip per started 4 s of shot
+    clip_span_s: float = 2.0  # a clip's frames spread over at most 2 s
+    num_frames: int | None = None  # frames per clip; None: the backbone's own
+    image_size: int | None = None  # square crop side; None: the backbone's own
+
+    def resolved(self, num_frames: int, image_size: int) -> SamplingOptions:
+        """Fill the backbone's own clip shape where none was given."""
+        return replace(self, num_frames=self.num_frames or num_frames,
+                       image_size=self.image_size or image_size)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> SamplingOptions:
+        return from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class ShotOptions:
+    """Where shot cuts come from: PySceneDetect in the decode pass, or an existing edit."""
+
+    detector: str = "adaptive"  # one of SHOT_DETECTORS
+    detector_threshold: float | None = None  # None: PySceneDetect's default per detector
+    min_shot: int | None = None  # frames; None: PySceneDetect's min_scene_len (15)
+    edit: Path | None = None  # take shots from this timeline instead of detecting them
+    cuts: tuple[int, ...] | None = None  # or these cut frames, known beforehand
+
+    def describe(self) -> str:
+        if self.edit:
+            return str(self.edit)
+        return "given cut frames" if self.cuts is not None else f"pyscenedetect {self.detector}"
+
+
+@dataclass(frozen=True)
+class SegmentOptions:
+    """Boundary scores -> scenes (SPEC §2.6–2.7); None means "the checkpoint's, else default"."""
+
+    window: int = 2  # shots on each side of a boundary for its cosine score
+    radius: int = 1  # a cut is the maximum within ±radius boundaries
+    threshold: float | None = None  # θ on the boundary score
+    min_scene_s: float | None = None  # minimum scene length in seconds
+    n_scenes: int | None = None  # exactly N scenes by optimal sequential grouping
+
+
+@dataclass(frozen=True)
+class RuntimeOptions:
+    """Which model runs where, and how fast."""
+
+    model: str | None = None  # hub id, save_pretrained dir or scenesem checkpoint
+    device: str = "auto"  # one of DEVICES
+    precision: str = "auto"  # one of PRECISIONS; auto = bf16 where it is fast
+    batch_size: int = 8  # clips per forward pass
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """What the timeline holds."""
+
+    level: str = "scenes"  # one clip per scene, or per shot with markers at scene starts
+    embeddings: bool = False  # store scene embeddings in metadata["scenesem"]
+    resolve_markers: bool = False  # EDL only: DaVinci Resolve's marker-comment form
+
+
+@dataclass(frozen=True)
+class CutOptions:
+    """Everything `scenesem cut` can be told, grouped by stage."""
+
+    shots: ShotOptions = field(default_factory=ShotOptions)
+    segment: SegmentOptions = field(default_factory=SegmentOptions)
+    runtime: RuntimeOptions = field(default_factory=RuntimeOptions)
+    output: OutputOptions = field(default_factory=OutputOptions)
+    progress: bool = True
+
+
+def from_dict(cls: type, data: dict[str, Any] | None) -> Any:
+    """Build a flat options dataclass from a dict, ignoring keys it does not know."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in (data or {}).items() if k in names})

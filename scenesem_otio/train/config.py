@@ -1,0 +1,62 @@
+"""Training options and what a run reports (SPEC §3.3–3.4), each default defined once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from scenesem_otio.config import DEFAULT_MODEL
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything `scenesem train` can be told; saved into the checkpoint's record."""
+
+    data: list[str]  # manifests, FineVideo folders or shards
+    out_dir: str  # checkpoint directory
+    base_model: str = DEFAULT_MODEL  # hub id, save_pretrained dir or scenesem checkpoint
+    unfreeze: int = 2  # train the last K encoder layers (SPEC: 2–4)
+    label_mode: str = "scene"  # "scene": scene-level labels; "frame": per-frame label files
+    mapping: str = "linear"  # text similarity -> soft weights: "linear" or "squared"
+    lambda_neg: float = 1.0  # λ: weight of L_neg in L_sem
+    alpha: float = 1.0  # α: weight of L_sem in L (0 = visual only)
+    margin: float = 0.0  # m in L_neg
+    temperature: float = 0.1  # of the supervised contrastive L_seg
+    text_model: str | None = None  # None: the offline MiniLM when installed
+    steps: int | None = None  # optimiser steps (or epochs)
+    epochs: int | None = None  # passes over the training scenes; 3 when neither is given
+    batch_scenes: int = 8  # scenes per step
+    clips_per_scene: int = 2
+    lr_head: float = 1e-3
+    lr_backbone: float = 1e-5
+    weight_decay: float = 0.01
+    warmup: float = 0.05  # share of steps
+    grad_clip: float = 1.0
+    head_hidden: int = 512
+    head_out: int = 256
+    save_every: int = 100  # steps between checkpoints
+    cache_features: str | None = None  # folder for the frozen prefix's outputs
+    seed: int = 0
+    resume: bool = False
+    stop_after: int | None = None  # leave the run resumable after this step
+    precision: str = "auto"
+    progress: bool = True
+
+
+@dataclass
+class TrainSummary:
+    """What a run did; the CLI prints it."""
+
+    steps: int
+    total: int
+    text_a: float
+    text_b: float
+    steps_per_epoch: int
+    world: int
+    epoch_times_s: list[float] = field(default_factory=list)
+    loss_first10: float | None = None
+    loss_last10: float | None = None
+    stopped: bool = False
+    cache_hits: int | None = None
+    cache_misses: int | None = None
+    calibration: Any = None  # model.checkpoint.Calibration once the run finished

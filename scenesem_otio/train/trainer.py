@@ -1,0 +1,370 @@
+"""Training (SPEC §3.3–3.5) on Hugging Face accelerate: one code path for CPU, GPUs and nodes.
+
+Only the last K encoder layers and the head learn; the frozen prefix runs without autograd and
+its output can be cached on disk (`--cache-features`). Each step's scenes are a pure function of
+(seed, step, rank), so `--resume` continues bit for bit from the optimizer, scheduler and RNG
+state saved (as safetensors + JSON, never pickle) beside the weights. After the last step θ and
+the minimum scene length are calibrated on the validation split.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from scenesem_otio.errors import CheckpointError, DataError
+from scenesem_otio.model.checkpoint import Calibration, ModelMeta
+from scenesem_otio.train.config import TrainConfig, TrainSummary
+from scenesem_otio.train.state import (
+    METRICS,
+    STATE_JSON,
+    STATE_TENSORS,
+    FeatureCache,
+    fingerprint,
+    lr_lambda,
+    optimizer_state_from_flat,
+    optimizer_state_to_flat,
+    read_metrics,
+)
+
+log = logging.getLogger("scenesem")
+
+
+class TrainModule(nn.Module):
+    """What accelerate wraps: frozen prefix (no autograd) -> trainable suffix -> head.
+
+    Going through this forward (not backbone methods directly) keeps DDP's gradient sync.
+    """
+
+    def __init__(self, embedder: nn.Module, start_layer: int) -> None:
+        super().__init__()
+        self.embedder = embedder
+        self.start_layer = start_layer
+
+    def prefix(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return self.embedder.backbone.prefix(pixel_values, self.start_layer)
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        pooled = self.embedder.backbone.suffix(hidden, self.start_layer)
+        return self.embedder.head(pooled)
+
+
+@dataclass
+class Run:
+    """One training run's moving parts, shared by its steps, saves and calibration."""
+
+    cfg: TrainConfig
+    accelerator: Any
+    mixed: str  # "bf16" or "no"
+    module: Any  # TrainModule, wrapped by accelerate
+    optimizer: Any
+    scheduler: Any
+    groups: list[dict[str, Any]]
+    items: list[Any]  # train.sources.VideoItem
+    table: Any  # train.clips.ClipTable
+    text: torch.Tensor  # [n_scenes, d_text], unit rows
+    text_a: float
+    text_b: float
+    meta: ModelMeta  # what every save writes
+    total: int
+    steps_per_epoch: int
+    cache: FeatureCache | None = None
+    previous: list[dict[str, Any]] = field(default_factory=list)  # metrics before --resume
+    logs: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def embedder(self) -> Any:
+        return self.accelerator.unwrap_model(self.module).embedder
+
+    def videos(self, split: str) -> list[int]:
+        return [i for i, it in enumerate(self.items) if it.split == split]
+
+
+def check_config(cfg: TrainConfig) -> None:
+    """Refuse a run that would fail later or overwrite something that is not ours."""
+    from scenesem_otio.model.checkpoint import is_checkpoint
+
+    out = Path(cfg.out_dir)
+    if cfg.resume and not (out / STATE_JSON).is_file():
+        raise CheckpointError(f"{out}: nothing to resume (no {STATE_JSON}); drop --resume")
+    if not cfg.resume and out.exists() and any(out.iterdir()) and not is_checkpoint(out):
+        raise CheckpointError(f"{out}: exists and is not a scenesem checkpoint; choose "
+                              "another --out")
+    if cfg.steps is not None and cfg.epochs is not None:
+        raise DataError("give --steps or --epochs, not both")
+    if not cfg.unfreeze >= 0:
+        raise DataError("--unfreeze must be ≥ 0")
+
+
+def mixed_precision(precision: str) -> str:
+    """accelerate's mixed_precision: bf16 where it is fast (GPU, AMX/AVX512-BF16 CPUs)."""
+    from scenesem_otio.model.embedder import cpu_has_fast_bf16
+
+    if precision != "auto":
+        return "bf16" if precision == "bf16" else "no"
+    cuda = torch.cuda.is_available()
+    fast = (cuda and torch.cuda.is_bf16_supported()) or (not cuda and cpu_has_fast_bf16())
+    return "bf16" if fast else "no"
+
+
+def prepare_model(cfg: TrainConfig) -> tuple[Any, int]:
+    """Backbone + a fresh (or the checkpoint's) head, the last K layers trainable."""
+    from scenesem_otio.model.embedder import load_embedder
+    from scenesem_otio.model.head import EmbeddingHead
+
+    embedder = load_embedder(cfg.base_model, device="cpu", precision="fp32")
+    torch.manual_seed(cfg.seed)
+    if embedder.head is None:
+        embedder.head = EmbeddingHead(embedder.backbone.hidden_size, cfg.head_hidden,
+                                      cfg.head_out)
+    k = min(cfg.unfreeze, embedder.backbone.num_layers)
+    embedder.backbone.unfreeze_last(k)
+    for p in embedder.head.parameters():
+        p.requires_grad_(True)
+    return embedder, k
+
+
+def build_run(cfg: TrainConfig) -> Run:
+    """Data, text, model, optimizer and schedule: everything before the first step."""
+    from accelerate import Accelerator
+    from accelerate.utils import set_seed
+
+    from scenesem_otio.model.loss import text_calibration
+    from scenesem_otio.model.text import make_text_encoder
+    from scenesem_otio.train.clips import build_clip_table
+    from scenesem_otio.train.sources import load_sources
+
+    mixed = mixed_precision(cfg.precision)
+    accelerator = Accelerator(cpu=not torch.cuda.is_available(), mixed_precision=mixed)
+    set_seed(cfg.seed)
+    items = load_sources(cfg.data, cfg.label_mode)
+    train_videos = [i for i, it in enumerate(items) if it.split == "train"]
+    if not train_videos:
+        raise DataError("no training videos (every entry has split: val)")
+    embedder, k = prepare_model(cfg)
+    backbone = embedder.backbone
+    sampling = embedder.meta.sampling.resolved(backbone.num_frames, backbone.image_size)
+    table = build_clip_table(items, sampling, cfg.clips_per_scene, cfg.label_mode,
+                             progress=cfg.progress and accelerator.is_main_process)
+    encoder = make_text_encoder(cfg.text_model)
+    text = torch.from_numpy(encoder.encode(table.scene_texts)).float()
+    a, b = text_calibration(text.numpy()[np.isin(table.scene_video, train_videos)])
+    n_train = int(np.isin(table.scene_video, train_videos).sum())
+    world = accelerator.num_processes
+    steps_per_epoch = max(1, math.ceil(n_train / (cfg.batch_scenes * world)))
+    total = cfg.steps if cfg.steps is not None else steps_per_epoch * (cfg.epochs or 3)
+    optimizer, scheduler, groups = make_optimizer(cfg, embedder, total)
+    meta = ModelMeta(
+        backbone=embedder.meta.backbone or cfg.base_model, unfreeze=k, sampling=sampling,
+        record={"label_mode": cfg.label_mode, "text_model": encoder.name, "text_a": a,
+                "text_b": b, "mapping": cfg.mapping, "alpha": cfg.alpha,
+                "lambda_neg": cfg.lambda_neg, "margin": cfg.margin,
+                "temperature": cfg.temperature, "training": asdict(cfg)})
+    module = TrainModule(embedder, backbone.num_layers - k)
+    module, optimizer = accelerator.prepare(module, optimizer)
+    return Run(cfg, accelerator, mixed, module, optimizer, scheduler, groups, items, table,
+               text, a, b, meta, total, steps_per_epoch)
+
+
+def make_optimizer(cfg: TrainConfig, embedder: Any, total: int) -> tuple[Any, Any, list]:
+    """AdamW with the head's and the backbone's learning rates; warm-up then cosine."""
+    head_params = [p for p in embedder.head.parameters() if p.requires_grad]
+    body_params = [p for p in embedder.backbone.parameters() if p.requires_grad]
+    groups = [{"params": head_params, "lr": cfg.lr_head, "name": "head"}]
+    if body_params:
+        groups.append({"params": body_params, "lr": cfg.lr_backbone, "name": "backbone"})
+    optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
+    warmup = max(1, round(cfg.warmup * total))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total, warmup))
+    return optimizer, scheduler, groups
+
+
+def restore(run: Run) -> int:
+    """Load weights, optimizer, scheduler, RNG and text calibration of the run to resume."""
+    from safetensors.torch import load_file
+
+    from scenesem_otio.model.checkpoint import load_checkpoint
+
+    out = Path(run.cfg.out_dir)
+    run.embedder.load_state_dict(load_checkpoint(out).state_dict())
+    state = json.loads((out / STATE_JSON).read_text())
+    tensors = load_file(str(out / STATE_TENSORS))
+    _bare(run.optimizer).load_state_dict(optimizer_state_from_flat(tensors, state["optimizer"]))
+    run.scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(tensors["rng.torch"])
+    if state.get("total") != run.total:
+        raise CheckpointError(f"{out}: was started for {state.get('total')} steps; resume "
+                              f"with the same --steps/--epochs (now {run.total})")
+    run.text_a, run.text_b = float(state["text_a"]), float(state["text_b"])
+    run.meta = run.meta.with_record(text_a=run.text_a, text_b=run.text_b)
+    run.previous = read_metrics(out / METRICS, int(state["step"]))
+    return int(state["step"])
+
+
+def _bare(optimizer: Any) -> Any:
+    """accelerate wraps the optimizer; its state lives in the wrapped one."""
+    return optimizer.optimizer if hasattr(optimizer, "optimizer") else optimizer
+
+
+def open_cache(run: Run) -> FeatureCache | None:
+    """The frozen prefix's outputs on disk, one file per rank, when --cache-features asks."""
+    if not run.cfg.cache_features:
+        return None
+    module = run.accelerator.unwrap_model(run.module)
+    backbone = module.embedder.backbone
+    with torch.no_grad():
+        probe = backbone.prefix(backbone.preprocess(run.table.pixels[:1]), module.start_layer)
+    return FeatureCache(f"{run.cfg.cache_features}/rank{run.accelerator.process_index}",
+                        len(run.table.pixels), tuple(probe.shape[1:]),
+                        fingerprint(module.embedder, module.start_layer, run.table))
+
+
+def features(run: Run, idx: np.ndarray) -> torch.Tensor:
+    """Frozen-prefix outputs for clips `idx` (from the cache when there is one)."""
+    module = run.accelerator.unwrap_model(run.module)
+    device = run.accelerator.device
+
+    def compute(sel: np.ndarray) -> torch.Tensor:
+        x = module.embedder.backbone.preprocess(run.table.pixels[sel]).to(device)
+        with run.accelerator.autocast():
+            return module.prefix(x)
+
+    if run.cache is not None:
+        return run.cache.get(idx, compute).to(device)
+    return compute(idx).float()
+
+
+def train_step(run: Run, step: int) -> dict[str, Any]:
+    """One optimiser step on a batch of neighbouring scenes; returns its metrics row."""
+    from scenesem_otio.model.loss import total_loss
+    from scenesem_otio.train.clips import batch_scenes
+
+    cfg, acc = run.cfg, run.accelerator
+    t0 = time.perf_counter()
+    scenes = batch_scenes(run.table, run.videos("train"), cfg.batch_scenes, step, cfg.seed,
+                          acc.process_index)
+    idx = np.flatnonzero(np.isin(run.table.scene, scenes))
+    hidden = features(run, idx)
+    with acc.autocast():
+        v = run.module(hidden)
+    labels = torch.as_tensor(run.table.label[idx], device=acc.device)
+    t = run.text[run.table.scene[idx]].to(acc.device)
+    terms = total_loss(v.float(), t, labels, run.text_a, run.text_b, mapping=cfg.mapping,
+                       lambda_neg=cfg.lambda_neg, margin=cfg.margin, alpha=cfg.alpha,
+                       temperature=cfg.temperature)
+    acc.backward(terms["loss"])
+    if cfg.grad_clip:
+        acc.clip_grad_norm_([p for g in run.groups for p in g["params"]], cfg.grad_clip)
+    run.optimizer.step()
+    run.scheduler.step()
+    run.optimizer.zero_grad(set_to_none=True)
+    lrs = run.scheduler.get_last_lr()
+    n = len(idx) * acc.num_processes
+    return {"step": step + 1, **{k: float(x.detach()) for k, x in terms.items()},
+            "lr_head": lrs[0], "lr_backbone": lrs[-1] if len(run.groups) > 1 else None,
+            "clips": n, "clips_per_s": n / max(time.perf_counter() - t0, 1e-9)}
+
+
+def save(run: Run, step: int, final: bool) -> None:
+    """Checkpoint + trainer state + metrics in one atomic directory swap (main process)."""
+    from safetensors.torch import save_file
+
+    from scenesem_otio.model.checkpoint import save_checkpoint
+
+    run.accelerator.wait_for_everyone()
+    if not run.accelerator.is_main_process:
+        return
+    tensors, scalars = optimizer_state_to_flat(_bare(run.optimizer))
+    tensors["rng.torch"] = torch.get_rng_state()
+    state = {"step": step, "total": run.total, "optimizer": scalars,
+             "scheduler": run.scheduler.state_dict(), "text_a": run.text_a,
+             "text_b": run.text_b, "final": final}
+
+    def extra(tmp: Path) -> None:
+        save_file(tensors, str(tmp / STATE_TENSORS))
+        (tmp / STATE_JSON).write_text(json.dumps(state, default=str))
+        (tmp / METRICS).write_text("".join(json.dumps(r) + "\n"
+                                           for r in [*run.previous, *run.logs]))
+
+    save_checkpoint(run.embedder, run.cfg.out_dir, run.meta.with_record(step=step),
+                    extra=extra)
+
+
+def fit(run: Run, start_step: int) -> tuple[int, list[float]]:
+    """The step loop, saving every `save_every`; returns (last step, epoch times)."""
+    from scenesem_otio.progress import progress_bar
+
+    cfg = run.cfg
+    stop_at = min(run.total, cfg.stop_after) if cfg.stop_after else run.total
+    epoch_times: list[float] = []
+    epoch_start = time.perf_counter()
+    last = start_step
+    run.module.train()
+    with progress_bar("training", total=stop_at - start_step, unit="steps",
+                      enabled=cfg.progress and run.accelerator.is_main_process) as advance:
+        for step in range(start_step, stop_at):
+            run.logs.append(train_step(run, step))
+            last = step + 1
+            advance(1)
+            if last % run.steps_per_epoch == 0:
+                epoch_times.append(time.perf_counter() - epoch_start)
+                epoch_start = time.perf_counter()
+            if last % cfg.save_every == 0 and last < run.total:
+                save(run, last, final=False)
+    return last, epoch_times
+
+
+def calibrate(run: Run) -> Calibration:
+    """θ (and the minimum scene) maximising boundary F1 on the validation split, or on the
+    training videos without one, as `scenesem cut` would see them."""
+    from scenesem_otio.model.embedder import SceneEmbedder
+    from scenesem_otio.train.calibration import calibrate_embedder
+
+    durations = [(s.end - s.start) / float(it.info.fps) for it in run.items for s in it.scenes]
+    min_scene_s = float(min(8.0, 0.5 * np.percentile(durations, 5))) if durations else 8.0
+    split = "val" if run.videos("val") else "train"
+    if not run.accelerator.is_main_process:
+        return Calibration(min_scene_s=min_scene_s, split=split)
+    trained = run.embedder
+    model = SceneEmbedder(trained.backbone, trained.head, run.meta).eval()
+    model.autocast_dtype = torch.bfloat16 if run.mixed == "bf16" else None
+    pool = [run.items[i] for i in run.videos(split)]
+    theta, f1 = calibrate_embedder(model, pool, min_scene_s, progress=run.cfg.progress)
+    run.module.train()
+    return Calibration(threshold=theta, min_scene_s=min_scene_s, f1=f1, split=split)
+
+
+def train(cfg: TrainConfig) -> TrainSummary:
+    """Run training; writes the checkpoint directory `cfg.out_dir` and returns a summary."""
+    check_config(cfg)
+    run = build_run(cfg)
+    start_step = restore(run) if cfg.resume else 0
+    run.cache = open_cache(run)
+    last, epoch_times = fit(run, start_step)
+    summary = TrainSummary(steps=last, total=run.total, text_a=run.text_a, text_b=run.text_b,
+                           steps_per_epoch=run.steps_per_epoch,
+                           world=run.accelerator.num_processes, epoch_times_s=epoch_times)
+    if run.cache is not None:
+        summary.cache_hits, summary.cache_misses = run.cache.hits, run.cache.misses
+    if run.logs:
+        summary.loss_first10 = float(np.mean([r["loss"] for r in run.logs[:10]]))
+        summary.loss_last10 = float(np.mean([r["loss"] for r in run.logs[-10:]]))
+    if last < run.total:
+        save(run, last, final=False)
+        summary.stopped = True
+        return summary
+    summary.calibration = calibrate(run)
+    run.meta = replace(run.meta, calibration=summary.calibration)
+    save(run, last, final=True)
+    run.accelerator.end_training()
+    return summary
