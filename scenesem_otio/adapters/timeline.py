@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlparse
 import opentimelineio as otio
 from opentimelineio.opentime import RationalTime, TimeRange
 
+from scenesem_otio.adapters.frames import frames, media_start
 from scenesem_otio.errors import TimelineError
 from scenesem_otio.scenes import Scene, Shot, VideoInfo
 
@@ -92,6 +93,55 @@ def scene_metadata(scene: Scene, embeddings: bool) -> dict:
     return _clean(meta)
 
 
+class _ClipMaker:
+    """Clips and markers referencing one media file, frame-exact at its rate and start TC."""
+
+    def __init__(self, info: VideoInfo) -> None:
+        self.rate = float(info.fps)
+        self.base = info.start_frame
+        self.available = TimeRange(self.rt(self.base), self.rt(info.n_frames))
+        self.url = Path(info.path).absolute().as_uri()
+
+    def rt(self, n_frames: int) -> RationalTime:
+        return RationalTime(n_frames, self.rate)
+
+    def clip(self, name: str, start: int, end: int, meta: dict) -> otio.schema.Clip:
+        ref = otio.schema.ExternalReference(target_url=self.url,
+                                            available_range=self.available)
+        item = otio.schema.Clip(name=name, media_reference=ref, source_range=TimeRange(
+            self.rt(self.base + start), self.rt(end - start)))
+        item.metadata[NS] = meta
+        return item
+
+    def marker(self, scene: Scene) -> otio.schema.Marker:
+        m = otio.schema.Marker(
+            name=marker_name(scene), color=marker_color(scene.distance_prev),
+            marked_range=TimeRange(self.rt(self.base + scene.start), self.rt(0)),
+            comment=marker_comment(scene))
+        m.metadata[NS] = scene_metadata(scene, embeddings=False)
+        return m
+
+
+def _shot_clips(make: _ClipMaker, scenes: list[Scene], shots: list[Shot],
+                embeddings: bool) -> list[otio.schema.Clip]:
+    """One clip per shot; scene membership in metadata, a marker where a scene starts."""
+    starts = {scene.start: scene for scene in scenes}
+    owner = 0
+    out = []
+    for k, shot in enumerate(shots):
+        while owner + 1 < len(scenes) and scenes[owner + 1].start <= shot.start:
+            owner += 1
+        meta = {"shot": k, "scene": scenes[owner].index if scenes else 0,
+                "start_frame": shot.start, "end_frame": shot.end}
+        if shot.start in starts:
+            meta["scene_start"] = scene_metadata(starts[shot.start], embeddings)
+        item = make.clip(f"Shot {k + 1:04d}", shot.start, shot.end, _clean(meta))
+        if shot.start in starts:
+            item.markers.append(make.marker(starts[shot.start]))
+        out.append(item)
+    return out
+
+
 def build_timeline(
     info: VideoInfo,
     scenes: list[Scene],
@@ -103,14 +153,9 @@ def build_timeline(
     embeddings: bool = False,
 ) -> otio.schema.Timeline:
     """One video track `Scenes`: a clip per scene (or per shot) and a marker per scene start."""
-    rate = float(info.fps)
-    base = info.start_frame
-
-    def rt(frames: int) -> RationalTime:
-        return RationalTime(frames, rate)
-
+    make = _ClipMaker(info)
     timeline = otio.schema.Timeline(name=name or Path(info.path).stem)
-    timeline.global_start_time = rt(base)
+    timeline.global_start_time = make.rt(info.start_frame)
     timeline.metadata[NS] = _clean(
         {**(metadata or {}), "fps": info.fps, "n_frames": info.n_frames,
          "start_timecode": info.start_timecode, "drop_frame": info.drop_frame,
@@ -118,45 +163,16 @@ def build_timeline(
          "n_scenes": len(scenes)})
     track = otio.schema.Track(name="Scenes", kind=otio.schema.TrackKind.Video)
     timeline.tracks.append(track)
-    available = TimeRange(rt(base), rt(info.n_frames))
-    url = Path(info.path).absolute().as_uri()
-
-    def clip(name: str, start: int, end: int, meta: dict) -> otio.schema.Clip:
-        ref = otio.schema.ExternalReference(target_url=url, available_range=available)
-        item = otio.schema.Clip(name=name, media_reference=ref,
-                                source_range=TimeRange(rt(base + start), rt(end - start)))
-        item.metadata[NS] = meta
-        return item
-
-    def marker(scene: Scene) -> otio.schema.Marker:
-        m = otio.schema.Marker(
-            name=marker_name(scene), color=marker_color(scene.distance_prev),
-            marked_range=TimeRange(rt(base + scene.start), rt(0)),
-            comment=marker_comment(scene))
-        m.metadata[NS] = scene_metadata(scene, embeddings=False)
-        return m
-
     if level == "scenes":
         for scene in scenes:
-            item = clip(f"Scene {scene.index + 1:03d}", scene.start, scene.end,
-                        scene_metadata(scene, embeddings))
-            item.markers.append(marker(scene))
+            item = make.clip(f"Scene {scene.index + 1:03d}", scene.start, scene.end,
+                             scene_metadata(scene, embeddings))
+            item.markers.append(make.marker(scene))
             track.append(item)
     elif level == "shots":
         if shots is None:
             raise ValueError("level='shots' needs the shots")
-        starts = {scene.start: scene for scene in scenes}
-        owner = 0
-        for k, shot in enumerate(shots):
-            while owner + 1 < len(scenes) and scenes[owner + 1].start <= shot.start:
-                owner += 1
-            meta = {"shot": k, "scene": scenes[owner].index if scenes else 0,
-                    "start_frame": shot.start, "end_frame": shot.end}
-            if shot.start in starts:
-                meta["scene_start"] = scene_metadata(starts[shot.start], embeddings)
-            item = clip(f"Shot {k + 1:04d}", shot.start, shot.end, _clean(meta))
-            if shot.start in starts:
-                item.markers.append(marker(starts[shot.start]))
+        for item in _shot_clips(make, scenes, shots, embeddings):
             track.append(item)
     else:
         raise ValueError(f"unknown level {level!r}")
@@ -173,10 +189,6 @@ def plain_metadata(value: Any) -> Any:
     if isinstance(value, (list, tuple)) or type(value).__name__ == "AnyVector":
         return [plain_metadata(v) for v in value]
     return value
-
-
-def _frames(t: RationalTime, fps: float) -> int:
-    return round(t.value_rescaled_to(fps))
 
 
 def timeline_media(timeline: otio.schema.Timeline) -> tuple[str | None, Fraction | None]:
@@ -200,11 +212,7 @@ def timeline_rate(timeline: otio.schema.Timeline) -> float | None:
 
 
 def _media_start(item: otio.schema.Clip, info: VideoInfo | None, fps: float) -> int:
-    ref = item.media_reference
-    available = getattr(ref, "available_range", None)
-    if available is not None:
-        return _frames(available.start_time, fps)
-    return info.start_frame if info is not None else 0
+    return media_start(item, fps, info.start_frame if info is not None else 0)
 
 
 def _video_clips(timeline: otio.schema.Timeline) -> list[otio.schema.Clip]:
@@ -231,6 +239,44 @@ def _rate_for(timeline: otio.schema.Timeline, info: VideoInfo | None,
     return found
 
 
+Span = tuple[int, int, str, str, dict, dict]  # start, end, title, comment, metadata, extra
+
+
+def _marker_spans(timeline: otio.schema.Timeline, clips: list[otio.schema.Clip],
+                  info: VideoInfo | None, fps: float) -> list[Span]:
+    """Ranged markers on clips (relative to their media) and on the tracks (absolute)."""
+    def span(m: otio.schema.Marker, offset: int) -> Span:
+        s = frames(m.marked_range.start_time, fps) - offset
+        return (s, s + frames(m.marked_range.duration, fps), m.name, m.comment or "",
+                plain_metadata(m.metadata.get(NS, {})), {})
+
+    spans = [span(m, _media_start(item, info, fps)) for item in clips for m in item.markers
+             if frames(m.marked_range.duration, fps) > 1]
+    tracks = list(timeline.video_tracks()) or list(timeline.tracks)
+    stack_markers = list(timeline.tracks.markers) + [m for t in tracks for m in t.markers]
+    spans += [span(m, 0) for m in stack_markers if frames(m.marked_range.duration, fps) > 1]
+    return spans
+
+
+def _clip_spans(clips: list[otio.schema.Clip], info: VideoInfo | None, fps: float
+                ) -> list[Span]:
+    """Each clip a scene; a shot-level timeline's clips grouped by their scene index."""
+    grouped: dict[Any, list[tuple[int, int, otio.schema.Clip]]] = {}
+    for k, item in enumerate(clips):
+        s = frames(item.source_range.start_time, fps) - _media_start(item, info, fps)
+        e = s + frames(item.source_range.duration, fps)
+        meta = item.metadata.get(NS, None)
+        shot_level = meta is not None and hasattr(meta, "get") and "shot" in meta
+        key = ("scene", meta.get("scene", k)) if shot_level else ("clip", k)
+        grouped.setdefault(key, []).append((s, e, item))
+    spans: list[Span] = []
+    for members in grouped.values():
+        meta = plain_metadata(members[0][2].metadata.get(NS, {}))
+        spans.append((min(m[0] for m in members), max(m[1] for m in members), "", "",
+                      dict(meta.get("scene_start", meta)), {"n_shots": len(members)}))
+    return spans
+
+
 def scenes_from_timeline(timeline: otio.schema.Timeline, info: VideoInfo | None = None,
                          source: str | None = None) -> list[Scene]:
     """Scenes in media frames: ranged markers first, then clips (grouped by scene metadata).
@@ -243,41 +289,7 @@ def scenes_from_timeline(timeline: otio.schema.Timeline, info: VideoInfo | None 
     fps = _rate_for(timeline, info, source)
     clips = _video_clips(timeline)
     n_max = info.n_frames if info is not None else None
-
-    spans: list[tuple[int, int, str, str, dict, dict]] = []
-    for item in clips:
-        start0 = _media_start(item, info, fps)
-        for m in item.markers:
-            if _frames(m.marked_range.duration, fps) > 1:
-                s = _frames(m.marked_range.start_time, fps) - start0
-                spans.append((s, s + _frames(m.marked_range.duration, fps), m.name,
-                              m.comment or "", plain_metadata(m.metadata.get(NS, {})), {}))
-    tracks = list(timeline.video_tracks()) or list(timeline.tracks)
-    stack_markers = list(timeline.tracks.markers) + [m for t in tracks for m in t.markers]
-    for m in stack_markers:
-        if _frames(m.marked_range.duration, fps) > 1:
-            s = _frames(m.marked_range.start_time, fps)
-            spans.append((s, s + _frames(m.marked_range.duration, fps), m.name,
-                          m.comment or "", plain_metadata(m.metadata.get(NS, {})), {}))
-
-    if not spans:
-        grouped: dict[Any, list[tuple[int, int, otio.schema.Clip]]] = {}
-        for k, item in enumerate(clips):
-            start0 = _media_start(item, info, fps)
-            s = _frames(item.source_range.start_time, fps) - start0
-            e = s + _frames(item.source_range.duration, fps)
-            meta = item.metadata.get(NS, None)
-            shot_level = meta is not None and hasattr(meta, "get") and "shot" in meta
-            key = ("scene", meta.get("scene", k)) if shot_level else ("clip", k)
-            grouped.setdefault(key, []).append((s, e, item))
-        for members in grouped.values():
-            s = min(m[0] for m in members)
-            e = max(m[1] for m in members)
-            first = members[0][2]
-            meta = plain_metadata(first.metadata.get(NS, {}))
-            meta = dict(meta.get("scene_start", meta))
-            spans.append((s, e, "", "", meta, {"n_shots": len(members)}))
-
+    spans = _marker_spans(timeline, clips, info, fps) or _clip_spans(clips, info, fps)
     spans.sort(key=lambda x: (x[0], x[1]))
     scenes = []
     for s, e, title, comment, meta, extra in spans:
@@ -311,6 +323,6 @@ def cuts_from_timeline(timeline: otio.schema.Timeline, info: VideoInfo | None = 
     fps = _rate_for(timeline, info, source)
     cuts = set()
     for item in _video_clips(timeline):
-        cuts.add(_frames(item.source_range.start_time, fps) - _media_start(item, info, fps))
+        cuts.add(frames(item.source_range.start_time, fps) - _media_start(item, info, fps))
     n_max = info.n_frames if info is not None else None
     return sorted(c for c in cuts if c > 0 and (n_max is None or c < n_max))
