@@ -119,6 +119,51 @@ def _shot_frames(look: PlaceLook, n: int, width: int, height: int, rng: np.rando
     return out
 
 
+def _plan_kinds(n_scenes: int) -> list[str]:
+    """The special cases at fixed positions in random films."""
+    kinds = ["normal"] * n_scenes
+    kinds[1] = "similar"  # place 1 right after place 0
+    kinds[3] = "intercut"
+    kinds[5] = "lighting"
+    if n_scenes > 6:
+        kinds[6] = "revisit"  # back to the place of scene 0
+    return kinds
+
+
+def _places(s: int, kind: str) -> list[int]:
+    if kind == "similar":
+        return [1]
+    if kind == "revisit":
+        return [0]
+    if kind == "intercut":
+        return [2 + (s % 2), 4 + (s % 2)]
+    return [[0, 2, 3, 4, 5][s % 5] if s else 0]
+
+
+def _describe(s: int, kind: str, places: list[int], looks: list[PlaceLook],
+              cast_names: list[str], rng: np.random.Generator
+              ) -> tuple[str, list[str], str, list[str]]:
+    """(description, props, mood, who) of scene `s`, in the words an editor would log."""
+    who = [cast_names[(s + j) % len(cast_names)] for j in range(2)]
+    act, mood = ACTIVITIES[int(rng.integers(len(ACTIVITIES)))]
+    thing = str(rng.choice(looks[places[0]].props))
+    when = str(rng.choice(TIMES))
+    opener = str(rng.choice(OPENERS)) if s else ""
+    if kind == "intercut":
+        a, b = looks[places[0]].name, looks[places[1]].name
+        desc = (f"{opener}{who[0]} phones {who[1]} {when}: {who[0]} is in the {a}, "
+                f"{who[1]} answers from the {b}.")
+        return desc, ["phone", *looks[places[0]].props[:1], *looks[places[1]].props[:1]], \
+            "urgent", who
+    if kind == "revisit":
+        desc = (f"{opener}{who[0]} comes back to the {looks[0].name} alone "
+                f"{when} and finds it changed.")
+        return desc, list(looks[0].props), "melancholic", who[:1]
+    where = looks[places[0]].name
+    desc = f"{opener}{who[0]} and {who[1]} {act.format(thing=thing)} in the {where} {when}."
+    return desc, list(looks[places[0]].props), mood, who
+
+
 def render_synth_film(path: Path, seed: int, width: int = 320, height: int = 180,
                       fps: Fraction | int | str = 25, n_scenes: int = 9
                       ) -> list[SynthScene]:
@@ -137,62 +182,24 @@ def render_synth_film(path: Path, seed: int, width: int = 320, height: int = 180
     actors = [(rng.integers(0, 256, size=3).astype(np.float32), int(rng.integers(0, 2)))
               for _ in CHARACTERS]
     cast_names = list(rng.permutation(CHARACTERS))
-
-    # Scene plan: the special cases at fixed positions in random films.
-    kinds = ["normal"] * n_scenes
-    kinds[1] = "similar"  # place 1 right after place 0
-    kinds[3] = "intercut"
-    kinds[5] = "lighting"
-    if n_scenes > 6:
-        kinds[6] = "revisit"  # back to the place of scene 0
     scenes: list[SynthScene] = []
     frame = 0
     with VideoWriter(path, fps, width, height) as writer:
-        for s, kind in enumerate(kinds):
-            if kind == "similar":
-                places = [1]
-            elif kind == "revisit":
-                places = [0]
-            elif kind == "intercut":
-                places = [2 + (s % 2), 4 + (s % 2)]
-            else:
-                places = [[0, 2, 3, 4, 5][s % 5] if s else 0]
-            who = [cast_names[(s + j) % len(cast_names)] for j in range(2)]
-            act, mood = ACTIVITIES[int(rng.integers(len(ACTIVITIES)))]
-            thing = str(rng.choice(looks[places[0]].props))
-            when = str(rng.choice(TIMES))
-            opener = str(rng.choice(OPENERS)) if s else ""
-            if kind == "intercut":
-                a, b = looks[places[0]].name, looks[places[1]].name
-                desc = (f"{opener}{who[0]} phones {who[1]} {when}: {who[0]} is in the {a}, "
-                        f"{who[1]} answers from the {b}.")
-                props = ["phone", *looks[places[0]].props[:1], *looks[places[1]].props[:1]]
-                mood = "urgent"
-            elif kind == "revisit":
-                desc = (f"{opener}{who[0]} comes back to the {looks[0].name} alone "
-                        f"{when} and finds it changed.")
-                props = looks[0].props
-                mood = "melancholic"
-                who = who[:1]
-            else:
-                verb = act.format(thing=thing)
-                where = looks[places[0]].name
-                desc = f"{opener}{who[0]} and {who[1]} {verb} in the {where} {when}."
-                props = looks[places[0]].props
+        for s, kind in enumerate(_plan_kinds(n_scenes)):
+            places = _places(s, kind)
+            desc, props, mood, who = _describe(s, kind, places, looks, cast_names, rng)
             n_shots = int(rng.integers(2, 6)) if kind != "intercut" else 4
-            scene = SynthScene(frame, frame, f"Scene {s + 1}", desc, list(props),
+            scene = SynthScene(frame, frame, f"Scene {s + 1}", desc, props,
                                f"mood: {mood}", kind, places)
             for k in range(n_shots):
-                place = places[k % len(places)]
                 length = round(float(fps) * rng.uniform(1.2, 2.6))
-                gain = 1.0
-                if kind == "lighting" and k >= n_shots // 2:
-                    gain = 0.55  # lights go down mid-scene
+                gain = 0.55 if kind == "lighting" and k >= n_shots // 2 else 1.0  # lights down
                 chars = [actors[CHARACTERS.index(w)] for w in who]
                 if kind == "intercut":
                     chars = chars[k % 2 : k % 2 + 1]
                 scene.shots.append(frame)
-                for img in _shot_frames(looks[place], length, width, height, rng, gain, chars):
+                for img in _shot_frames(looks[places[k % len(places)]], length, width, height,
+                                        rng, gain, chars):
                     writer.write(img)
                 frame += length
             scene.end = frame
