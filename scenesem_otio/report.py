@@ -148,13 +148,13 @@ def gather(timeline: otio.schema.Timeline, source: str | None = None) -> Film:
     scenes = scenes_from_timeline(timeline, source=source)
     if not scenes:
         raise TimelineError(f"{source}: no scenes in this timeline")
-    n_frames = int(meta.get("n_frames") or scenes[-1].end)
+    n_frames = _numbers([meta.get("n_frames") or scenes[-1].end], int, source, "n_frames")[0]
 
-    cuts_meta = [int(c) for c in meta.get("shot_cuts") or []]
+    cuts_meta = _numbers(meta.get("shot_cuts"), int, source, "shot_cuts")
     starts = {*cuts_meta, *cuts_from_timeline(timeline, source=source),
               *(s.start for s in scenes)}
     shots = shots_from_cuts(sorted(starts), n_frames)
-    scores = [float(x) for x in meta.get("boundary_scores") or []]
+    scores = _numbers(meta.get("boundary_scores"), float, source, "boundary_scores")
     if len(scores) != len(cuts_meta):
         scores, cuts_meta = [], []
 
@@ -174,10 +174,12 @@ def gather(timeline: otio.schema.Timeline, source: str | None = None) -> Film:
         dist = distance_matrix(np.asarray([s.embedding for s in scenes], dtype=np.float64))
     nearest: list[list[tuple[int, float]]] = []
     for i, s in enumerate(scenes):
-        found = [(int(d["scene"]), float(d["distance"]))
-                 for d in s.metadata.get("nearest") or []
-                 if isinstance(d, Mapping) and "scene" in d and "distance" in d
-                 and 0 <= int(d["scene"]) < i]
+        entries = [d for d in s.metadata.get("nearest") or []
+                   if isinstance(d, Mapping) and "scene" in d and "distance" in d]
+        found = [(j, d) for j, d in zip(
+            _numbers([d["scene"] for d in entries], int, source, "nearest scene"),
+            _numbers([d["distance"] for d in entries], float, source, "nearest distance"))
+            if 0 <= j < i]
         if not found and dist is not None:
             found = nearest_earlier(dist, i, 3)
         nearest.append(found)
@@ -189,13 +191,28 @@ def gather(timeline: otio.schema.Timeline, source: str | None = None) -> Film:
                 dist[i, i - 1] = dist[i - 1, i] = s.distance_prev
             for j, d in nearest[i]:
                 dist[i, j] = dist[j, i] = d
-    threshold = meta.get("threshold")
+    threshold = (_numbers([meta["threshold"]], float, source, "threshold")[0]
+                 if meta.get("threshold") is not None else None)
     media, _ = timeline_media(timeline)
     return Film(name=timeline.name or Path(source).stem, source=source, meta=meta, rate=rate,
                 drop=drop, base=base, n_frames=n_frames, scenes=scenes, shots=shots,
                 colours=colours, nearest=nearest, cuts=cuts_meta, scores=scores,
-                threshold=float(threshold) if threshold is not None else None,
+                threshold=threshold,
                 dist=dist, dist_full=full, media=media)
+
+
+def _numbers(values: Any, kind: type, source: str, what: str) -> list:
+    """A metadata list of numbers, or one TimelineError naming the file and the field."""
+    if values is None:
+        return []
+    try:
+        out = [kind(v) for v in values]
+    except (TypeError, ValueError, OverflowError):
+        raise TimelineError(f"{source}: metadata['scenesem'] {what} is not numeric "
+                            f"({str(values)[:40]!r})") from None
+    if kind is float and not all(math.isfinite(v) for v in out):
+        raise TimelineError(f"{source}: metadata['scenesem'] {what} holds a non-finite value")
+    return out
 
 
 # ---------------------------------------------------------------- thumbnails
@@ -360,7 +377,7 @@ def _facts_rows(film: Film, extra: Mapping[str, Any] | None, video: str | None
     add("frames", f"{film.n_frames} ({film.seconds(film.n_frames):.2f} s)")
     if meta.get("width") and meta.get("height"):
         add("size", f"{meta['width']}x{meta['height']}")
-    if meta.get("wall_s") is not None:
+    if isinstance(meta.get("wall_s"), (int, float)):
         add("cut wall time", f"{float(meta['wall_s']):.1f} s")
     known = {"tool", "version", "model", "head", "precision", "threshold", "threshold_source",
              "window", "min_scene_s", "n_scenes_requested", "shots_from", "detector",
@@ -417,15 +434,16 @@ def _curve_svg(film: Film) -> str:
 
     # Scores live in [0, 1]; an untrained model's stay small, so the axis ends at a tenth
     # above the largest score or θ.
-    peak = max([*film.scores, film.threshold or 0.0, 0.05])
-    y_max = min(1.0, math.ceil(peak * 1.1 * 20) / 20)
+    peak = min(1.0, 1.1 * max([*film.scores, film.threshold or 0.0, 0.02]))
+    tick = next(t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.25) if peak / t <= 6)
+    y_max = min(1.0, math.ceil(peak / tick) * tick)
 
     def y(score: float) -> float:
         return top + plot_h * (1.0 - min(max(score / y_max, 0.0), 1.0))
 
     out = [f'<svg viewBox="0 0 {w} {h}" xmlns="http://www.w3.org/2000/svg" role="img" '
            f'aria-label="boundary scores" font-family="system-ui,sans-serif" font-size="11">']
-    for g in (y_max * q for q in (0.0, 0.25, 0.5, 0.75, 1.0)):
+    for g in (k * tick for k in range(round(y_max / tick) + 1)):
         out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(g):.1f}" y2="{y(g):.1f}" '
                    f'stroke="#34373e" stroke-width="1"/>'
                    f'<text x="{left - 6}" y="{y(g) + 4:.1f}" fill="#9aa0a6" '
@@ -434,10 +452,11 @@ def _curve_svg(film: Film) -> str:
     t = 0.0
     while t <= film.seconds(n) + 1e-9:
         frame = round(t * film.rate)
+        anchor = "end" if x(frame) > w - right - 30 else "middle"
         out.append(f'<line x1="{x(frame):.1f}" x2="{x(frame):.1f}" y1="{band_y + band_h}" '
                    f'y2="{band_y + band_h + 5}" stroke="#9aa0a6"/>'
                    f'<text x="{x(frame):.1f}" y="{band_y + band_h + 17}" fill="#9aa0a6" '
-                   f'text-anchor="middle">{_esc(film.tc(frame)[:8])}</text>')
+                   f'text-anchor="{anchor}">{_esc(film.tc(frame)[:8])}</text>')
         t += step
     chosen = {s.start: i for i, s in enumerate(film.scenes)}
     if film.scores:
@@ -459,12 +478,14 @@ def _curve_svg(film: Film) -> str:
                     f'stroke="{col}" stroke-width="2"/>'
                     f'<circle cx="{x(c):.1f}" cy="{y(s):.1f}" r="4.5" fill="{col}" '
                     f'stroke="#18191c"/></a>')
+        n_req = film.meta.get("n_scenes_requested")
+        theta_note = f" (not used: --scenes {n_req})" if n_req else ""
         if film.threshold is not None:
             out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(film.threshold):.1f}" '
                        f'y2="{y(film.threshold):.1f}" stroke="#4da3ff" stroke-width="1.5" '
                        f'stroke-dasharray="6 4"/><text x="{w - right - 4}" '
                        f'y="{y(film.threshold) - 5:.1f}" fill="#4da3ff" text-anchor="end">'
-                       f'θ = {film.threshold:.3f}</text>')
+                       f'θ = {film.threshold:.3f}{theta_note}</text>')
     else:
         out.append(f'<text x="{left + plot_w / 2}" y="{top + plot_h / 2}" fill="#9aa0a6" '
                    f'text-anchor="middle" font-size="14">no boundary scores in this timeline '
@@ -595,13 +616,14 @@ def _heatmap(film: Film, thumbs: Mapping[int, ShotThumbs]) -> tuple[str, int]:
     vmax = vmax if vmax > 1e-9 else 1.0
     rgb = _viridis(np.where(known, dist / vmax, 0.0))
     rgb[~known] = (0x3A, 0x3D, 0x44)
-    cell = int(min(40, max(3, 720 // max(n, 1))))
+    cell = int(min(56, max(3, 720 // max(n, 1))))
     stride = max(1, math.ceil(22 / cell))
     size = n * cell
     ah = 9 / 16
     meta_w, meta_h = film.meta.get("width"), film.meta.get("height")
-    if meta_w and meta_h:
-        ah = float(meta_h) / float(meta_w)
+    if isinstance(meta_w, (int, float)) and isinstance(meta_h, (int, float)) and meta_w > 0 \
+            and meta_h > 0:
+        ah = min(4.0, max(0.25, float(meta_h) / float(meta_w)))
     axis_len = stride * cell
     top_h = round(axis_len * ah)
     left_w = round(axis_len / ah)
@@ -613,11 +635,12 @@ def _heatmap(film: Film, thumbs: Mapping[int, ShotThumbs]) -> tuple[str, int]:
             continue
         uri = _data_uri(key, "image/jpeg")
         title = f"{_label(i)} {film.tc(film.scenes[i].start)}"
+        span = min(axis_len, size - i * cell)  # the last one stops at the matrix's edge
         parts.append(f'<a class=ax href="#s{i + 1:03d}" title="{_esc(title)}" style="left:'
-                     f'{left_w + i * cell}px;top:0;width:{axis_len}px;height:{top_h}px">'
+                     f'{left_w + i * cell}px;top:0;width:{span}px;height:{top_h}px">'
                      f'<img src="{uri}" alt="{_label(i)}"></a>')
         parts.append(f'<a class=ax href="#s{i + 1:03d}" title="{_esc(title)}" style="left:0;'
-                     f'top:{top_h + i * cell}px;width:{left_w}px;height:{axis_len}px">'
+                     f'top:{top_h + i * cell}px;width:{left_w}px;height:{span}px">'
                      f'<img src="{uri}" alt="{_label(i)}"></a>')
         n_images += 2
     matrix_uri = _data_uri(_png(rgb), "image/png")

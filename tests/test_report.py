@@ -208,6 +208,9 @@ def test_report_refuses_timelines_without_our_metadata(intercut, tmp_path):
     otio.adapters.write_to_file(timeline, str(bare))
     with pytest.raises(TimelineError, match=r"bare\.otio: no metadata\['scenesem'\]"):
         write_report(bare, out)
+    timeline.metadata["scenesem"] = {"tool": "scenesem cut", "shot_cuts": ["35", "x"]}
+    with pytest.raises(TimelineError, match=r"intercut: metadata\['scenesem'\] shot_cuts is not "):
+        write_report(timeline, out)
     with pytest.raises(ScenesemError, match=r"r\.pdf: a report is HTML"):
         write_report(timeline_path, tmp_path / "r.pdf")
     other = tmp_path / "other.mp4"

@@ -17,7 +17,7 @@ import os
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -110,6 +110,22 @@ class ThumbnailCollector:
         self._recent.append((index, bgr))
         self._sample(index, bgr)
 
+    def feed_frame(self, index: int, frame: Any) -> None:
+        """A PyAV VideoFrame: converted (swscale area filter, straight to the thumbnail size)
+        only when `wants(index)`: the cheap way to feed a decode loop that has no BGR frame."""
+        if not self.wants(index):
+            return
+        w, h = thumb_size(frame.width, frame.height, self.width, self.aspect)
+        self.feed(index, frame.reformat(width=w, height=h, format="bgr24",
+                                        interpolation="AREA").to_ndarray())
+
+    @property
+    def stop(self) -> int | None:
+        """Decode at least up to (excluding) this frame; None while shots are unknown."""
+        if self._known is None:
+            return None
+        return max((s.end for s in self._known), default=0)
+
     def _sample(self, index: int, bgr: np.ndarray) -> None:
         if index < self._start or (index - self._start) % self._step:
             return
@@ -184,21 +200,15 @@ def thumbnails_from_video(path: str | os.PathLike, shots: Iterable[Shot], *,
     from scenesem_otio.media.decode import iter_frames
     from scenesem_otio.progress import progress_bar
 
-    shots = list(shots)
-    collector = ThumbnailCollector(shots=shots, width=width, quality=quality, aspect=aspect)
-    if not shots:
+    collector = ThumbnailCollector(shots=list(shots), width=width, quality=quality,
+                                   aspect=aspect)
+    stop = collector.stop
+    if not stop:
         return {}
-    stop = max(s.end for s in shots)
-    size: tuple[int, int] | None = None
     shown = 0
     with progress_bar("thumbnails", total=stop, unit="frames", enabled=progress) as advance:
         for index, frame in iter_frames(path, stop=stop, stats=stats):
-            if collector.wants(index):
-                if size is None:
-                    size = thumb_size(frame.width, frame.height, width, aspect)
-                bgr = frame.reformat(width=size[0], height=size[1], format="bgr24",
-                                     interpolation="AREA").to_ndarray()
-                collector.feed(index, bgr)
+            collector.feed_frame(index, frame)
             if index - shown >= 256:
                 advance(index - shown)
                 shown = index
