@@ -708,6 +708,13 @@ def render_report(film: Film, thumbs: Mapping[int, ShotThumbs],
     return page, n_story + n_heat
 
 
+def check_report_path(output: str | os.PathLike) -> None:
+    """Fail before long work (`cut --report`): an .html/.htm path in a writable folder."""
+    from scenesem_otio.fileio import check_writable
+
+    check_writable(output, OUTPUTS, ReportError, unknown="a report is HTML, not")
+
+
 def write_report(timeline: str | os.PathLike | otio.schema.Timeline,
                  output: str | os.PathLike, *, video: str | os.PathLike | None = None,
                  thumbnails: Mapping[int, ShotThumbs] | None = None,
@@ -719,11 +726,11 @@ def write_report(timeline: str | os.PathLike | otio.schema.Timeline,
     cut's own decode) skips decoding; otherwise `video`, else the timeline's media, is
     decoded once. `facts` adds rows to the run facts (e.g. {"cut wall time": "12.1 s"}).
     """
-    from scenesem_otio.fileio import check_writable, write_text_atomic
+    from scenesem_otio.fileio import write_text_atomic
 
     start = time.perf_counter()
     output = Path(output)
-    check_writable(output, OUTPUTS, ReportError, unknown="a report is HTML, not")
+    check_report_path(output)
     if isinstance(timeline, (str, os.PathLike)):
         source = str(timeline)
         film = gather(read_report_timeline(timeline), source=source)
