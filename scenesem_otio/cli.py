@@ -19,6 +19,8 @@ import click
 
 from scenesem_otio import __version__
 from scenesem_otio.config import (
+    DEFAULT_KEEP,
+    DEFAULT_MAX_CLIPS_PER_SHOT,
     DEFAULT_MIN_SCENE_S,
     DEFAULT_MODEL,
     DEVICES,
@@ -171,14 +173,25 @@ def baseline(video: Path, output: Path, detector: str, detector_threshold: float
 @click.option("--batch-size", type=click.IntRange(min=1), default=RuntimeOptions.batch_size,
               show_default=True)
 @click.option("--embeddings", is_flag=True, help="Store scene embeddings in the timeline.")
+@click.option("--report", type=click.Path(path_type=Path), default=None,
+              help="Also write the HTML storyboard (thumbnails from the same decode).")
 @resolve_markers_option
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+# ---- issue 16: speed options of cut
+@click.option("--keep", type=click.FloatRange(0, 1, min_open=True), default=None,
+              help="Fraction of VideoMAE tokens the encoder sees [default: the checkpoint's, "
+                   f"else {DEFAULT_KEEP:g}; 1 = all].")
+@click.option("--max-clips-per-shot", type=click.IntRange(min=0), default=None,
+              help="Clip budget per shot; 0 = no cap [default: the checkpoint's sampling, "
+                   f"else {DEFAULT_MAX_CLIPS_PER_SHOT}].")
+# ---- end issue 16
 @_friendly_errors
 def cut(video: Path, output: Path, model: str | None, shots_edit: Path | None, detector: str,
         detector_threshold: float | None, min_shot: int | None, level: str,
         n_scenes: int | None, min_scene_s: float | None, threshold: float | None, window: int,
-        device: str, precision: str, batch_size: int, embeddings: bool, resolve_markers: bool,
-        no_progress: bool) -> None:
+        device: str, precision: str, batch_size: int, embeddings: bool, report: Path | None,
+        resolve_markers: bool, no_progress: bool, keep: float | None,
+        max_clips_per_shot: int | None) -> None:
     """Cut VIDEO into scenes and write a timeline with semantic-distance markers."""
     from scenesem_otio.config import CutOptions, OutputOptions
     from scenesem_otio.pipeline import cut as run_cut
@@ -188,9 +201,10 @@ def cut(video: Path, output: Path, model: str | None, shots_edit: Path | None, d
         segment=SegmentOptions(window=window, threshold=threshold, min_scene_s=min_scene_s,
                                n_scenes=n_scenes),
         runtime=RuntimeOptions(model=model, device=device, precision=precision,
-                               batch_size=batch_size),
+                               batch_size=batch_size, keep=keep,
+                               max_clips_per_shot=max_clips_per_shot),
         output=OutputOptions(level=level, embeddings=embeddings,
-                             resolve_markers=resolve_markers),
+                             resolve_markers=resolve_markers, report=report),
         progress=not no_progress)
     click.echo(cut_summary(run_cut(video, options, output=output)))
 
@@ -210,6 +224,7 @@ def cut_summary(result: Any) -> str:
         "media": f"{info.n_frames} frames, {info.duration_s:.1f} s",
         "wall time": f"{result.wall_s:.1f} s ({rtf:.2f}x real time)",
         "written": str(result.output) if result.output else "(nothing: no output given)",
+        **({"report": str(result.report)} if result.report else {}),
     })
 
 
@@ -277,6 +292,9 @@ def distance(timeline: Path, output: Path | None, top: int) -> None:
 @click.option("--stop-after", type=click.IntRange(min=1), default=None,
               help="Save and stop after this step (fit a job slot); continue with --resume.")
 @click.option("--no-progress", is_flag=True)
+@click.option("--keep", type=click.FloatRange(0, 1, min_open=True), default=None,  # issue 16
+              help="Fraction of VideoMAE tokens the encoder sees, recorded in the checkpoint "
+                   f"[default: the base checkpoint's, else {DEFAULT_KEEP:g}].")
 @_friendly_errors
 def train(data: tuple[str, ...], out_dir: Path, cache_features: Path | None,
           no_progress: bool, **options: Any) -> None:

@@ -18,6 +18,10 @@ SHOT_DETECTORS = ("adaptive", "content", "hash", "hist")
 OUTPUT_LEVELS = ("scenes", "shots")
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
+# ---- issue 16 (speed): defaults chosen from the measurements in the README's benchmark section
+DEFAULT_KEEP = 0.5  # fraction of VideoMAE tubelet tokens the encoder sees (1.0 = all)
+DEFAULT_MAX_CLIPS_PER_SHOT = 2  # clips per shot at most; the shot embedding is their mean
+# ---- end issue 16
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class SamplingOptions:
     clip_span_s: float = 2.0  # a clip's frames spread over at most 2 s
     num_frames: int | None = None  # frames per clip; None: the backbone's own
     image_size: int | None = None  # square crop side; None: the backbone's own
+    max_clips_per_shot: int | None = DEFAULT_MAX_CLIPS_PER_SHOT  # None: no cap (issue 16)
 
     def resolved(self, num_frames: int, image_size: int) -> SamplingOptions:
         """Fill the backbone's own clip shape where none was given."""
@@ -74,6 +79,10 @@ class RuntimeOptions:
     device: str = "auto"  # one of DEVICES
     precision: str = "auto"  # one of PRECISIONS; auto = bf16 where it is fast
     batch_size: int = 8  # clips per forward pass
+    # issue 16: None = the checkpoint's (its sampling / the keep it was trained with), else the
+    # defaults above; max_clips_per_shot 0 = no cap.
+    keep: float | None = None  # fraction of VideoMAE tokens the encoder sees
+    max_clips_per_shot: int | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,7 @@ class OutputOptions:
     level: str = "scenes"  # one clip per scene, or per shot with markers at scene starts
     embeddings: bool = False  # store scene embeddings in metadata["scenesem"]
     resolve_markers: bool = False  # EDL only: DaVinci Resolve's marker-comment form
+    report: Path | None = None  # also write the HTML storyboard, from the same decode
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ class FilmEmbedding:
     n_clips: int
     clips_per_s: float
     frames_decoded: int
+    thumbnails: dict[int, Any] | None = None  # shot start -> ShotThumbs, for the report
 
 
 @dataclass
@@ -54,6 +55,7 @@ class CutResult:
     threshold_source: str  # "--threshold", "checkpoint" or "80th percentile"
     timeline: otio.schema.Timeline
     output: Path | None
+    report: Path | None
     wall_s: float
     device: str
     precision: str  # "fp32" or "bf16"
@@ -81,9 +83,12 @@ class BaselineResult:
     wall_s: float
 
 
-def shot_source(info: VideoInfo, shots: ShotOptions, sampling: SamplingOptions
-                ) -> SinglePass | KnownShots:
-    """Detected in the single decode pass, or known up front (an edit, or given cut frames)."""
+def shot_source(info: VideoInfo, shots: ShotOptions, sampling: SamplingOptions,
+                thumbnails: bool = False) -> SinglePass | KnownShots:
+    """Detected in the single decode pass, or known up front (an edit, or given cut frames).
+
+    `thumbnails`: the source also keeps each shot's first/middle/last frame (`cut --report`).
+    """
     from scenesem_otio.media.sampling import KnownShots
     from scenesem_otio.media.stream import single_pass
     from scenesem_otio.scenes import shots_from_cuts
@@ -94,10 +99,12 @@ def shot_source(info: VideoInfo, shots: ShotOptions, sampling: SamplingOptions
 
         timeline = read_timeline(shots.edit, rate=info.fps)
         cuts = cuts_from_timeline(timeline, info, source=str(shots.edit))
-        return KnownShots(info, shots_from_cuts(cuts, info.n_frames), sampling)
+        return KnownShots(info, shots_from_cuts(cuts, info.n_frames), sampling,
+                          thumbnails=thumbnails)
     if shots.cuts is not None:
-        return KnownShots(info, shots_from_cuts(list(shots.cuts), info.n_frames), sampling)
-    return single_pass(info, shots, sampling)
+        return KnownShots(info, shots_from_cuts(list(shots.cuts), info.n_frames), sampling,
+                          thumbnails=thumbnails)
+    return single_pass(info, shots, sampling, thumbnails=thumbnails)
 
 
 def embed_clips(embedder: SceneEmbedder, clips: Any, *, batch_size: int,
@@ -140,7 +147,8 @@ def embed_clips(embedder: SceneEmbedder, clips: Any, *, batch_size: int,
 
 
 def embed_film(video: str | Path, embedder: SceneEmbedder, shots: ShotOptions = ShotOptions(),
-               *, batch_size: int = 8, progress: bool = True) -> FilmEmbedding:
+               *, batch_size: int = 8, progress: bool = True,
+               thumbnails: bool = False) -> FilmEmbedding:
     """probe -> shots -> clips -> shot embeddings, in one decode pass through the file."""
     from scenesem_otio.media.probe import probe
     from scenesem_otio.progress import progress_bar
@@ -149,7 +157,7 @@ def embed_film(video: str | Path, embedder: SceneEmbedder, shots: ShotOptions = 
     info = probe(video)
     backbone = embedder.backbone
     sampling = embedder.meta.sampling.resolved(backbone.num_frames, backbone.image_size)
-    source = shot_source(info, shots, sampling)
+    source = shot_source(info, shots, sampling, thumbnails)
     numbered = ((i, clip) for i, (_, clip) in enumerate(source.clips()))
     with progress_bar("embedding", total=info.n_frames, unit="frames",
                       enabled=progress) as advance:
@@ -157,8 +165,9 @@ def embed_film(video: str | Path, embedder: SceneEmbedder, shots: ShotOptions = 
                                      advance=advance,
                                      position=lambda: source.stats.frames_decoded)
     emb = shot_embeddings(clip_emb, [p.shot for p in source.plans], len(source.shots))
+    thumbs = source.thumbs.finish(info.n_frames) if source.thumbs is not None else None
     return FilmEmbedding(info, source.shots, emb, len(source.plans), rate,
-                         source.stats.frames_decoded)
+                         source.stats.frames_decoded, thumbs)
 
 
 def resolve_segment(segment: SegmentOptions, embedder: SceneEmbedder
@@ -188,6 +197,11 @@ def cut(video: str | Path, options: CutOptions = CutOptions(), *,
         from scenesem_otio.adapters.formats import check_output_path
 
         check_output_path(output)
+    report = options.output.report
+    if report is not None:
+        from scenesem_otio.report import check_report_path
+
+        check_report_path(report)
     start = time.perf_counter()
     if embedder is None:
         from scenesem_otio.model.embedder import load_embedder
@@ -195,7 +209,7 @@ def cut(video: str | Path, options: CutOptions = CutOptions(), *,
         rt = options.runtime
         embedder = load_embedder(rt.model, device=rt.device, precision=rt.precision)
     film = embed_film(video, embedder, options.shots, batch_size=options.runtime.batch_size,
-                      progress=options.progress)
+                      progress=options.progress, thumbnails=report is not None)
     seg, threshold_source = resolve_segment(options.segment, embedder)
     scenes, scores, theta = segment(film.shots, film.shot_embeddings, float(film.info.fps),
                                     seg)
@@ -207,9 +221,16 @@ def cut(video: str | Path, options: CutOptions = CutOptions(), *,
         from scenesem_otio.adapters.formats import write_timeline
 
         write_timeline(timeline, output, resolve_markers=options.output.resolve_markers)
+    if report is not None:
+        from scenesem_otio.report import write_report
+
+        write_report(timeline, report, thumbnails=film.thumbnails, facts={
+            "cut wall time": f"{time.perf_counter() - start:.1f} s",
+            "device": f"{embedder.device} {precision}",
+            "clips": f"{film.n_clips} ({film.clips_per_s:.1f} clips/s)"})
     return CutResult(film=film, scenes=scenes, scores=scores, segment=seg,
                      threshold_source=threshold_source, timeline=timeline, output=output,
-                     wall_s=time.perf_counter() - start, device=str(embedder.device),
+                     report=report, wall_s=time.perf_counter() - start, device=str(embedder.device),
                      precision=precision)
 
 

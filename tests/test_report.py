@@ -288,3 +288,30 @@ def test_report_in_headless_chromium(intercut, tmp_path):
     broken = page.replace(first.group(2), base64.b64encode(b"not a jpeg" * 20).decode(), 1)
     verdict = _check(browser, broken, tmp_path, "broken")
     assert len(verdict["broken"]) == 1 and verdict["rows"] == 4
+
+
+def test_cut_report_comes_from_the_same_decode(scene_film: tuple[Path, list[int], list[int]],
+                                               tiny_videomae_dir: Path, tmp_path: Path) -> None:
+    """`cut --report`: one decode pass (every frame once), thumbnails of every shot, one row
+    per scene, the report written beside the timeline."""
+    from click.testing import CliRunner
+
+    from scenesem_otio.cli import main
+    from scenesem_otio.config import CutOptions, OutputOptions, RuntimeOptions
+    from scenesem_otio.media.probe import probe
+    from scenesem_otio.pipeline import cut
+
+    video, shot_cuts, _ = scene_film
+    page = tmp_path / "cut.html"
+    result = cut(video, CutOptions(runtime=RuntimeOptions(model=str(tiny_videomae_dir)),
+                                   output=OutputOptions(report=page), progress=False),
+                 output=tmp_path / "cut.otio")
+    assert result.film.frames_decoded == probe(video).n_frames
+    assert sorted(result.film.thumbnails) == [0, *shot_cuts]
+    html = page.read_text()
+    assert len(re.findall(r'<section class=scene id="s\d{3}"', html)) == len(result.scenes)
+    assert html.count("data:image/jpeg;base64,") >= 3 * len(result.shots)
+    bad = CliRunner().invoke(main, ["cut", str(video), "-o", str(tmp_path / "x.otio"),
+                                    "--model", str(tiny_videomae_dir), "--report",
+                                    str(tmp_path / "x.pdf"), "--no-progress"])
+    assert bad.exit_code == 1 and "error:" in bad.output and not (tmp_path / "x.otio").exists()

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 
@@ -26,7 +27,10 @@ class ClipPlan:
 def plan_shot(shot: Shot, fps: Fraction, sampling: SamplingOptions) -> list[tuple[int, ...]]:
     """Frame sets for one shot: ceil(seconds / clip_every) clips, each centred in its part.
 
-    `sampling` must be resolved (`num_frames` set).
+    A clip budget (`max_clips_per_shot`) caps long shots: they get that many clips spread
+    evenly over the whole shot, since a long take changes slowly and each further clip adds
+    backbone work but little to the shot's mean embedding. `sampling` must be resolved
+    (`num_frames` set).
     """
     length = shot.n_frames
     num_frames = int(sampling.num_frames or 0)
@@ -35,6 +39,8 @@ def plan_shot(shot: Shot, fps: Fraction, sampling: SamplingOptions) -> list[tupl
     if num_frames < 1:
         raise ValueError("sampling.num_frames must be resolved to the backbone's clip length")
     n_clips = max(1, math.ceil(float(length / fps) / sampling.clip_every_s - 1e-9))
+    if sampling.max_clips_per_shot is not None:
+        n_clips = min(n_clips, max(1, int(sampling.max_clips_per_shot)))
     part = length / n_clips
     span = min(sampling.clip_span_s * float(fps), part)
     clips = []
@@ -67,16 +73,23 @@ class KnownShots:
     """
 
     def __init__(self, info: VideoInfo, shots: Sequence[Shot], sampling: SamplingOptions,
-                 stats: DecodeStats | None = None) -> None:
+                 stats: DecodeStats | None = None, thumbnails: bool = False) -> None:
+        from scenesem_otio.media.thumbnails import ThumbnailCollector
+
         self.info = info
         self.shots = list(shots)
         self.plans = plan_clips(self.shots, info.fps, sampling)
         self.size = int(sampling.image_size or 224)
         self.stats = stats or DecodeStats()
+        self.thumbs = (ThumbnailCollector(shots=self.shots, aspect=info.width / info.height)
+                       if thumbnails else None)
 
     def clips(self) -> Iterator[tuple[ClipPlan, np.ndarray]]:
         frame_sets = [p.frames for p in self.plans]
-        for c, clip in iter_clips(self.info.path, frame_sets, self.size, self.stats):
+        thumbs = self.thumbs
+        for c, clip in iter_clips(self.info.path, frame_sets, self.size, self.stats,
+                                  on_frame=thumbs.feed_frame if thumbs else None,
+                                  min_stop=thumbs.stop if thumbs else None):
             yield self.plans[c], clip
 
 
@@ -85,12 +98,15 @@ def iter_clips(
     frame_sets: Sequence[Sequence[int]],
     size: int = 224,
     stats: DecodeStats | None = None,
+    on_frame: Callable[[int, Any], None] | None = None,
+    min_stop: int | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (clip index, uint8 [T, size, size, 3]) as soon as a clip's last frame is decoded.
 
-    One forward pass, no seeks; decoding stops after the last needed frame. Memory holds only
-    clips still open. A frame lost to corruption is replaced by the nearest earlier decoded
-    frame of the clip (or the next one), so every clip comes out whole.
+    One forward pass, no seeks; decoding stops after the last needed frame (or `min_stop`).
+    Memory holds only clips still open. A frame lost to corruption is replaced by the nearest
+    earlier decoded frame of the clip (or the next one), so every clip comes out whole.
+    `on_frame(index, av_frame)` sees every decoded frame (thumbnails for `cut --report`).
     """
     needs: dict[int, list[tuple[int, int]]] = {}
     last_frame = [max(fs) if len(fs) else -1 for fs in frame_sets]
@@ -99,7 +115,7 @@ def iter_clips(
             needs.setdefault(f, []).append((c, slot))
     if not needs:
         return
-    stop = max(needs) + 1
+    stop = max(max(needs) + 1, min_stop or 0)
     open_clips: dict[int, np.ndarray] = {}
     filled: dict[int, np.ndarray] = {}
     by_last: dict[int, list[int]] = {}
@@ -108,6 +124,8 @@ def iter_clips(
     pending = sorted(by_last)
     cursor = 0
     for index, frame in iter_frames(path, stop=stop, stats=stats):
+        if on_frame is not None:
+            on_frame(index, frame)
         wanted = needs.get(index)
         if wanted:
             rgb = to_square_rgb(frame, size)

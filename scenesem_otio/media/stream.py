@@ -19,6 +19,7 @@ import numpy as np
 from scenesem_otio.config import SamplingOptions, ShotOptions
 from scenesem_otio.media.decode import DecodeStats, iter_frames, square_from_bgr
 from scenesem_otio.media.sampling import ClipPlan, plan_shot
+from scenesem_otio.media.thumbnails import ThumbnailCollector
 from scenesem_otio.scenes import Shot, VideoInfo, shots_from_cuts
 
 log = logging.getLogger("scenesem")
@@ -90,6 +91,7 @@ class SinglePass:
     detector: object
     sampling: SamplingOptions  # resolved: num_frames and image_size set
     stats: DecodeStats = field(default_factory=DecodeStats)
+    thumbs: ThumbnailCollector | None = None  # fed every frame for `cut --report`
     cuts: list[int] = field(default_factory=list)
     shots: list[Shot] = field(default_factory=list)
     plans: list[ClipPlan] = field(default_factory=list)
@@ -97,6 +99,8 @@ class SinglePass:
 
     def _close_shot(self, buffer: FrameBuffer, start: int, end: int
                     ) -> Iterator[tuple[ClipPlan, np.ndarray]]:
+        if self.thumbs is not None:
+            self.thumbs.end_shot(end)
         index = len(self.shots)
         shot = Shot(start, end)
         self.shots.append(shot)
@@ -130,6 +134,8 @@ class SinglePass:
                     bgr = cv2.resize(bgr, (max(1, round(bgr.shape[1] / factor)),
                                            max(1, round(bgr.shape[0] / factor))),
                                      interpolation=cv2.INTER_LINEAR)
+                if self.thumbs is not None:
+                    self.thumbs.feed(index, bgr)  # the ≤256 px frame the detector sees
                 found = self.detector.process_frame(FrameTimecode(index, fps=fps), bgr)
                 pending.extend(c.frame_num for c in found)
                 pending.sort()
@@ -154,10 +160,11 @@ class SinglePass:
 
 
 def single_pass(info: VideoInfo, shots: ShotOptions, sampling: SamplingOptions,
-                stats: DecodeStats | None = None) -> SinglePass:
+                stats: DecodeStats | None = None, thumbnails: bool = False) -> SinglePass:
     """Shot source that detects cuts in the same decode that samples the clips."""
     from scenesem_otio.media.shots import make_detector
 
     detector = make_detector(shots.detector, shots.detector_threshold, shots.min_shot)
-    return SinglePass(info, detector, sampling, stats or DecodeStats())
+    thumbs = ThumbnailCollector(aspect=info.width / info.height) if thumbnails else None
+    return SinglePass(info, detector, sampling, stats or DecodeStats(), thumbs)
 

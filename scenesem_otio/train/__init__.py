@@ -1,1 +1,1 @@
-"""Training beside the pipeline: data sources, clip table and sampler, trainer state, trainer, calibration."""
+"""Training beside the pipeline: data sources, clip table, sampler, state, trainer, calibration."""
