@@ -21,3 +21,7 @@ class CheckpointError(ScenesemError):
 
 class DataError(ScenesemError):
     """A training manifest, dataset shard or annotation is malformed."""
+
+
+class ReportError(ScenesemError):
+    """The report cannot be written where asked (wrong extension, unwritable folder)."""

@@ -20,7 +20,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from scenesem_otio.errors import MediaError, ScenesemError, TimelineError
+from scenesem_otio.errors import MediaError, ReportError, TimelineError
 from scenesem_otio.scenes import Scene, Shot
 
 if TYPE_CHECKING:
@@ -38,10 +38,6 @@ MARKER_CSS = {"RED": "#e5484d", "YELLOW": "#f5c518", "GREEN": "#46a758", "BLUE":
               "CYAN": "#2ec4d6", "PURPLE": "#8e4ec6", "PINK": "#e93d82", "ORANGE": "#f76b15",
               "MAGENTA": "#d23fd2", "BLACK": "#111111", "WHITE": "#f0f0f0"}
 UNKNOWN_CSS = "#3a3d44"
-
-
-class ReportError(ScenesemError):
-    """The report cannot be written where asked (wrong extension, unwritable folder)."""
 
 
 @dataclass(frozen=True)
@@ -122,19 +118,8 @@ def _has_metadata(timeline: otio.schema.Timeline, ns: str) -> bool:
 
 def gather(timeline: otio.schema.Timeline, source: str | None = None) -> Film:
     """Scenes, shots, scores, distances and facts of a scenesem timeline."""
-    import numpy as np
-
     from scenesem_otio.adapters import nle
-    from scenesem_otio.adapters.timeline import (
-        NS,
-        cuts_from_timeline,
-        marker_color,
-        plain_metadata,
-        scenes_from_timeline,
-        timeline_media,
-    )
-    from scenesem_otio.scenes import shots_from_cuts
-    from scenesem_otio.segment import distance_matrix, nearest_earlier
+    from scenesem_otio.adapters.timeline import NS, plain_metadata, timeline_media
 
     source = source or timeline.name or "timeline"
     if not _has_metadata(timeline, NS):
@@ -142,21 +127,61 @@ def gather(timeline: otio.schema.Timeline, source: str | None = None) -> Film:
                             f"or .otioz written by `scenesem cut` or `scenesem baseline`")
     meta = plain_metadata(timeline.metadata[NS])
     rate, drop = nle._rate_info(timeline)
-    fr = float(rate)
-    base = round(timeline.global_start_time.value_rescaled_to(fr)) \
-        if timeline.global_start_time else 0
+    base = _start_frame(timeline, float(rate))
+    scenes, n_frames = _scenes(timeline, meta, source)
+    shots, cuts, scores = _shots_and_scores(timeline, meta, scenes, n_frames, source)
+    colours = _marker_colours(timeline, scenes, float(rate), base)
+    dist, full, nearest = _distances(scenes, source)
+    threshold = (_numbers([meta["threshold"]], float, source, "threshold")[0]
+                 if meta.get("threshold") is not None else None)
+    media, _ = timeline_media(timeline)
+    return Film(name=timeline.name or Path(source).stem, source=source, meta=meta, rate=rate,
+                drop=drop, base=base, n_frames=n_frames, scenes=scenes, shots=shots,
+                colours=colours, nearest=nearest, cuts=cuts, scores=scores,
+                threshold=threshold,
+                dist=dist, dist_full=full, media=media)
+
+
+def _start_frame(timeline: otio.schema.Timeline, fr: float) -> int:
+    """The start timecode as frames, so every frame on the page can be shown as timecode."""
+    start = timeline.global_start_time
+    return round(start.value_rescaled_to(fr)) if start else 0
+
+
+def _scenes(timeline: otio.schema.Timeline, meta: Mapping, source: str
+            ) -> tuple[list[Scene], int]:
+    """The scenes and the film's length; a timeline without scenes has nothing to show."""
+    from scenesem_otio.adapters.timeline import scenes_from_timeline
+
     scenes = scenes_from_timeline(timeline, source=source)
     if not scenes:
         raise TimelineError(f"{source}: no scenes in this timeline")
     n_frames = _numbers([meta.get("n_frames") or scenes[-1].end], int, source, "n_frames")[0]
+    return scenes, n_frames
 
-    cuts_meta = _numbers(meta.get("shot_cuts"), int, source, "shot_cuts")
-    starts = {*cuts_meta, *cuts_from_timeline(timeline, source=source),
+
+def _shots_and_scores(timeline: otio.schema.Timeline, meta: Mapping, scenes: list[Scene],
+                      n_frames: int, source: str
+                      ) -> tuple[list[Shot], list[int], list[float]]:
+    """Every shot (scored cuts, clip edges and scene starts), and the scored cuts with their
+    boundary scores; both lists are dropped when their lengths disagree."""
+    from scenesem_otio.adapters.timeline import cuts_from_timeline
+    from scenesem_otio.scenes import shots_from_cuts
+
+    cuts = _numbers(meta.get("shot_cuts"), int, source, "shot_cuts")
+    starts = {*cuts, *cuts_from_timeline(timeline, source=source),
               *(s.start for s in scenes)}
     shots = shots_from_cuts(sorted(starts), n_frames)
     scores = _numbers(meta.get("boundary_scores"), float, source, "boundary_scores")
-    if len(scores) != len(cuts_meta):
-        scores, cuts_meta = [], []
+    if len(scores) != len(cuts):
+        scores, cuts = [], []
+    return shots, cuts, scores
+
+
+def _marker_colours(timeline: otio.schema.Timeline, scenes: list[Scene], fr: float,
+                    base: int) -> list[str]:
+    """Each scene's marker colour as the editor left it, else the one `cut` would choose."""
+    from scenesem_otio.adapters.timeline import marker_color
 
     colour_at: dict[int, str] = {}
     for item in timeline.find_clips():
@@ -165,13 +190,32 @@ def gather(timeline: otio.schema.Timeline, source: str | None = None) -> Film:
         for m in item.markers:
             colour_at.setdefault(round(m.marked_range.start_time.value_rescaled_to(fr))
                                  - start0, str(m.color))
-    colours = [colour_at.get(s.start) or str(marker_color(s.distance_prev)) for s in scenes]
+    return [colour_at.get(s.start) or str(marker_color(s.distance_prev)) for s in scenes]
 
-    n = len(scenes)
+
+def _distances(scenes: list[Scene], source: str
+               ) -> tuple[np.ndarray | None, bool, list[list[tuple[int, float]]]]:
+    """(matrix, full?, nearest earlier per scene): from embeddings when every scene has one,
+    else the known pairs only (NaN elsewhere), else no matrix."""
+    import numpy as np
+
+    from scenesem_otio.segment import distance_matrix
+
     dist: np.ndarray | None = None
-    full = all(s.embedding for s in scenes) and n > 0
+    full = all(s.embedding for s in scenes) and len(scenes) > 0
     if full:
         dist = distance_matrix(np.asarray([s.embedding for s in scenes], dtype=np.float64))
+    nearest = _nearest(scenes, dist, source)
+    if dist is None and any(s.distance_prev is not None for s in scenes):
+        dist = _known_distances(scenes, nearest)
+    return dist, full, nearest
+
+
+def _nearest(scenes: list[Scene], dist: np.ndarray | None, source: str
+             ) -> list[list[tuple[int, float]]]:
+    """Per scene, its nearest earlier scenes as `cut` recorded them, else from `dist`."""
+    from scenesem_otio.segment import nearest_earlier
+
     nearest: list[list[tuple[int, float]]] = []
     for i, s in enumerate(scenes):
         entries = [d for d in s.metadata.get("nearest") or []
@@ -183,22 +227,24 @@ def gather(timeline: otio.schema.Timeline, source: str | None = None) -> Film:
         if not found and dist is not None:
             found = nearest_earlier(dist, i, 3)
         nearest.append(found)
-    if dist is None and any(s.distance_prev is not None for s in scenes):
-        dist = np.full((n, n), np.nan)
-        np.fill_diagonal(dist, 0.0)
-        for i, s in enumerate(scenes):
-            if i and s.distance_prev is not None:
-                dist[i, i - 1] = dist[i - 1, i] = s.distance_prev
-            for j, d in nearest[i]:
-                dist[i, j] = dist[j, i] = d
-    threshold = (_numbers([meta["threshold"]], float, source, "threshold")[0]
-                 if meta.get("threshold") is not None else None)
-    media, _ = timeline_media(timeline)
-    return Film(name=timeline.name or Path(source).stem, source=source, meta=meta, rate=rate,
-                drop=drop, base=base, n_frames=n_frames, scenes=scenes, shots=shots,
-                colours=colours, nearest=nearest, cuts=cuts_meta, scores=scores,
-                threshold=threshold,
-                dist=dist, dist_full=full, media=media)
+    return nearest
+
+
+def _known_distances(scenes: list[Scene], nearest: list[list[tuple[int, float]]]
+                     ) -> np.ndarray:
+    """Without embeddings: the distances a timeline does carry (to the previous scene and
+    the nearest earlier ones), NaN for every other pair."""
+    import numpy as np
+
+    n = len(scenes)
+    dist = np.full((n, n), np.nan)
+    np.fill_diagonal(dist, 0.0)
+    for i, s in enumerate(scenes):
+        if i and s.distance_prev is not None:
+            dist[i, i - 1] = dist[i - 1, i] = s.distance_prev
+        for j, d in nearest[i]:
+            dist[i, j] = dist[j, i] = d
+    return dist
 
 
 def _numbers(values: Any, kind: type, source: str, what: str) -> list:
@@ -420,89 +466,144 @@ def _nice_step(span_s: float, target: int = 8) -> float:
     return 3600.0 * math.ceil(raw / 3600)
 
 
-def _curve_svg(film: Film) -> str:
-    """Boundary score at every shot cut (stems), θ dashed, chosen cuts coloured and linked,
-    and a band of scenes in their marker colours underneath."""
-    w, h = 1200, 250
-    left, right, top, plot_h = 46, 12, 14, 160
-    band_y, band_h = top + plot_h + 8, 22
-    plot_w = w - left - right
-    n = max(film.n_frames, 1)
+@dataclass(frozen=True)
+class _Chart:
+    """Geometry of the boundary-score chart: where a frame and a score land in the SVG."""
 
-    def x(frame: int) -> float:
-        return left + plot_w * frame / n
+    n: int  # frames across the plot (at least 1)
+    tick: float  # score between grid lines
+    y_max: float  # score at the top of the plot
+    w: int = 1200
+    h: int = 250
+    left: int = 46
+    right: int = 12
+    top: int = 14
+    plot_h: int = 160
+    band_h: int = 22
 
-    # Scores live in [0, 1]; an untrained model's stay small, so the axis ends at a tenth
-    # above the largest score or θ.
+    @property
+    def plot_w(self) -> int:
+        return self.w - self.left - self.right
+
+    @property
+    def band_y(self) -> int:
+        return self.top + self.plot_h + 8
+
+    def x(self, frame: int) -> float:
+        return self.left + self.plot_w * frame / self.n
+
+    def y(self, score: float) -> float:
+        return self.top + self.plot_h * (1.0 - min(max(score / self.y_max, 0.0), 1.0))
+
+
+def _chart(film: Film) -> _Chart:
+    """Scores live in [0, 1]; an untrained model's stay small, so the axis ends at a tenth
+    above the largest score or θ, on a round tick."""
     peak = min(1.0, 1.1 * max([*film.scores, film.threshold or 0.0, 0.02]))
     tick = next(t for t in (0.01, 0.02, 0.05, 0.1, 0.2, 0.25) if peak / t <= 6)
     y_max = min(1.0, math.ceil(peak / tick) * tick)
+    return _Chart(n=max(film.n_frames, 1), tick=tick, y_max=y_max)
 
-    def y(score: float) -> float:
-        return top + plot_h * (1.0 - min(max(score / y_max, 0.0), 1.0))
 
-    out = [f'<svg viewBox="0 0 {w} {h}" xmlns="http://www.w3.org/2000/svg" role="img" '
+def _curve_svg(film: Film) -> str:
+    """Boundary score at every shot cut (stems), θ dashed, chosen cuts coloured and linked,
+    and a band of scenes in their marker colours underneath."""
+    c = _chart(film)
+    out = [f'<svg viewBox="0 0 {c.w} {c.h}" xmlns="http://www.w3.org/2000/svg" role="img" '
            f'aria-label="boundary scores" font-family="system-ui,sans-serif" font-size="11">']
-    for g in (k * tick for k in range(round(y_max / tick) + 1)):
-        out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(g):.1f}" y2="{y(g):.1f}" '
-                   f'stroke="#34373e" stroke-width="1"/>'
-                   f'<text x="{left - 6}" y="{y(g) + 4:.1f}" fill="#9aa0a6" '
-                   f'text-anchor="end">{g:.3g}</text>')
-    step = _nice_step(film.seconds(n))
-    t = 0.0
-    while t <= film.seconds(n) + 1e-9:
-        frame = round(t * film.rate)
-        anchor = "end" if x(frame) > w - right - 30 else "middle"
-        out.append(f'<line x1="{x(frame):.1f}" x2="{x(frame):.1f}" y1="{band_y + band_h}" '
-                   f'y2="{band_y + band_h + 5}" stroke="#9aa0a6"/>'
-                   f'<text x="{x(frame):.1f}" y="{band_y + band_h + 17}" fill="#9aa0a6" '
-                   f'text-anchor="{anchor}">{_esc(film.tc(frame)[:8])}</text>')
-        t += step
-    chosen = {s.start: i for i, s in enumerate(film.scenes)}
+    out += _curve_grid(c)
+    out += _curve_time_axis(film, c)
     if film.scores:
-        plain = "".join(f"M{x(c):.1f} {y(0):.1f}V{y(s):.1f}"
-                        for c, s in zip(film.cuts, film.scores) if c not in chosen)
-        out.append(f'<path d="{plain}" stroke="#7a7f88" stroke-width="1.2" fill="none"/>')
-        dots = "".join(f"M{x(c):.1f} {y(s):.1f}h0" for c, s in zip(film.cuts, film.scores)
-                       if c not in chosen)
-        out.append(f'<path d="{dots}" stroke="#b9bec7" stroke-width="3" '
-                   f'stroke-linecap="round"/>')
-        for c, s in zip(film.cuts, film.scores):
-            if c in chosen:
-                i = chosen[c]
-                col = _colour(film.colours[i])
-                out.append(
-                    f'<a href="#s{i + 1:03d}"><title>{_label(i)} at {_esc(film.tc(c))}: '
-                    f'boundary score {s:.3f}</title>'
-                    f'<line x1="{x(c):.1f}" x2="{x(c):.1f}" y1="{y(0):.1f}" y2="{y(s):.1f}" '
-                    f'stroke="{col}" stroke-width="2"/>'
-                    f'<circle cx="{x(c):.1f}" cy="{y(s):.1f}" r="4.5" fill="{col}" '
-                    f'stroke="#18191c"/></a>')
-        n_req = film.meta.get("n_scenes_requested")
-        theta_note = f" (not used: --scenes {n_req})" if n_req else ""
-        if film.threshold is not None:
-            out.append(f'<line x1="{left}" x2="{w - right}" y1="{y(film.threshold):.1f}" '
-                       f'y2="{y(film.threshold):.1f}" stroke="#4da3ff" stroke-width="1.5" '
-                       f'stroke-dasharray="6 4"/><text x="{w - right - 4}" '
-                       f'y="{y(film.threshold) - 5:.1f}" fill="#4da3ff" text-anchor="end">'
-                       f'θ = {film.threshold:.3f}{theta_note}</text>')
+        out += _curve_stems(film, c)
+        out += _curve_threshold(film, c)
     else:
-        out.append(f'<text x="{left + plot_w / 2}" y="{top + plot_h / 2}" fill="#9aa0a6" '
-                   f'text-anchor="middle" font-size="14">no boundary scores in this timeline '
-                   f'({_esc(film.meta.get("tool") or "unknown tool")})</text>')
-    for i, s in enumerate(film.scenes):
-        x0, x1 = x(s.start), x(s.end)
-        col = _colour(film.colours[i])
-        out.append(f'<a href="#s{i + 1:03d}"><title>{_label(i)} {_esc(film.tc(s.start))} – '
-                   f'{_esc(film.tc(s.end))}</title><rect x="{x0:.1f}" y="{band_y}" '
-                   f'width="{max(x1 - x0 - 0.6, 0.6):.1f}" height="{band_h}" fill="{col}" '
-                   f'fill-opacity="{0.75 if i % 2 == 0 else 0.5}"/>')
-        if x1 - x0 > 34:
-            out.append(f'<text x="{(x0 + x1) / 2:.1f}" y="{band_y + 15}" fill="#111" '
-                       f'text-anchor="middle" font-weight="600">{_label(i)}</text>')
-        out.append("</a>")
+        out.append(f'<text x="{c.left + c.plot_w / 2}" y="{c.top + c.plot_h / 2}" '
+                   f'fill="#9aa0a6" text-anchor="middle" font-size="14">no boundary scores '
+                   f'in this timeline ({_esc(film.meta.get("tool") or "unknown tool")})</text>')
+    out += _curve_scene_band(film, c)
     out.append("</svg>")
     return "".join(out)
+
+
+def _curve_grid(c: _Chart) -> list[str]:
+    """Horizontal grid lines with their scores, so stem heights can be read."""
+    return [f'<line x1="{c.left}" x2="{c.w - c.right}" y1="{c.y(g):.1f}" y2="{c.y(g):.1f}" '
+            f'stroke="#34373e" stroke-width="1"/>'
+            f'<text x="{c.left - 6}" y="{c.y(g) + 4:.1f}" fill="#9aa0a6" '
+            f'text-anchor="end">{g:.3g}</text>'
+            for g in (k * c.tick for k in range(round(c.y_max / c.tick) + 1))]
+
+
+def _curve_time_axis(film: Film, c: _Chart) -> list[str]:
+    """Timecode ticks under the scene band at round seconds, so editors can find a cut."""
+    out = []
+    band_end = c.band_y + c.band_h
+    step = _nice_step(film.seconds(c.n))
+    t = 0.0
+    while t <= film.seconds(c.n) + 1e-9:
+        frame = round(t * film.rate)
+        anchor = "end" if c.x(frame) > c.w - c.right - 30 else "middle"
+        out.append(f'<line x1="{c.x(frame):.1f}" x2="{c.x(frame):.1f}" y1="{band_end}" '
+                   f'y2="{band_end + 5}" stroke="#9aa0a6"/>'
+                   f'<text x="{c.x(frame):.1f}" y="{band_end + 17}" fill="#9aa0a6" '
+                   f'text-anchor="{anchor}">{_esc(film.tc(frame)[:8])}</text>')
+        t += step
+    return out
+
+
+def _curve_stems(film: Film, c: _Chart) -> list[str]:
+    """A grey stem per scored cut not chosen, and a coloured one linked to its scene row
+    per chosen cut (drawn last, on top)."""
+    chosen = {s.start: i for i, s in enumerate(film.scenes)}
+    pairs = list(zip(film.cuts, film.scores))
+    plain = "".join(f"M{c.x(f):.1f} {c.y(0):.1f}V{c.y(s):.1f}"
+                    for f, s in pairs if f not in chosen)
+    dots = "".join(f"M{c.x(f):.1f} {c.y(s):.1f}h0" for f, s in pairs if f not in chosen)
+    out = [f'<path d="{plain}" stroke="#7a7f88" stroke-width="1.2" fill="none"/>',
+           f'<path d="{dots}" stroke="#b9bec7" stroke-width="3" stroke-linecap="round"/>']
+    for f, s in pairs:
+        if f in chosen:
+            i = chosen[f]
+            col = _colour(film.colours[i])
+            out.append(
+                f'<a href="#s{i + 1:03d}"><title>{_label(i)} at {_esc(film.tc(f))}: '
+                f'boundary score {s:.3f}</title>'
+                f'<line x1="{c.x(f):.1f}" x2="{c.x(f):.1f}" y1="{c.y(0):.1f}" '
+                f'y2="{c.y(s):.1f}" stroke="{col}" stroke-width="2"/>'
+                f'<circle cx="{c.x(f):.1f}" cy="{c.y(s):.1f}" r="4.5" fill="{col}" '
+                f'stroke="#18191c"/></a>')
+    return out
+
+
+def _curve_threshold(film: Film, c: _Chart) -> list[str]:
+    """θ as a dashed line, noting when --scenes N chose the cuts instead."""
+    if film.threshold is None:
+        return []
+    n_req = film.meta.get("n_scenes_requested")
+    theta_note = f" (not used: --scenes {n_req})" if n_req else ""
+    y = c.y(film.threshold)
+    return [f'<line x1="{c.left}" x2="{c.w - c.right}" y1="{y:.1f}" '
+            f'y2="{y:.1f}" stroke="#4da3ff" stroke-width="1.5" '
+            f'stroke-dasharray="6 4"/><text x="{c.w - c.right - 4}" '
+            f'y="{y - 5:.1f}" fill="#4da3ff" text-anchor="end">'
+            f'θ = {film.threshold:.3f}{theta_note}</text>']
+
+
+def _curve_scene_band(film: Film, c: _Chart) -> list[str]:
+    """Scenes as coloured blocks under the plot, each linked to its row."""
+    out = []
+    for i, s in enumerate(film.scenes):
+        x0, x1 = c.x(s.start), c.x(s.end)
+        col = _colour(film.colours[i])
+        out.append(f'<a href="#s{i + 1:03d}"><title>{_label(i)} {_esc(film.tc(s.start))} – '
+                   f'{_esc(film.tc(s.end))}</title><rect x="{x0:.1f}" y="{c.band_y}" '
+                   f'width="{max(x1 - x0 - 0.6, 0.6):.1f}" height="{c.band_h}" fill="{col}" '
+                   f'fill-opacity="{0.75 if i % 2 == 0 else 0.5}"/>')
+        if x1 - x0 > 34:
+            out.append(f'<text x="{(x0 + x1) / 2:.1f}" y="{c.band_y + 15}" fill="#111" '
+                       f'text-anchor="middle" font-weight="600">{_label(i)}</text>')
+        out.append("</a>")
+    return out
 
 
 def _shot_figure(film: Film, k: int, shot: Shot, thumbs: Mapping[int, ShotThumbs],
@@ -600,70 +701,103 @@ def _png(rgb: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def _heatmap(film: Film, thumbs: Mapping[int, ShotThumbs]) -> tuple[str, int]:
-    """Distance matrix as a pixelated PNG, scene keyframes along both axes, hover readout."""
-    import numpy as np
+@dataclass(frozen=True)
+class _HeatLayout:
+    """Pixel layout of the heat map: matrix cells, and keyframes on every `stride`-th scene."""
 
-    if film.dist is None:
-        return ('<p class=note>No distances in this timeline (each clip is a shot: '
-                f'{_esc(film.meta.get("tool") or "no scenesem cut")}). '
-                'Cut with `scenesem cut … --embeddings` for the full matrix.</p>', 0)
-    dist = film.dist
+    n: int  # scenes
+    cell: int  # px per scene in the matrix
+    stride: int  # scenes per axis keyframe, so keyframes stay legible
+    size: int  # px of the matrix side
+    top_h: int  # px height of the top axis
+    left_w: int  # px width of the left axis
+
+    @property
+    def axis_len(self) -> int:
+        return self.stride * self.cell
+
+
+def _heat_layout(film: Film) -> _HeatLayout:
+    """Cells that fit ~720 px, axis keyframes ≥ 22 px apart, in the film's aspect ratio."""
     n = len(film.scenes)
-    known = ~np.isnan(dist)
-    off = known & ~np.eye(n, dtype=bool)
-    vmax = float(dist[off].max()) if off.any() else 1.0
-    vmax = vmax if vmax > 1e-9 else 1.0
-    rgb = _viridis(np.where(known, dist / vmax, 0.0))
-    rgb[~known] = (0x3A, 0x3D, 0x44)
     cell = int(min(56, max(3, 720 // max(n, 1))))
     stride = max(1, math.ceil(22 / cell))
-    size = n * cell
     ah = 9 / 16
     meta_w, meta_h = film.meta.get("width"), film.meta.get("height")
     if isinstance(meta_w, (int, float)) and isinstance(meta_h, (int, float)) and meta_w > 0 \
             and meta_h > 0:
         ah = min(4.0, max(0.25, float(meta_h) / float(meta_w)))
     axis_len = stride * cell
-    top_h = round(axis_len * ah)
-    left_w = round(axis_len / ah)
+    return _HeatLayout(n=n, cell=cell, stride=stride, size=n * cell, top_h=round(axis_len * ah),
+                       left_w=round(axis_len / ah))
+
+
+def _heat_axes(film: Film, thumbs: Mapping[int, ShotThumbs], lay: _HeatLayout
+               ) -> tuple[list[str], int]:
+    """Scene keyframes along the top and the left of the matrix, each linked to its row."""
     parts = []
     n_images = 0
-    for i in range(0, n, stride):
+    for i in range(0, lay.n, lay.stride):
         key = _scene_keyframe(film, film.scenes[i], thumbs)
         if key is None:
             continue
         uri = _data_uri(key, "image/jpeg")
         title = f"{_label(i)} {film.tc(film.scenes[i].start)}"
-        span = min(axis_len, size - i * cell)  # the last one stops at the matrix's edge
+        # the last one stops at the matrix's edge
+        span = min(lay.axis_len, lay.size - i * lay.cell)
         parts.append(f'<a class=ax href="#s{i + 1:03d}" title="{_esc(title)}" style="left:'
-                     f'{left_w + i * cell}px;top:0;width:{span}px;height:{top_h}px">'
+                     f'{lay.left_w + i * lay.cell}px;top:0;width:{span}px;height:{lay.top_h}px">'
                      f'<img src="{uri}" alt="{_label(i)}"></a>')
         parts.append(f'<a class=ax href="#s{i + 1:03d}" title="{_esc(title)}" style="left:0;'
-                     f'top:{top_h + i * cell}px;width:{left_w}px;height:{span}px">'
+                     f'top:{lay.top_h + i * lay.cell}px;width:{lay.left_w}px;height:{span}px">'
                      f'<img src="{uri}" alt="{_label(i)}"></a>')
         n_images += 2
-    matrix_uri = _data_uri(_png(rgb), "image/png")
-    parts.append(f'<img class=matrix id=matrix src="{matrix_uri}" alt="distance matrix" '
-                 f'width="{size}" height="{size}" style="left:{left_w}px;top:{top_h}px;'
-                 f'width:{size}px;height:{size}px" data-cell="{cell}">')
+    return parts, n_images
+
+
+def _heat_matrix(dist: np.ndarray, lay: _HeatLayout) -> tuple[str, float]:
+    """The matrix as a pixelated PNG scaled to the largest known off-diagonal distance
+    (unknown pairs grey), and that scale."""
+    import numpy as np
+
+    known = ~np.isnan(dist)
+    off = known & ~np.eye(lay.n, dtype=bool)
+    vmax = float(dist[off].max()) if off.any() else 1.0
+    vmax = vmax if vmax > 1e-9 else 1.0
+    rgb = _viridis(np.where(known, dist / vmax, 0.0))
+    rgb[~known] = (0x3A, 0x3D, 0x44)
+    uri = _data_uri(_png(rgb), "image/png")
+    return (f'<img class=matrix id=matrix src="{uri}" alt="distance matrix" '
+            f'width="{lay.size}" height="{lay.size}" style="left:{lay.left_w}px;'
+            f'top:{lay.top_h}px;width:{lay.size}px;height:{lay.size}px" '
+            f'data-cell="{lay.cell}">', vmax)
+
+
+def _heat_legend(vmax: float, complete: bool) -> str:
+    """Colour scale from near to far, with grey for unknown pairs when there are any."""
+    import numpy as np
+
     legend_rgb = _viridis(np.linspace(0.0, 1.0, 256))[None, :, :]
-    complete = bool(known.all())
-    legend = (f'<div class=legend>near <img src="{_data_uri(_png(legend_rgb), "image/png")}" '
-              f'alt="colour scale"> far &nbsp; D = (1 − cos) / 2 from 0 to {vmax:.3f}'
-              + ("" if complete else
-                 f' · <span style="color:{UNKNOWN_CSS};background:{UNKNOWN_CSS}">■</span> '
-                 'unknown') + "</div>")
-    note = "" if complete else (
-        "<p class=note>This timeline carries no scene embeddings: only each scene's "
-        "distance to the previous scene and to its nearest earlier scenes are known (grey = "
-        "unknown). Cut with `scenesem cut … --embeddings` for the full matrix.</p>")
+    return (f'<div class=legend>near <img src="{_data_uri(_png(legend_rgb), "image/png")}" '
+            f'alt="colour scale"> far &nbsp; D = (1 − cos) / 2 from 0 to {vmax:.3f}'
+            + ("" if complete else
+               f' · <span style="color:{UNKNOWN_CSS};background:{UNKNOWN_CSS}">■</span> '
+               'unknown') + "</div>")
+
+
+def _heat_script(dist: np.ndarray, lay: _HeatLayout) -> str:
+    """Hover readout (scene × scene: D) and click-to-row; values only up to 400 scenes,
+    to keep the page small."""
+    import numpy as np
+
+    n = lay.n
+    known = ~np.isnan(dist)
     values = None
     if n <= 400:
         values = [[None if not known[i, j] else round(float(dist[i, j]), 3) for j in range(n)]
                   for i in range(n)]
-    data = json.dumps({"cell": cell, "d": values})
-    script = (
+    data = json.dumps({"cell": lay.cell, "d": values})
+    return (
         "<script>(function(){var m=document.getElementById('matrix'),o=document"
         ".getElementById('hover'),cfg=" + data.replace("</", "<\\/") + ";if(!m)return;"
         "function ij(e){var r=m.getBoundingClientRect();return[Math.floor((e.clientY-r.top)"
@@ -674,9 +808,29 @@ def _heatmap(film: Film, thumbs: Mapping[int, ShotThumbs]) -> tuple[str, int]:
         "(v===null?': unknown':v===undefined?'':': D = '+v.toFixed(3))+' (click: go to '+"
         "lab(p[0])+')'});m.addEventListener('click',function(e){location.hash='#s'+"
         "String(ij(e)[0]+1).padStart(3,'0')})})();</script>")
-    body = (f'{note}{legend}<div id=hover></div><div class=heatwrap><div class=heat '
-            f'style="width:{left_w + size}px;height:{top_h + size}px">{"".join(parts)}'
-            f'</div></div>{script}')
+
+
+def _heatmap(film: Film, thumbs: Mapping[int, ShotThumbs]) -> tuple[str, int]:
+    """Distance matrix as a pixelated PNG, scene keyframes along both axes, hover readout."""
+    import numpy as np
+
+    if film.dist is None:
+        return ('<p class=note>No distances in this timeline (each clip is a shot: '
+                f'{_esc(film.meta.get("tool") or "no scenesem cut")}). '
+                'Cut with `scenesem cut … --embeddings` for the full matrix.</p>', 0)
+    lay = _heat_layout(film)
+    parts, n_images = _heat_axes(film, thumbs, lay)
+    matrix, vmax = _heat_matrix(film.dist, lay)
+    parts.append(matrix)
+    complete = bool((~np.isnan(film.dist)).all())
+    note = "" if complete else (
+        "<p class=note>This timeline carries no scene embeddings: only each scene's "
+        "distance to the previous scene and to its nearest earlier scenes are known (grey = "
+        "unknown). Cut with `scenesem cut … --embeddings` for the full matrix.</p>")
+    body = (f'{note}{_heat_legend(vmax, complete)}<div id=hover></div><div class=heatwrap>'
+            f'<div class=heat style="width:{lay.left_w + lay.size}px;'
+            f'height:{lay.top_h + lay.size}px">{"".join(parts)}'
+            f'</div></div>{_heat_script(film.dist, lay)}')
     return body, n_images + 2
 
 
