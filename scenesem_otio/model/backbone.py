@@ -3,6 +3,11 @@
 VideoMAE has no CLS token: the pooled vector is the mean of `last_hidden_state` over tokens
 followed by a LayerNorm (`fc_norm`, as in VideoMAEForVideoClassification). That vector is what
 the design calls "the output CLS token".
+
+Visible-token inference (`keep` < 1): the encoder sees only a fixed, spatially even subset of
+the tubelet tokens (the same cells in every frame pair, a "tube" pattern, as in VideoMAE's own
+pre-training, which saw 10 %); attention and MLP cost fall with the sequence length and the
+mean pooling runs over the kept tokens.
 """
 
 from __future__ import annotations
@@ -10,18 +15,63 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from scenesem_otio.config import DEFAULT_MODEL
+from scenesem_otio.config import DEFAULT_KEEP, DEFAULT_MODEL, RuntimeOptions
 from scenesem_otio.errors import CheckpointError
 
 log = logging.getLogger("scenesem")
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # VideoMAEImageProcessor defaults
 IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def keep_order(grid_h: int, grid_w: int) -> np.ndarray:
+    """Every spatial cell of a grid_h×grid_w patch grid, ranked so that any prefix is even.
+
+    Blue-noise ordering (the "void" half of void-and-cluster): start at the centre, then
+    repeatedly take the cell with the least Gaussian energy from the cells already taken, on
+    a torus so that borders are not favoured. Deterministic (ties go to the lowest index), so
+    every clip, every run and every machine sees the same tokens.
+    """
+    i, j = np.mgrid[0:grid_h, 0:grid_w]
+    cells = np.stack([i.ravel(), j.ravel()], axis=1).astype(np.float64)
+    d = np.abs(cells[:, None, :] - cells[None, :, :])
+    d = np.minimum(d, np.array([grid_h, grid_w], np.float64) - d)
+    kernel = np.exp(-(d**2).sum(-1) / (2 * 1.5**2))
+    n = grid_h * grid_w
+    energy = np.zeros(n)
+    taken = np.zeros(n, bool)
+    order = np.empty(n, np.int64)
+    for step in range(n):
+        cell = ((grid_h // 2) * grid_w + grid_w // 2 if step == 0
+                else int(np.argmin(np.where(taken, np.inf, np.round(energy, 9)))))
+        order[step] = cell
+        taken[cell] = True
+        energy += kernel[cell]
+    return order
+
+
+def keep_pattern(grid_h: int, grid_w: int, keep: float) -> np.ndarray:
+    """bool [grid_h, grid_w]: the round(keep·cells) spatial cells the encoder sees (≥ 1)."""
+    n = grid_h * grid_w
+    k = min(n, max(1, round(keep * n)))
+    kept = np.zeros(n, bool)
+    kept[keep_order(grid_h, grid_w)[:k]] = True
+    return kept.reshape(grid_h, grid_w)
+
+
+def check_keep(keep: float, what: str = "--keep") -> float:
+    """A token fraction in (0, 1]; anything else is a user mistake (an option or a checkpoint's
+    scenesem.json)."""
+    if not 0.0 < float(keep) <= 1.0:
+        raise CheckpointError(f"{what}: the fraction of tokens kept must be in (0, 1], "
+                            f"not {keep}")
+    return float(keep)
 
 
 class VideoBackbone(nn.Module):
@@ -36,6 +86,9 @@ class VideoBackbone(nn.Module):
                              persistent=False)
         self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 1, 3, 1, 1),
                              persistent=False)
+        self.keep = 1.0  # fraction of tubelet tokens the encoder sees
+        # [N] bool, True = token dropped (transformers' bool_masked_pos); None: all tokens.
+        self.register_buffer("masked", None, persistent=False)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -106,6 +159,32 @@ class VideoBackbone(nn.Module):
     def num_layers(self) -> int:
         return len(self.encoder.encoder.layer)
 
+    @property
+    def token_grid(self) -> tuple[int, int, int]:
+        """(time, height, width) of the tubelet token grid: (8, 14, 14) for videomae-base."""
+        c = self.encoder.config
+        side = int(c.image_size) // int(c.patch_size)
+        return int(c.num_frames) // int(c.tubelet_size), side, side
+
+    @property
+    def n_tokens(self) -> int:
+        """Tokens the encoder sees per clip at the current `keep`."""
+        t, h, w = self.token_grid
+        return t * h * w if self.masked is None else int((~self.masked).sum())
+
+    def set_keep(self, keep: float) -> None:
+        """Let the encoder see `keep` of the tokens: the same spatial cells in every frame pair
+        (a tube pattern, spatially even); 1.0 restores the full sequence bit for bit."""
+        keep = check_keep(keep)
+        self.keep = keep
+        if keep >= 1.0:
+            self.masked = None
+            return
+        t, h, w = self.token_grid
+        # Token order is the patch Conv3d's flatten: index = (t·h + row)·w + col.
+        tube = np.broadcast_to(keep_pattern(h, w, keep), (t, h, w)).reshape(-1)
+        self.masked = torch.from_numpy(~tube).to(self.mean.device)
+
     # ------------------------------------------------------------------ compute
     def preprocess(self, clips: np.ndarray | torch.Tensor) -> torch.Tensor:
         """uint8 [B, T, H, W, 3] -> normalised float [B, T, 3, H, W] on this module's device."""
@@ -114,14 +193,22 @@ class VideoBackbone(nn.Module):
         return (x - self.mean) / self.std
 
     def prefix(self, pixel_values: torch.Tensor, n_layers: int) -> torch.Tensor:
-        """Patch embeddings and the first `n_layers` encoder layers: tokens [B, N, D]."""
-        h = self.encoder.embeddings(pixel_values, None)
+        """Patch embeddings and the first `n_layers` encoder layers: tokens [B, N·keep, D].
+
+        transformers' VideoMAEEmbeddings adds the (fixed sin-cos) position embeddings to every
+        token and then drops the masked ones, so kept tokens keep their true positions.
+        """
+        mask = None
+        if self.masked is not None:
+            mask = self.masked.to(pixel_values.device).expand(pixel_values.shape[0], -1)
+        h = self.encoder.embeddings(pixel_values, mask)
         for layer in self.encoder.encoder.layer[:n_layers]:
             h = layer(h)
         return h
 
     def suffix(self, hidden: torch.Tensor, start_layer: int) -> torch.Tensor:
-        """Encoder layers from `start_layer` on, final norm, mean over tokens, fc_norm: [B, D]."""
+        """Encoder layers from `start_layer` on, final norm, mean over the (kept) tokens,
+        fc_norm: [B, D]."""
         for layer in self.encoder.encoder.layer[start_layer:]:
             hidden = layer(hidden)
         if getattr(self.encoder, "layernorm", None) is not None:
@@ -145,3 +232,26 @@ class VideoBackbone(nn.Module):
             if norm is not None:
                 for p in norm.parameters():
                     p.requires_grad_(True)
+
+
+def apply_speed_options(embedder: Any, runtime: RuntimeOptions) -> None:
+    """Set an embedder's token fraction and clip budget for a run (issue 16).
+
+    keep: `runtime.keep`, else the keep the checkpoint was trained with, else DEFAULT_KEEP.
+    Clip budget: `runtime.max_clips_per_shot` (0 = no cap), else the model's sampling (whose
+    default is DEFAULT_MAX_CLIPS_PER_SHOT). Backbones without tokens to drop ignore keep.
+    """
+    from dataclasses import replace
+
+    meta = embedder.meta
+    keep = runtime.keep if runtime.keep is not None else meta.keep
+    keep = check_keep(DEFAULT_KEEP if keep is None else keep)
+    if hasattr(embedder.backbone, "set_keep"):
+        embedder.backbone.set_keep(keep)
+        embedder.meta = meta = replace(meta, keep=keep)
+    cap = runtime.max_clips_per_shot
+    if cap is not None:
+        if cap < 0:
+            raise CheckpointError(f"--max-clips-per-shot: must be ≥ 0 (0 = no cap), not {cap}")
+        embedder.meta = replace(meta, sampling=replace(meta.sampling,
+                                                       max_clips_per_shot=cap or None))

@@ -48,6 +48,10 @@ class ModelMeta:
     sampling: SamplingOptions = field(default_factory=SamplingOptions)
     calibration: Calibration = field(default_factory=Calibration)
     record: dict[str, Any] = field(default_factory=dict)
+    # issue 16: fraction of VideoMAE tokens the backbone saw in training and calibration;
+    # None: not a trained model (cut takes config.DEFAULT_KEEP). Checkpoints written before
+    # this field existed saw every token: they read back as 1.0.
+    keep: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Flat JSON, as scenesem.json has always been written."""
@@ -55,7 +59,7 @@ class ModelMeta:
             "format": FORMAT, "backbone": self.backbone,
             "backbone_config": self.backbone_config, "pooling": self.pooling,
             "head": list(self.head) if self.head else None, "unfreeze": self.unfreeze,
-            "sampling": asdict(self.sampling),
+            "sampling": asdict(self.sampling), "keep": self.keep,
             "threshold": self.calibration.threshold,
             "min_scene_s": self.calibration.min_scene_s,
             "calibration_f1": self.calibration.f1, "calibrated_on": self.calibration.split,
@@ -65,7 +69,8 @@ class ModelMeta:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> ModelMeta:
         known = {"format", "backbone", "backbone_config", "pooling", "head", "unfreeze",
-                 "sampling", "threshold", "min_scene_s", "calibration_f1", "calibrated_on"}
+                 "sampling", "threshold", "min_scene_s", "calibration_f1", "calibrated_on",
+                 "keep"}
         head = data.get("head")
         return cls(
             backbone=data.get("backbone"), backbone_config=dict(data["backbone_config"]),
@@ -78,6 +83,7 @@ class ModelMeta:
                 min_scene_s=_opt_float(data.get("min_scene_s")),
                 f1=_opt_float(data.get("calibration_f1")), split=data.get("calibrated_on")),
             record={k: v for k, v in data.items() if k not in known},
+            keep=float(data["keep"]) if data.get("keep") is not None else 1.0,
         )
 
     def with_record(self, **items: Any) -> ModelMeta:
@@ -112,7 +118,8 @@ def save_checkpoint(embedder: Any, directory: str | os.PathLike, meta: ModelMeta
     meta = meta or embedder.meta
     meta = replace(meta, backbone_config=backbone.config.to_dict(),
                    head=embedder.head.dims if embedder.head is not None else None,
-                   sampling=meta.sampling.resolved(backbone.num_frames, backbone.image_size))
+                   sampling=meta.sampling.resolved(backbone.num_frames, backbone.image_size),
+                   keep=getattr(backbone, "keep", 1.0))  # issue 16: what the model ran with
     data = meta.to_json()
     data["versions"] = {"scenesem": __version__, "torch": torch.__version__,
                         "transformers": transformers.__version__}
@@ -158,6 +165,8 @@ def load_checkpoint(directory: str | os.PathLike) -> Any:
         raise CheckpointError(f"{directory}: missing {WEIGHTS_FILE}")
     head = EmbeddingHead(*meta.head) if meta.head else None
     embedder = SceneEmbedder(VideoBackbone.from_config(config), head, meta)
+    if hasattr(embedder.backbone, "set_keep"):  # issue 16: the keep it was trained with
+        embedder.backbone.set_keep(meta.keep if meta.keep is not None else 1.0)
     try:
         embedder.load_state_dict(load_file(str(directory / WEIGHTS_FILE)), strict=True)
     except (SafetensorError, RuntimeError, OSError) as err:

@@ -41,6 +41,8 @@ class TrainConfig:
     stop_after: int | None = None  # leave the run resumable after this step
     precision: str = "auto"
     progress: bool = True
+    keep: float | None = None  # issue 16: VideoMAE tokens seen; None: base checkpoint's, else
+    # config.DEFAULT_KEEP. Training, the feature cache, calibration and later cuts share it.
 
 
 @dataclass

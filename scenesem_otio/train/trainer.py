@@ -9,6 +9,7 @@ the minimum scene length are calibrated on the validation split.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -123,6 +124,11 @@ def prepare_model(cfg: TrainConfig) -> tuple[Any, int]:
     from scenesem_otio.model.head import EmbeddingHead
 
     embedder = load_embedder(cfg.base_model, device="cpu", precision="fp32")
+    # issue 16: the token fraction the whole run (cache, calibration, checkpoint) uses
+    from scenesem_otio.config import RuntimeOptions
+    from scenesem_otio.model.backbone import apply_speed_options
+
+    apply_speed_options(embedder, RuntimeOptions(keep=cfg.keep))
     torch.manual_seed(cfg.seed)
     if embedder.head is None:
         embedder.head = EmbeddingHead(embedder.backbone.hidden_size, cfg.head_hidden,
@@ -154,7 +160,9 @@ def build_run(cfg: TrainConfig) -> Run:
     embedder, k = prepare_model(cfg)
     backbone = embedder.backbone
     sampling = embedder.meta.sampling.resolved(backbone.num_frames, backbone.image_size)
-    table = build_clip_table(items, sampling, cfg.clips_per_scene, cfg.label_mode,
+    # Training clips per scene are set by clips_per_scene, not by cut's clip budget (issue 16).
+    table = build_clip_table(items, replace(sampling, max_clips_per_shot=None),
+                             cfg.clips_per_scene, cfg.label_mode,
                              progress=cfg.progress and accelerator.is_main_process)
     encoder = make_text_encoder(cfg.text_model)
     text = torch.from_numpy(encoder.encode(table.scene_texts)).float()
@@ -166,6 +174,7 @@ def build_run(cfg: TrainConfig) -> Run:
     optimizer, scheduler, groups = make_optimizer(cfg, embedder, total)
     meta = ModelMeta(
         backbone=embedder.meta.backbone or cfg.base_model, unfreeze=k, sampling=sampling,
+        keep=getattr(backbone, "keep", None),
         record={"label_mode": cfg.label_mode, "text_model": encoder.name, "text_a": a,
                 "text_b": b, "mapping": cfg.mapping, "alpha": cfg.alpha,
                 "lambda_neg": cfg.lambda_neg, "margin": cfg.margin,
@@ -224,9 +233,12 @@ def open_cache(run: Run) -> FeatureCache | None:
     backbone = module.embedder.backbone
     with torch.no_grad():
         probe = backbone.prefix(backbone.preprocess(run.table.pixels[:1]), module.start_layer)
+    # The tokens kept (issue 16) change the cached features: they are part of the key.
+    key = fingerprint(module.embedder, module.start_layer, run.table)
+    if getattr(backbone, "keep", 1.0) < 1.0:
+        key = hashlib.sha256(f"{key} keep={backbone.keep!r}".encode()).hexdigest()
     return FeatureCache(f"{run.cfg.cache_features}/rank{run.accelerator.process_index}",
-                        len(run.table.pixels), tuple(probe.shape[1:]),
-                        fingerprint(module.embedder, module.start_layer, run.table))
+                        len(run.table.pixels), tuple(probe.shape[1:]), key)
 
 
 def features(run: Run, idx: np.ndarray) -> torch.Tensor:
