@@ -63,3 +63,47 @@ def render_film(
             for frame in shot_frames(seed, n, width, height, angle):
                 w.write(frame)
     return cuts[1:]
+
+
+STAMP_BITS = 16  # frame numbers up to 65,535
+STAMP_BLOCK = 20  # pixels per bit; two rows: the bits, then their complement
+
+
+def stamp(frame: np.ndarray, number: int) -> None:
+    """Draw `number` across the top of `frame` as black/white blocks (MSB first), then the
+    complement below, so a decoder can read it back exactly and tell a misread."""
+    b = STAMP_BLOCK
+    for k in range(STAMP_BITS):
+        bit = (number >> (STAMP_BITS - 1 - k)) & 1
+        frame[0:b, k * b:(k + 1) * b] = 255 if bit else 0
+        frame[b:2 * b, k * b:(k + 1) * b] = 0 if bit else 255
+
+
+def read_stamp(grey: np.ndarray) -> int | None:
+    """The number `stamp` drew on a decoded greyscale frame (any size: blocks are scaled), or
+    None where the blocks are not a clean bit pattern (black, another picture)."""
+    h, w = grey.shape
+    sx, sy = w / (STAMP_BITS * STAMP_BLOCK), h / 180
+    number = 0
+    for k in range(STAMP_BITS):
+        x0, x1 = int((k * STAMP_BLOCK + 5) * sx), int(((k + 1) * STAMP_BLOCK - 5) * sx)
+        top = grey[int(5 * sy):int(15 * sy), x0:x1].mean()
+        bottom = grey[int(25 * sy):int(35 * sy), x0:x1].mean()
+        if not ((top > 170 and bottom < 85) or (top < 85 and bottom > 170)):
+            return None
+        number = number * 2 + int(top > 170)
+    return number
+
+
+def render_stamped_film(path: Path, fps: Fraction | int | str, n_frames: int,
+                        timecode: str | None = None, shot_lengths: list[int] | None = None
+                        ) -> None:
+    """A 320x180 film whose frame n shows n as a bar code (`read_stamp` reads it back from a
+    render), over shots that look different (`shot_lengths`, default one shot)."""
+    lengths = shot_lengths or [n_frames]
+    assert sum(lengths) == n_frames
+    with VideoWriter(path, fps, STAMP_BITS * STAMP_BLOCK, 180, timecode=timecode) as w:
+        for seed, n in enumerate(lengths):
+            for frame in shot_frames(seed, n, STAMP_BITS * STAMP_BLOCK, 180):
+                stamp(frame, w.n_frames)
+                w.write(frame)

@@ -1,67 +1,195 @@
-"""A real client: MLT's `melt` renders our .kdenlive timeline; each scene's frames land where the
-source has them. Skipped where melt is not installed (`apt-get install melt`)."""
+"""A real client: MLT's `melt` renders our .kdenlive and .mlt projects of films that carry a start
+timecode, and every frame of the render is the source frame the timeline names.
+
+The films stamp each frame with its number as a bar code (`films.render_stamped_film`), so the
+render is read back exactly. melt comes from Debian (`.ci/run` installs it); where it is missing
+the render tests skip, the project-structure tests still run.
+"""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+import xml.etree.ElementTree as ET
+from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
 import opentimelineio as otio
 import pytest
+from films import read_stamp, render_stamped_film
 
-from scenesem_otio.adapters.formats import write_timeline
+from scenesem_otio.adapters.formats import read_timeline, write_timeline
+from scenesem_otio.adapters.nle import timecode
+from scenesem_otio.adapters.timeline import build_timeline
 from scenesem_otio.media.decode import iter_frames
-from scenesem_otio.pipeline import baseline
+from scenesem_otio.media.probe import probe
+from scenesem_otio.scenes import Scene, VideoInfo
 
-pytestmark = pytest.mark.skipif(shutil.which("melt") is None, reason="melt is not installed")
+needs_melt = pytest.mark.skipif(shutil.which("melt") is None,
+                                reason="melt is not installed (apt-get install melt)")
+
+# (id, rate, start TC, shot lengths = scenes). 23.976 NDF from 01:00:00:00; 29.97 DF from
+# 00:00:59;20, so the drop (;00 and ;01 of minute 1 do not exist) falls inside the film: the
+# third scene starts on 00:01:00;02, the frame right after the drop.
+FILMS = {
+    "23.976": (Fraction(24000, 1001), "01:00:00:00", [20, 17, 13, 22]),
+    "29.97df": (Fraction(30000, 1001), "00:00:59;20", [9, 1, 2, 21, 27]),
+}
+DISTANCES = [None, 0.71, 0.3, 0.1, 0.55]
 
 
-def thumbs(path: Path) -> np.ndarray:
-    """Every frame as a 32x18 grey thumbnail (robust to the render's scaling and codec)."""
-    import cv2
+@pytest.fixture(scope="module")
+def stamped(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[VideoInfo, list[Scene]]]:
+    folder = tmp_path_factory.mktemp("stamped")
+    out = {}
+    for key, (fps, tc, lengths) in FILMS.items():
+        path = folder / f"film {key}.mp4"
+        render_stamped_film(path, fps, sum(lengths), timecode=tc, shot_lengths=lengths)
+        info = probe(path)
+        starts = [sum(lengths[:k]) for k in range(len(lengths))]
+        scenes = [Scene(index=k, start=s, end=s + n, first_shot=k, boundary_score=0.5,
+                        distance_prev=DISTANCES[k], nearest=[(0, 0.4)] if k else [])
+                  for k, (s, n) in enumerate(zip(starts, lengths))]
+        out[key] = (info, scenes)
+    return out
 
-    out = []
-    for _, frame in iter_frames(path):
-        grey = cv2.cvtColor(frame.to_ndarray(format="bgr24"), cv2.COLOR_BGR2GRAY)
-        out.append(cv2.resize(grey, (32, 18), interpolation=cv2.INTER_AREA).astype(np.float32))
-    return np.stack(out)
+
+def test_films_carry_their_timecode(stamped: dict) -> None:
+    info, scenes = stamped["23.976"]
+    assert (info.start_frame, info.drop_frame) == (86400, False)
+    info, scenes = stamped["29.97df"]
+    assert (info.start_frame, info.drop_frame) == (1790, True)
+    assert timecode(info.start_frame + scenes[2].start, info.fps, True) == "00:01:00;02"
+    assert timecode(info.start_frame + scenes[2].start - 1, info.fps, True) == "00:00:59;29"
 
 
-def test_melt_renders_scenes_where_the_source_has_them(
-        scene_film: tuple[Path, list[int], list[int]], tmp_path: Path) -> None:
-    video, cuts, _ = scene_film
-    baseline(video, tmp_path / "shots.otio", progress=False)
-    timeline = otio.adapters.read_from_file(str(tmp_path / "shots.otio"))
-    track = timeline.tracks[0]
-    assert [c.source_range.start_time.to_frames() for c in track.find_clips()][1:] == cuts
-    removed = track[2]  # drop a shot so every later clip moves on the record side
-    del track[2]
-    write_timeline(timeline, tmp_path / "edit.kdenlive")
-    n_out = sum(c.source_range.duration.to_frames() for c in track.find_clips())
-    render = tmp_path / "render.mp4"
-    proc = subprocess.run(["melt", str(tmp_path / "edit.kdenlive"), f"out={n_out - 1}",
-                           "-consumer", f"avformat:{render}", "vcodec=libx264", "crf=12",
-                           "an=1"], capture_output=True, text=True, timeout=300)
+def edit(info: VideoInfo, scenes: list[Scene], order: str) -> otio.schema.Timeline:
+    """The scene timeline; `reversed` plays the scenes last to first, so a writer that ignores
+    in/out points (or plays the file through) cannot pass."""
+    timeline = build_timeline(info, scenes, metadata={"model": "test"})
+    if order == "reversed":
+        track = timeline.tracks[0]
+        clips = list(track)
+        while len(track):
+            del track[0]
+        for clip in reversed(clips):
+            track.append(clip)
+    return timeline
+
+
+def expected_frames(timeline: otio.schema.Timeline, info: VideoInfo) -> list[int]:
+    """Source frame (from the media's first frame) of every record frame."""
+    out: list[int] = []
+    for clip in timeline.tracks[0].find_clips():
+        start = clip.source_range.start_time.to_frames() - info.start_frame
+        out += range(start, start + clip.source_range.duration.to_frames())
+    return out
+
+
+@needs_melt
+@pytest.mark.parametrize("suffix", [".kdenlive", ".mlt"])
+@pytest.mark.parametrize("order", ["natural", "reversed"])
+@pytest.mark.parametrize("film", list(FILMS))
+def test_melt_renders_every_scene_on_its_frames(stamped: dict, tmp_path: Path, film: str,
+                                                order: str, suffix: str) -> None:
+    info, scenes = stamped[film]
+    timeline = edit(info, scenes, order)
+    project = tmp_path / f"edit{suffix}"
+    write_timeline(timeline, project)
+    render = tmp_path / "render.mkv"  # FFV1: lossless, the bar codes come back exact
+    proc = subprocess.run(["melt", str(project), "-consumer", f"avformat:{render}",
+                           "vcodec=ffv1", "an=1"], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    src, out = thumbs(video), thumbs(render)
-    assert len(out) == n_out
+    assert probe(render).fps == info.fps  # the project's profile is the media's rate
 
-    # Where each record frame should come from.
-    expected = []
-    for clip in track.find_clips():
-        start = clip.source_range.start_time.to_frames()
-        expected += range(start, start + clip.source_range.duration.to_frames())
+    got = [read_stamp(frame.to_ndarray(format="gray")) for _, frame in iter_frames(render)]
+    want = expected_frames(timeline, info)
+    assert len(got) == info.n_frames == len(want)  # exactly the film's length, no black tail
     record = 0
-    checked = 0
-    for clip in track.find_clips():
+    for clip in timeline.tracks[0].find_clips():
         n = clip.source_range.duration.to_frames()
-        for r in (record, record + n - 1):  # first and last frame of each scene
-            window = range(max(0, expected[r] - 3), min(len(src), expected[r] + 4))
-            err = [np.abs(out[r] - src[s]).mean() for s in window]
-            assert window[int(np.argmin(err))] == expected[r], (r, expected[r])
-            checked += 1
+        first, last = record, record + n - 1
+        assert (got[first], got[last]) == (want[first], want[last]), (clip.name, first, last)
         record += n
-    assert checked == 2 * len(track)
-    assert removed.source_range.start_time.to_frames() not in {expected[0]}
+    assert got == want  # and every frame between
+
+
+def parse(path: Path) -> ET.Element:
+    return ET.parse(path).getroot()
+
+
+def props(el: ET.Element) -> dict[str, str]:
+    return {p.get("name"): p.text or "" for p in el.findall("property")}
+
+
+def test_kdenlive_project_as_kdenlive_reads_it(stamped: dict, tmp_path: Path,
+                                               capfd: pytest.CaptureFixture[str]) -> None:
+    info, scenes = stamped["23.976"]
+    timeline = edit(info, scenes, "natural")
+    capfd.readouterr()
+    write_timeline(timeline, tmp_path / "cut.kdenlive")
+    assert capfd.readouterr() == ("", "")  # no deprecation banner on the user's terminal
+    root = parse(tmp_path / "cut.kdenlive")
+    profile = root.find("profile")
+    assert (profile.get("frame_rate_num"), profile.get("frame_rate_den")) == ("24000", "1001")
+    assert (profile.get("width"), profile.get("height")) == ("320", "180")
+    assert profile.get("progressive") == "1"
+    tractors = root.findall("tractor")
+    assert tractors[-1].get("out") == str(info.n_frames - 1)  # melt stops at the film's end
+    bins = [el for el in root if el.tag == "producer" and "kdenlive:id" in props(el)]
+    assert len(bins) == 1
+    media = props(bins[0])
+    assert media["kdenlive:clipname"] == Path(info.path).name
+    assert media["resource"] == info.path
+    entries = [e for e in root.iter("entry") if e.find("property") is not None]
+    assert [(int(e.get("in")), int(e.get("out"))) for e in entries] == \
+        [(s.start, s.end - 1) for s in scenes]  # from the first frame, not 01:00:00:00
+    clip_markers = json.loads(media["kdenlive:markers"])
+    assert [m["comment"] for m in clip_markers] == [f"Scene {k + 1:03d}" for k in range(4)]
+    assert all(s.start < m["pos"] < s.end for m, s in zip(clip_markers[1:], scenes[1:]))
+    main_bin = props(root.find("playlist[@id='main_bin']"))
+    assert main_bin["kdenlive:docproperties.version"] == "1.04"
+    guides = json.loads(main_bin["kdenlive:docproperties.guides"])
+    assert [g["pos"] for g in guides] == [s.start for s in scenes]
+    assert [g["comment"] for g in guides] == ["S001", "S002 Δ0.71", "S003 Δ0.30", "S004 Δ0.10"]
+    assert [g["type"] for g in guides] == [3, 8, 5, 3]  # green, red, yellow, green
+    assert "nearest earlier scenes: S001 (0.40)" in main_bin["kdenlive:documentnotes"]
+
+
+def test_shotcut_project_as_shotcut_reads_it(stamped: dict, tmp_path: Path) -> None:
+    info, scenes = stamped["29.97df"]
+    timeline = edit(info, scenes, "natural")
+    write_timeline(timeline, tmp_path / "cut.mlt")
+    root = parse(tmp_path / "cut.mlt")
+    profile = root.find("profile")
+    assert (profile.get("frame_rate_num"), profile.get("frame_rate_den")) == ("30000", "1001")
+    main = root.findall("tractor")[-1]
+    assert props(main)["shotcut"] == "1" and main.get("out") == str(info.n_frames - 1)
+    assert [t.get("producer") for t in main.findall("track")] == ["background", "playlist0"]
+    playlist = root.find("playlist[@id='playlist0']")
+    assert props(playlist)["shotcut:name"] == "Scenes"
+    assert [(int(e.get("in")), int(e.get("out"))) for e in playlist.findall("entry")] == \
+        [(s.start, s.end - 1) for s in scenes]
+    markers = main.find("properties[@name='shotcut:markers']")
+    texts = [props(m)["text"] for m in markers]
+    assert texts == ["S001", "S002 Δ0.71", "S003 Δ0.30", "S004 Δ0.10", "S005 Δ0.55"]
+    # Shotcut's clock times, which MLT reads back to the frame at 30000/1001.
+    assert [props(m)["start"] for m in markers][2] == "00:00:00.334"  # frame 10
+    assert props(markers[1])["color"] == "#da4453"
+
+
+@pytest.mark.parametrize("suffix", [".kdenlive", ".mlt"])
+def test_projects_read_back_with_names_markers_and_timecode(stamped: dict, tmp_path: Path,
+                                                            suffix: str) -> None:
+    info, scenes = stamped["29.97df"]
+    timeline = edit(info, scenes, "reversed")
+    write_timeline(timeline, tmp_path / f"cut{suffix}")
+    back = read_timeline(tmp_path / f"cut{suffix}")
+    clips = list(back.find_clips())
+    assert [c.name for c in clips] == [c.name for c in timeline.find_clips()]
+    assert [c.source_range for c in clips] == [c.source_range for c in timeline.find_clips()]
+    assert [[m.name for m in c.markers] for c in clips] == \
+        [[m.name for m in c.markers] for c in timeline.find_clips()]
+    assert [[m.marked_range.start_time for m in c.markers] for c in clips] == \
+        [[m.marked_range.start_time for m in c.markers] for c in timeline.find_clips()]

@@ -17,12 +17,12 @@ from typing import Any
 import opentimelineio as otio
 from opentimelineio.opentime import RationalTime, TimeRange
 
-from scenesem_otio.adapters import nle
+from scenesem_otio.adapters import mlt, nle
 from scenesem_otio.adapters.timeline import NS, plain_metadata
 from scenesem_otio.errors import TimelineError
 from scenesem_otio.fileio import atomic_path, check_writable
 
-WRITERS = (".otio", ".otioz", ".edl", ".xml", ".fcpxml", ".kdenlive", ".csv", ".json")
+WRITERS = (".otio", ".otioz", ".edl", ".xml", ".fcpxml", ".kdenlive", ".mlt", ".csv", ".json")
 READERS = (*WRITERS, ".otiod")
 
 
@@ -30,14 +30,6 @@ def check_output_path(path: str | os.PathLike) -> None:
     """Fail before any long work: known extension and a writable folder."""
     path = Path(path)
     check_writable(path, WRITERS, TimelineError, unknown="unknown output format")
-    if path.suffix.lower() == ".kdenlive":
-        _require_adapter("kdenlive", "otio-kdenlive-adapter", path)
-
-
-def _require_adapter(name: str, package: str, path: Path) -> None:
-    if name not in otio.adapters.available_adapter_names():
-        raise TimelineError(f"{path}: the {name} adapter is not installed "
-                            f"(pip install {package})")
 
 
 def write_timeline(timeline: otio.schema.Timeline, path: str | os.PathLike,
@@ -62,7 +54,9 @@ def write_timeline(timeline: otio.schema.Timeline, path: str | os.PathLike,
         elif suffix == ".json":
             tmp.write_text(json.dumps(_to_json(timeline), indent=2), encoding="utf-8")
         elif suffix == ".kdenlive":
-            otio.adapters.write_to_file(timeline, str(tmp), adapter_name="kdenlive")
+            tmp.write_text(mlt.kdenlive_xml(timeline), encoding="utf-8")
+        elif suffix == ".mlt":
+            tmp.write_text(mlt.shotcut_xml(timeline), encoding="utf-8")
         else:
             tmp.unlink()  # the otioz writer refuses to overwrite
             otio.adapters.write_to_file(timeline, str(tmp))
@@ -146,9 +140,10 @@ def read_timeline(path: str | os.PathLike, rate: float | Fraction | None = None
             timeline = _read_csv(path, rate)
         elif suffix == ".json":
             timeline = _read_json(path)
+        elif suffix in (".kdenlive", ".mlt"):
+            timeline = mlt.read_mlt(path)
         else:
-            if suffix != ".kdenlive":  # Kdenlive projects are XML, not OTIO JSON
-                _check_otio_json(path, suffix)
+            _check_otio_json(path, suffix)
             timeline = otio.adapters.read_from_file(str(path))
     except TimelineError:
         raise

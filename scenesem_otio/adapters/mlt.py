@@ -1,0 +1,519 @@
+"""Timeline stage, MLT writers and reader: Kdenlive (.kdenlive) and Shotcut (.mlt) projects.
+
+Both are MLT XML, which `melt` renders as it stands. Every position is a frame count from the
+media's first frame at the media's exact rate, under a profile at that rate, so timeline frame n
+plays file frame n whatever start timecode the media carries (MLT knows nothing of timecode).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from fractions import Fraction
+from math import gcd
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import opentimelineio as otio
+from opentimelineio.opentime import RationalTime, TimeRange
+
+from scenesem_otio.adapters.nle import _media_start, _rate_info, timecode
+from scenesem_otio.adapters.timeline import NS
+from scenesem_otio.errors import TimelineError
+
+log = logging.getLogger("scenesem")
+
+MLT_VERSION = "7.12.0"  # Debian 12's MLT, under Kdenlive 22.12.3 and Shotcut 22.12
+KDENLIVE_VERSION = "22.12.3"
+KDENLIVE_DOC_VERSION = "1.04"  # the format Kdenlive 20.08-22.12 write; 23.04+ upgrade it
+
+# Kdenlive 22.12's nine marker/guide categories (MarkerListModel::markerTypes), by OTIO colour:
+# 0 #9b59b6 purple, 1 #3daee9 blue, 2 #1abc9c, 3 #1cdc9a green, 4 #c9ce3b, 5 #fdbc4b yellow,
+# 6 #f39c1f orange, 7 #f47750, 8 #da4453 red.
+KDENLIVE_CATEGORY = {"PURPLE": 0, "MAGENTA": 0, "BLUE": 1, "CYAN": 2, "GREEN": 3, "YELLOW": 5,
+                     "ORANGE": 6, "PINK": 7, "RED": 8}
+HEX_COLOR = {"PURPLE": "#9b59b6", "MAGENTA": "#9b59b6", "BLUE": "#3daee9", "CYAN": "#1abc9c",
+             "GREEN": "#1cdc9a", "YELLOW": "#fdbc4b", "ORANGE": "#f39c1f", "PINK": "#f47750",
+             "RED": "#da4453", "WHITE": "#ffffff", "BLACK": "#000000"}
+
+
+@dataclass
+class _Media:
+    key: str  # producer id
+    path: str
+    start: int  # media's first frame as a timecode frame count (0 without timecode)
+    length: int  # frames available
+    kdenlive_id: int
+    clip_markers: dict[int, str] = field(default_factory=dict)  # media frame -> clip name
+
+
+@dataclass
+class _Entry:
+    media: _Media | None  # None: a blank
+    src_in: int  # media-relative first frame
+    length: int
+    name: str = ""
+
+
+@dataclass
+class _Marker:
+    pos: int  # record frame
+    name: str
+    comment: str
+    color: str
+
+
+@dataclass
+class _Plan:
+    name: str
+    rate: Fraction
+    drop: bool
+    width: int
+    height: int
+    media: list[_Media]
+    entries: list[_Entry]
+    markers: list[_Marker]
+
+    @property
+    def length(self) -> int:
+        return sum(e.length for e in self.entries)
+
+
+def _frames(t: RationalTime, fr: float) -> int:
+    return round(t.value_rescaled_to(fr))
+
+
+def _path_of(item: otio.schema.Clip) -> str | None:
+    url = getattr(item.media_reference, "target_url", None)
+    if not url:
+        return None
+    parsed = urlparse(url)
+    return unquote(parsed.path) if parsed.scheme in ("file", "") else url
+
+
+def _size(timeline: otio.schema.Timeline, paths: list[str]) -> tuple[int, int]:
+    """Frame size for the profile: our metadata, else a probe of the first media file."""
+    meta = timeline.metadata.get(NS, {})
+    width, height = meta.get("width"), meta.get("height")
+    if width and height:
+        return int(width), int(height)
+    from scenesem_otio.errors import MediaError
+    from scenesem_otio.media.probe import probe
+
+    for path in paths:
+        try:
+            info = probe(path)
+            return info.width, info.height
+        except MediaError as err:
+            log.warning("%s; MLT profile size falls back to 1920x1080", err)
+    return 1920, 1080
+
+
+def _distance(marker: otio.schema.Marker) -> float | None:
+    meta = marker.metadata.get(NS, {})
+    value = meta.get("distance_prev") if hasattr(meta, "get") else None
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _label(marker: otio.schema.Marker) -> str:
+    """Marker name with the distance to the previous scene, e.g. `S012 Δ0.71`."""
+    name = marker.name or ""
+    d = _distance(marker)
+    if d is not None and "Δ" not in name:
+        name = f"{name} Δ{d:.2f}".strip()
+    return name
+
+
+def _plan(timeline: otio.schema.Timeline) -> _Plan:
+    """Everything the writers need, in frames at the media's rate, from the first video track."""
+    rate, drop = _rate_info(timeline)
+    fr = float(rate)
+    tracks = list(timeline.video_tracks()) or list(timeline.tracks)
+    named = [t for t in tracks if t.name == "Scenes"]
+    track = (named or tracks or [None])[0]
+    if track is None:
+        raise TimelineError(f"timeline {timeline.name!r} has no track to write")
+    media: dict[str, _Media] = {}
+    entries: list[_Entry] = []
+    markers: list[_Marker] = []
+    record = 0
+    for item in track:
+        if isinstance(item, otio.schema.Gap):
+            n = _frames(item.source_range.duration, fr) if item.source_range else 0
+            if n > 0:
+                entries.append(_Entry(None, 0, n))
+                record += n
+            continue
+        if not isinstance(item, otio.schema.Clip) or item.source_range is None:
+            continue
+        path = _path_of(item)
+        if path is None:
+            raise TimelineError(f"clip {item.name!r} has no media file; an MLT project "
+                                "(.kdenlive/.mlt) must name the file it plays")
+        start0 = _media_start(item, fr)
+        src = _frames(item.source_range.start_time, fr)
+        n = _frames(item.source_range.duration, fr)
+        if n <= 0:
+            continue
+        if path not in media:
+            avail = getattr(item.media_reference, "available_range", None)
+            length = _frames(avail.duration, fr) if avail is not None else 0
+            media[path] = _Media(f"chain{len(media)}", path, start0, length, 2 + len(media))
+        m = media[path]
+        m.length = max(m.length, src - start0 + n)  # a range past the known end still plays
+        # Kdenlive hides a clip marker on a clip's first frame (drawn at x < 0): the scene
+        # name goes on its middle frame, where it reads as the clip's title at any zoom.
+        m.clip_markers.setdefault(src - start0 + (n - 1) // 2, item.name)
+        entries.append(_Entry(m, src - start0, n, item.name))
+        for mk in item.markers:
+            at = _frames(mk.marked_range.start_time, fr)
+            if src <= at < src + n:
+                markers.append(_Marker(record + at - src, _label(mk), mk.comment or "",
+                                       str(mk.color).upper()))
+        record += n
+    for mk in [*track.markers, *timeline.tracks.markers]:
+        markers.append(_Marker(_frames(mk.marked_range.start_time, fr), _label(mk),
+                               mk.comment or "", str(mk.color).upper()))
+    if not any(e.media for e in entries):
+        raise TimelineError(f"timeline {timeline.name!r} has no clips to write")
+    markers.sort(key=lambda m: m.pos)
+    width, height = _size(timeline, [m.path for m in media.values()])
+    return _Plan(timeline.name or "scenesem", rate, drop, width, height, list(media.values()),
+                 entries, markers)
+
+
+# ---------------------------------------------------------------- XML helpers
+
+
+def _prop(parent: ET.Element, name: str, value: Any) -> ET.Element:
+    el = ET.SubElement(parent, "property", name=name)
+    if value is not None and value != "":
+        el.text = str(value)
+    return el
+
+
+def _profile(root: ET.Element, plan: _Plan) -> None:
+    """Profile at the media's exact rate and size: square pixels, progressive."""
+    w, h = plan.width, plan.height
+    g = gcd(w, h)
+    rate = plan.rate
+    fps = f"{float(rate):.3f}".rstrip("0").rstrip(".")
+    ET.SubElement(root, "profile", {
+        "description": f"{w}x{h} {fps} fps", "width": str(w), "height": str(h),
+        "progressive": "1", "sample_aspect_num": "1", "sample_aspect_den": "1",
+        "display_aspect_num": str(w // g), "display_aspect_den": str(h // g),
+        "frame_rate_num": str(rate.numerator), "frame_rate_den": str(rate.denominator),
+        "colorspace": "709" if h >= 720 else "601"})
+
+
+def _media_service(root: ET.Element, tag: str, m: _Media, extra: dict[str, Any]
+                   ) -> ET.Element:
+    """The media file as an avformat producer: a `chain` for Shotcut (as it writes), a
+    `producer` for Kdenlive (22.12 badges clips of a chain with "R", time remapped)."""
+    el = ET.SubElement(root, tag, {"id": m.key, "in": "0", "out": str(m.length - 1)})
+    _prop(el, "length", m.length)
+    _prop(el, "eof", "pause")
+    _prop(el, "resource", m.path)
+    _prop(el, "mlt_service", "avformat-novalidate")
+    _prop(el, "seekable", 1)
+    # The media's start timecode, which MLT ignores: our reader puts it back on the clips.
+    _prop(el, "scenesem:start_frame", m.start)
+    for k, v in extra.items():
+        _prop(el, k, v)
+    return el
+
+
+def _playlist_entries(playlist: ET.Element, plan: _Plan, kdenlive: bool) -> None:
+    for e in plan.entries:
+        if e.media is None:
+            ET.SubElement(playlist, "blank", length=str(e.length))
+            continue
+        entry = ET.SubElement(playlist, "entry", {
+            "producer": e.media.key, "in": str(e.src_in), "out": str(e.src_in + e.length - 1)})
+        if kdenlive:
+            _prop(entry, "kdenlive:id", e.media.kdenlive_id)
+        _prop(entry, "scenesem:name", e.name)
+
+
+def _xml(root: ET.Element) -> str:
+    ET.indent(root, " ")
+    return "<?xml version='1.0' encoding='utf-8'?>\n" + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _name(path: str) -> str:
+    return Path(path).name
+
+
+def _document_id(plan: _Plan) -> str:
+    """Stable per timeline (Kdenlive keys its cache folder on it); 13 digits like its own."""
+    digest = hashlib.sha1(f"{plan.name}|{[m.path for m in plan.media]}".encode()).hexdigest()
+    return str(int(digest[:12], 16) % 10**13).rjust(13, "1")
+
+
+def _notes(plan: _Plan) -> str:
+    """Project notes: one line per scene marker with its record timecode and comment."""
+    lines = []
+    for mk in plan.markers:
+        tc = timecode(mk.pos, plan.rate, plan.drop)
+        lines.append(f"{tc} {mk.name}" + (f": {mk.comment}" if mk.comment else ""))
+    return "<br/>".join(_escape(line) for line in lines)
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+# ---------------------------------------------------------------- writers
+
+
+def kdenlive_xml(timeline: otio.schema.Timeline) -> str:
+    """A Kdenlive project (document version 1.04, as 22.12 writes; later versions upgrade it).
+
+    One bin clip per media file, named after it, with a clip marker holding the scene name on
+    each scene's middle frame (Kdenlive names every timeline clip after its bin clip, so a clip
+    marker is where a scene's own name shows on the timeline); the scene markers become project
+    guides, the distance in their comment and the category by colour.
+    """
+    plan = _plan(timeline)
+    total = plan.length
+    root = ET.Element("mlt", {"LC_NUMERIC": "C", "producer": "main_bin",
+                              "version": MLT_VERSION})
+    _profile(root, plan)
+    for m in plan.media:
+        markers = [{"pos": pos, "comment": name, "type": 1}
+                   for pos, name in sorted(m.clip_markers.items())]
+        _media_service(root, "producer", m, {
+            "kdenlive:clipname": _name(m.path), "kdenlive:folderid": -1,
+            "kdenlive:id": m.kdenlive_id,
+            "kdenlive:markers": json.dumps(markers, ensure_ascii=False)})
+    guides = [{"comment": mk.name, "pos": mk.pos, "type": KDENLIVE_CATEGORY.get(mk.color, 1)}
+              for mk in plan.markers]
+    bin_ = ET.SubElement(root, "playlist", id="main_bin")
+    for key, value in (
+            ("activeTrack", 1), ("audioChannels", 2), ("documentid", _document_id(plan)),
+            ("enableproxy", 0), ("guides", json.dumps(guides, ensure_ascii=False, indent=1)),
+            ("kdenliveversion", KDENLIVE_VERSION), ("position", 0),
+            ("version", KDENLIVE_DOC_VERSION), ("zonein", 0), ("zoneout", total)):
+        _prop(bin_, f"kdenlive:docproperties.{key}", value)
+    _prop(bin_, "kdenlive:documentnotes", _notes(plan))
+    _prop(bin_, "xml_retain", 1)
+    for m in plan.media:
+        ET.SubElement(bin_, "entry", {"producer": m.key, "in": "0", "out": str(m.length - 1)})
+    black = ET.SubElement(root, "producer", {"id": "black_track", "in": "0",
+                                             "out": str(total - 1)})
+    for k, v in (("length", 2147483647), ("eof", "continue"), ("resource", "black"),
+                 ("aspect_ratio", 1), ("mlt_service", "color"), ("mlt_image_format", "rgba"),
+                 ("set.test_audio", 0)):
+        _prop(black, k, v)
+    playlist = ET.SubElement(root, "playlist", id="playlist0")
+    _playlist_entries(playlist, plan, kdenlive=True)
+    ET.SubElement(root, "playlist", id="playlist1")  # Kdenlive's second half-track (mixes)
+    track = ET.SubElement(root, "tractor", {"id": "tractor0", "in": "0", "out": str(total - 1)})
+    for k, v in (("kdenlive:track_name", "Scenes"), ("kdenlive:trackheight", 67),
+                 ("kdenlive:timeline_active", 1), ("kdenlive:collapsed", 0),
+                 ("kdenlive:thumbs_format", ""), ("kdenlive:audio_rec", "")):
+        _prop(track, k, v)
+    ET.SubElement(track, "track", hide="audio", producer="playlist0")
+    ET.SubElement(track, "track", hide="audio", producer="playlist1")
+    main = ET.SubElement(root, "tractor", {"id": "tractor1", "in": "0", "out": str(total - 1)})
+    _prop(main, "kdenlive:projectTractor", 1)
+    ET.SubElement(main, "track", producer="black_track")
+    ET.SubElement(main, "track", producer="tractor0")
+    return _xml(root)
+
+
+def _clock(frames: int, rate: Fraction) -> str:
+    """MLT's clock time HH:MM:SS.mmm (Shotcut's marker times); MLT rounds it back to `frames`."""
+    ms = round(Fraction(frames) / rate * 1000)
+    s, ms = divmod(ms, 1000)
+    m, s = divmod(s, 60)
+    h, m = divmod(m, 60)
+    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}"
+
+
+def shotcut_xml(timeline: otio.schema.Timeline) -> str:
+    """A Shotcut project: a background track and one video track `Scenes`, scene markers as
+    Shotcut markers (name with distance, colour) on the timeline."""
+    plan = _plan(timeline)
+    total = plan.length
+    root = ET.Element("mlt", {"LC_NUMERIC": "C", "version": MLT_VERSION, "title": plan.name,
+                              "producer": "main_bin"})
+    _profile(root, plan)
+    bin_ = ET.SubElement(root, "playlist", id="main_bin")
+    _prop(bin_, "xml_retain", 1)
+    black = ET.SubElement(root, "producer", {"id": "black", "in": "0", "out": str(total - 1)})
+    for k, v in (("length", total), ("eof", "pause"), ("resource", 0), ("aspect_ratio", 1),
+                 ("mlt_service", "color"), ("mlt_image_format", "rgba"),
+                 ("set.test_audio", 0)):
+        _prop(black, k, v)
+    background = ET.SubElement(root, "playlist", id="background")
+    ET.SubElement(background, "entry", {"producer": "black", "in": "0", "out": str(total - 1)})
+    for m in plan.media:
+        _media_service(root, "chain", m, {"shotcut:caption": _name(m.path)})
+    playlist = ET.SubElement(root, "playlist", id="playlist0")
+    _prop(playlist, "shotcut:video", 1)
+    _prop(playlist, "shotcut:name", "Scenes")
+    _playlist_entries(playlist, plan, kdenlive=False)
+    main = ET.SubElement(root, "tractor", {"id": "tractor0", "title": plan.name, "in": "0",
+                                           "out": str(total - 1)})
+    _prop(main, "shotcut", 1)
+    _prop(main, "shotcut:projectAudioChannels", 2)
+    _prop(main, "shotcut:projectFolder", 0)
+    if plan.markers:
+        holder = ET.SubElement(main, "properties", name="shotcut:markers")
+        for k, mk in enumerate(plan.markers):
+            one = ET.SubElement(holder, "properties", name=str(k))
+            _prop(one, "text", mk.name)
+            _prop(one, "start", _clock(mk.pos, plan.rate))
+            _prop(one, "end", _clock(mk.pos, plan.rate))
+            _prop(one, "color", HEX_COLOR.get(mk.color, "#3daee9"))
+    ET.SubElement(main, "track", producer="background")
+    ET.SubElement(main, "track", producer="playlist0")
+    mix = ET.SubElement(main, "transition", id="transition0")
+    for k, v in (("a_track", 0), ("b_track", 1), ("mlt_service", "mix"), ("always_active", 1),
+                 ("sum", 1)):
+        _prop(mix, k, v)
+    return _xml(root)
+
+
+# ---------------------------------------------------------------- reader
+
+
+def _time(value: str | None, rate: Fraction, default: int = 0) -> int:
+    """An MLT time value in frames: 123, 00:00:05.125 (clock) or 00:00:05:03 (SMPTE)."""
+    if value is None or not value.strip():
+        return default
+    v = value.strip()
+    if re.fullmatch(r"-?\d+", v):
+        return int(v)
+    parts = v.replace(";", ":").split(":")
+    try:
+        if len(parts) == 4:  # SMPTE, non-drop at the nominal rate
+            h, m, s, f = (int(p) for p in parts)
+            return ((h * 60 + m) * 60 + s) * round(rate) + f
+        secs = Fraction(0)
+        for p in parts:
+            secs = secs * 60 + Fraction(p)
+        return round(secs * rate)
+    except (ValueError, ZeroDivisionError):
+        raise ValueError(f"not an MLT time: {value!r}") from None
+
+
+def _props(el: ET.Element) -> dict[str, str]:
+    return {p.get("name", ""): p.text or "" for p in el.findall("property")}
+
+
+def read_mlt(path: str | Path) -> otio.schema.Timeline:
+    """Our .kdenlive/.mlt back to a timeline, or any MLT XML whose main tractor holds playlists
+    of media clips: the first video playlist with clips becomes the `Scenes` track."""
+    path = Path(path)
+    root = ET.parse(path).getroot()
+    if root.tag != "mlt":
+        raise ValueError("root element is not <mlt>")
+    profile = root.find("profile")
+    if profile is None:
+        raise ValueError("no <profile>")
+    rate = Fraction(int(profile.get("frame_rate_num", "0")),
+                    int(profile.get("frame_rate_den", "1") or 1))
+    if rate <= 0:
+        raise ValueError("profile has no frame rate")
+    fr = float(rate)
+    services = {el.get("id"): el for el in root if el.get("id")}  # producer/chain/playlist
+    tractors = [el for el in root if el.tag == "tractor"]
+    if not tractors:
+        raise ValueError("no <tractor>")
+    main = next((t for t in tractors if _props(t).get("shotcut") == "1"), tractors[-1])
+
+    def playlists(el: ET.Element, hidden: str | None = None) -> list[tuple[ET.Element, str]]:
+        if el.tag == "playlist":
+            return [(el, hidden or "")]
+        out = []
+        for tr in el.findall("track"):
+            child = services.get(tr.get("producer"))
+            if child is not None and child.tag in ("tractor", "playlist"):
+                out += playlists(child, tr.get("hide") or hidden)
+        return out
+
+    def is_media(entry: ET.Element) -> bool:
+        service = services.get(entry.get("producer"))
+        return service is not None and "avformat" in _props(service).get("mlt_service", "")
+
+    video = [pl for pl, hide in playlists(main) if hide not in ("video", "both")
+             and any(is_media(e) for e in pl.findall("entry"))]
+    if not video:
+        raise ValueError("no video track with media clips")
+    bin_ = services.get("main_bin")
+    doc = _props(bin_) if bin_ is not None else {}
+    timeline = otio.schema.Timeline(name=_props(main).get("title") or root.get("title")
+                                    or path.stem)
+    timeline.metadata[NS] = {"fps": f"{rate.numerator}/{rate.denominator}"}
+    track = otio.schema.Track(name="Scenes", kind=otio.schema.TrackKind.Video)
+    timeline.tracks.append(track)
+    record = 0
+    spans: list[tuple[int, int, otio.schema.Clip, int]] = []
+    for el in video[0]:
+        if el.tag == "blank":
+            n = _time(el.get("length"), rate)
+            if n > 0:
+                track.append(otio.schema.Gap(source_range=TimeRange(
+                    RationalTime(0, fr), RationalTime(n, fr))))
+                record += n
+            continue
+        if el.tag != "entry" or not is_media(el):
+            continue
+        service = services[el.get("producer")]
+        sp = _props(service)
+        start0 = int(sp.get("scenesem:start_frame") or 0)
+        length = _time(sp.get("length"), rate, 0)
+        src_in = _time(el.get("in"), rate, 0)
+        src_out = _time(el.get("out"), rate, length - 1)
+        n = src_out - src_in + 1
+        if n <= 0:
+            continue
+        ep = _props(el)
+        resource = sp.get("resource", "")
+        url = Path(resource).absolute().as_uri() if resource.startswith("/") or \
+            not re.match(r"^\w+:", resource) else resource
+        ref = otio.schema.ExternalReference(target_url=url, available_range=TimeRange(
+            RationalTime(start0, fr), RationalTime(max(length, src_out + 1), fr)))
+        clip = otio.schema.Clip(
+            name=ep.get("scenesem:name") or Path(resource).name, media_reference=ref,
+            source_range=TimeRange(RationalTime(start0 + src_in, fr), RationalTime(n, fr)))
+        track.append(clip)
+        spans.append((record, record + n, clip, start0 + src_in))
+        record += n
+    # Kdenlive guides / Shotcut markers -> markers on the clip under them.
+    found: list[tuple[int, str, str]] = []
+    try:
+        for g in json.loads(doc.get("kdenlive:docproperties.guides") or "[]"):
+            color = next((c for c, k in KDENLIVE_CATEGORY.items() if k == g.get("type")), "")
+            found.append((int(g["pos"]), str(g.get("comment", "")), color))
+    except (ValueError, TypeError, KeyError, AttributeError):
+        log.warning("%s: ignoring unreadable Kdenlive guides", path)
+    holder = next((p for p in main.findall("properties")
+                   if p.get("name") == "shotcut:markers"), None)
+    for one in holder if holder is not None else []:
+        mp = _props(one)
+        color = next((c for c, h in HEX_COLOR.items()
+                      if h.lower() == mp.get("color", "").lower()), "")
+        found.append((_time(mp.get("start"), rate), mp.get("text", ""), color))
+    for pos, name, color in found:
+        for s, e, clip, src in spans:
+            if s <= pos < e:
+                clip.markers.append(otio.schema.Marker(
+                    name=name, color=color or otio.schema.MarkerColor.GREEN,
+                    marked_range=TimeRange(RationalTime(src + pos - s, fr), RationalTime(0, fr))))
+                break
+    if not spans:
+        raise ValueError("no media clips on the video track")
+    first = spans[0][2].media_reference.available_range
+    timeline.global_start_time = first.start_time  # record TC starts at the media's, as we write
+    return timeline
