@@ -108,6 +108,32 @@ def write_edl(timeline: otio.schema.Timeline, path: Path, resolve_markers: bool 
     path.write_text("\n".join(lines) + "\n", encoding="ascii", errors="replace")
 
 
+_DF_LOC = re.compile(r"^(\*\s*LOC:\s*)(\d\d):(\d\d):(\d\d);(\d\d)(?=\s|$)", re.MULTILINE)
+
+
+def edl_df_locators_for_otio(text: str, rate: Fraction) -> str:
+    """Rewrite drop-frame `* LOC: 01:00:35;03` lines so OTIO's cmx_3600 reader keeps them.
+
+    Its locator pattern takes only `HH:MM:SS:FF`, read as a non-drop count; a DF locator (';',
+    as we, Premiere and Avid write them under `FCM: DROP FRAME`) is dropped. The same frame
+    written as the non-drop string of its frame count (01:00:35;03 = frame 108,945 =
+    01:00:31:15 at 30) lands on the exact frame. Only for feeding OTIO's reader: our files
+    keep the SMPTE ';' form NLEs read.
+    """
+    if round(rate) not in (30, 60):
+        return text
+    nominal = round(rate)
+    skip = nominal // 15
+
+    def ndf(m: re.Match[str]) -> str:
+        hh, mm, ss, ff = (int(m.group(k)) for k in range(2, 6))
+        minutes = hh * 60 + mm
+        frames = (minutes * 60 + ss) * nominal + ff - skip * (minutes - minutes // 10)
+        return m.group(1) + timecode(frames, rate, drop=False)
+
+    return _DF_LOC.sub(ndf, text)
+
+
 def fix_fcp7_xml(xml_text: str, timeline: otio.schema.Timeline) -> str:
     """Make otio-fcp-adapter's xmeml importable: one rate per element, a real format, DF/NDF."""
     rate, drop = _rate_info(timeline)
