@@ -125,3 +125,10 @@ def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     entries[-1]["split"] = "val"
     (root / "manifest.yaml").write_text(yaml.safe_dump(entries))
     return root
+
+
+@pytest.fixture(scope="session")
+def imagenet_photos() -> dict[str, Path]:
+    """scikit-image's chelsea (a tabby cat) and coffee (an espresso cup) photos, PNG."""
+    return {name: _fetch("scikit-image==0.26.0", f"skimage/data/{name}.png", f"{name}.png")
+            for name in ("chelsea", "coffee")}
