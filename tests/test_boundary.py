@@ -1,0 +1,280 @@
+"""Boundary model, its training, θ/min-scene calibration and N-scene decoding (issue 15)."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+from scenesem_otio.calibrate import (
+    ScoredFilm,
+    calibrate,
+    decode_n_scenes,
+    logit,
+    min_scene_grid,
+)
+from scenesem_otio.errors import CheckpointError, DataError
+from scenesem_otio.evaluate import boundary_prf
+from scenesem_otio.segment import pick_boundaries
+from scenesem_otio.train.boundary import (
+    FilmShots,
+    starts_from_frame_labels,
+    train_boundary_model,
+    transition_labels,
+)
+
+torch = pytest.importorskip("torch")
+
+
+def toy_film(seed: int, n_scenes: int = 6, dim: int = 16, noise: float = 0.3) -> FilmShots:
+    """Scenes of 2–5 shots; a scene's shots scatter around its own random direction, which is
+    orthogonal to the previous scene's (separable: cos ≈ 0.9 inside a scene, ≈ 0 across)."""
+    rng = np.random.default_rng(seed)
+    rows, labels, starts, t = [], [], [], 0.0
+    centre = np.zeros(dim)
+    for s in range(n_scenes):
+        new = rng.normal(size=dim)
+        new -= (new @ centre) * centre
+        centre = new / np.linalg.norm(new)
+        for k in range(int(rng.integers(2, 6))):
+            rows.append(centre + noise * rng.normal(size=dim) / np.sqrt(dim))
+            starts.append(t)
+            t += float(rng.uniform(1.0, 3.0))
+            if rows[1:]:
+                labels.append(1.0 if k == 0 and s > 0 else 0.0)
+    return FilmShots(np.asarray(rows), np.asarray(labels), np.asarray(starts), t,
+                     name=f"toy{seed}")
+
+
+def f1_of(model, films: list[FilmShots]) -> float:
+    hits = n_pred = n_truth = 0
+    for f in films:
+        p = model.predict(f.emb, f.shot_starts_s, f.duration_s)
+        cuts = pick_boundaries(p, f.shot_starts_s, f.duration_s, 0.5, 1, 0.0)
+        truth = [float(f.shot_starts_s[k + 1]) for k in np.flatnonzero(f.labels)]
+        m = boundary_prf([float(f.shot_starts_s[k + 1]) for k in cuts], truth, 0.1)
+        hits, n_pred, n_truth = hits + m["hits"], n_pred + m["n_pred"], n_truth + m["n_truth"]
+    return 2 * hits / (n_pred + n_truth)
+
+
+@pytest.fixture(scope="module")
+def toy_model():
+    train = [toy_film(i) for i in range(8)]
+    config = {"hidden": 16, "layers": 1, "heads": 2}
+    model, stats = train_boundary_model(train, window=4, steps=40, lr=5e-3, seed=0,
+                                        config=config)
+    return model, stats, train, config
+
+
+def test_learns_separable_toy_case_to_f1_1(toy_model) -> None:
+    model, stats, _, _ = toy_model
+    held_out = [toy_film(100 + i) for i in range(6)]
+    assert f1_of(model, held_out) == 1.0
+    assert stats["loss_last10"] < stats["loss_first10"]
+
+
+def test_untrained_model_does_not_already_solve_it(toy_model) -> None:
+    """The toy case is not free: the same network before training misses boundaries."""
+    from scenesem_otio.model.boundary import BoundaryModel
+
+    _, _, _, config = toy_model
+    torch.manual_seed(1)
+    fresh = BoundaryModel(**config, emb_dim=16, window=4).eval()
+    assert f1_of(fresh, [toy_film(100 + i) for i in range(4)]) < 0.9
+
+
+def test_training_is_deterministic_for_a_seed() -> None:
+    films = [toy_film(i) for i in range(3)]
+    kwargs = {"window": 3, "steps": 5, "config": {"hidden": 16, "layers": 1, "heads": 2}}
+    state_before = torch.random.get_rng_state()
+    a, _ = train_boundary_model(films, seed=3, **kwargs)
+    assert torch.equal(torch.random.get_rng_state(), state_before)
+    b, _ = train_boundary_model(films, seed=3, **kwargs)
+    c, _ = train_boundary_model(films, seed=4, **kwargs)
+    f = films[0]
+    pa, pb, pc = (m.predict(f.emb, f.shot_starts_s, f.duration_s) for m in (a, b, c))
+    np.testing.assert_array_equal(pa, pb)
+    assert not np.array_equal(pa, pc)
+
+
+def test_config_and_state_round_trip(toy_model, tmp_path) -> None:
+    import json
+
+    from scenesem_otio.model.boundary import (
+        BoundaryModel,
+        load_boundary_model,
+        read_boundary_extra,
+        write_boundary_files,
+    )
+
+    model, _, train, _ = toy_model
+    f = train[0]
+    expected = model.predict(f.emb, f.shot_starts_s, f.duration_s)
+    assert expected.shape == (len(f.emb) - 1,)
+    # In memory: JSON config + state dict.
+    config = json.loads(json.dumps(model.config))
+    twin = BoundaryModel.from_config(config)
+    twin.load_state_dict(model.state_dict())
+    np.testing.assert_array_equal(twin.predict(f.emb, f.shot_starts_s, f.duration_s), expected)
+    # On disk, as a checkpoint carries it.
+    assert load_boundary_model(tmp_path) is None  # a checkpoint without one
+    write_boundary_files(model, tmp_path, extra={"threshold": 0.4, "min_scene_s": 2.0})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["boundary.json",
+                                                          "boundary.safetensors"]
+    loaded = load_boundary_model(tmp_path)
+    np.testing.assert_array_equal(loaded.predict(f.emb, f.shot_starts_s, f.duration_s),
+                                  expected)
+    assert read_boundary_extra(tmp_path) == {"threshold": 0.4, "min_scene_s": 2.0}
+
+
+def test_bad_boundary_files_are_one_line_errors(toy_model, tmp_path) -> None:
+    from scenesem_otio.model.boundary import load_boundary_model, write_boundary_files
+
+    model, _, _, _ = toy_model
+    write_boundary_files(model, tmp_path)
+    (tmp_path / "boundary.safetensors").write_bytes(b"not safetensors")
+    with pytest.raises(CheckpointError, match=r"boundary\.safetensors"):
+        load_boundary_model(tmp_path)
+    (tmp_path / "boundary.json").write_text("{")
+    with pytest.raises(CheckpointError, match=r"boundary\.json"):
+        load_boundary_model(tmp_path)
+
+
+def test_predict_edge_cases(toy_model) -> None:
+    model, _, _, _ = toy_model
+    assert model.predict(np.zeros((1, 16)), [0.0], 3.0).shape == (0,)
+    p = model.predict(np.eye(16)[:2], [0.0, 1.0], 2.0)  # fewer shots than the window
+    assert p.shape == (1,) and 0 < p[0] < 1
+    with pytest.raises(ValueError, match="16"):
+        model.predict(np.zeros((3, 8)), [0, 1, 2], 3.0)
+
+
+def test_training_refuses_films_without_both_classes() -> None:
+    f = toy_film(0)
+    with pytest.raises(DataError, match="scene cuts"):
+        train_boundary_model([FilmShots(f.emb, np.zeros_like(f.labels), f.shot_starts_s,
+                                        f.duration_s)], steps=1)
+    with pytest.raises(DataError, match="n − 1 labels"):
+        FilmShots(f.emb, f.labels[:-1], f.shot_starts_s, f.duration_s)
+
+
+# ---------------------------------------------------------------- labels
+
+
+def test_transition_labels_nearest_within_tolerance_one_to_one() -> None:
+    shots = [0.0, 2.0, 4.0, 4.3, 9.0, 12.0]  # cuts at 2, 4, 4.3, 9, 12
+    labels = transition_labels([0.0, 4.2, 4.4, 10.0, 12.4], shots, tolerance=0.5)
+    # 4.2 and 4.4 both near 4 and 4.3: closest pairs first (4.3↔4.4, then 4.2↔4.0);
+    # 10.0 has no shot cut within 0.5 s; 12.4 lands on 12.
+    np.testing.assert_array_equal(labels, [0, 1, 1, 0, 1])
+
+
+def test_frame_labels_reduce_to_scene_starts() -> None:
+    frames = ["a"] * 50 + ["b"] * 30 + ["a"] * 20
+    starts = starts_from_frame_labels(frames, 25)
+    assert starts == [0.0, 2.0, 3.2]
+    np.testing.assert_array_equal(transition_labels(starts, [0.0, 1.0, 2.04, 3.2]), [0, 1, 1])
+
+
+# ---------------------------------------------------------------- calibration
+
+
+def random_case(rng: np.random.Generator, n_films: int) -> list[ScoredFilm]:
+    films = []
+    for _ in range(n_films):
+        n = int(rng.integers(3, 10))
+        starts = np.cumsum(np.r_[0.0, rng.uniform(0.5, 4.0, n - 1)])
+        duration = float(starts[-1] + rng.uniform(0.5, 4.0))
+        # Scores on a coarse grid so that ties (plateaus, equal neighbours) happen too.
+        scores = np.round(rng.random(n - 1), 1)
+        truth = sorted(float(starts[k + 1]) + rng.uniform(-0.6, 0.6)
+                       for k in np.flatnonzero(rng.random(n - 1) < 0.4))
+        films.append(ScoredFilm(scores, list(starts), duration, truth))
+    return films
+
+
+def brute_f1(films: list[ScoredFilm], theta: float, ms: float) -> float:
+    """The plain loop: decode every film as `cut` does, pool the matches."""
+    hits = n_pred = n_truth = 0
+    for f in films:
+        cuts = pick_boundaries(f.scores, f.shot_starts_s, f.duration_s, theta, 1, ms)
+        m = boundary_prf([f.shot_starts_s[k + 1] for k in cuts], list(f.truth_s), 0.5)
+        hits, n_pred, n_truth = hits + m["hits"], n_pred + m["n_pred"], n_truth + m["n_truth"]
+    p = hits / n_pred if n_pred else (1.0 if not n_truth else 0.0)
+    r = hits / n_truth if n_truth else (1.0 if not n_pred else 0.0)
+    return 2 * p * r / (p + r) if p + r else 0.0
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_calibration_matches_brute_force(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    films = random_case(rng, int(rng.integers(1, 4)))
+    grid = [0.0, 1.0, 2.5, 4.0]
+    best = max(brute_f1(films, float(t), ms) for ms in grid
+               for t in {float(x) for f in films for x in f.scores})
+    got = calibrate(films, grid)
+    assert got.f1 == pytest.approx(best, abs=1e-12)
+    # The θ and min scene it returns really score that F1 when decoded as `cut` does.
+    assert brute_f1(films, got.threshold, got.min_scene_s) == pytest.approx(best, abs=1e-12)
+    assert got.min_scene_s in grid
+
+
+def test_calibration_puts_theta_between_scores_and_prefers_wide_margins() -> None:
+    # One film, cuts at 10, 20, 30 s; truth at 10 and 30. Scores: truth 0.9/0.8, false 0.2.
+    film = ScoredFilm(np.array([0.1, 0.9, 0.1, 0.2, 0.1, 0.8, 0.1]),
+                      [0, 5, 10, 15, 20, 25, 30, 35], 40.0, [10.0, 30.0])
+    got = calibrate([film], [0.0])
+    assert got.f1 == 1.0
+    assert got.threshold == pytest.approx(0.5)  # half-way between 0.2 and 0.8
+    # A min scene that swallows a true scene costs F1 and is not chosen.
+    assert calibrate([film], [0.0, 25.0]).min_scene_s == 0.0
+
+
+def test_min_scene_grid_follows_the_data() -> None:
+    grid = min_scene_grid([3.0, 4.0, 5.0, 20.0, 30.0], steps=4)
+    assert grid[0] == 0.0 and grid[-1] == pytest.approx(3.4)  # 10th percentile of lengths
+    assert max(min_scene_grid([100.0] * 5)) == 8.0
+
+
+# ---------------------------------------------------------------- exactly N scenes
+
+
+def brute_n(probs: np.ndarray, n_scenes: int, starts: list[float], duration: float,
+            ms: float) -> float:
+    gain = logit(probs)
+    edges = [*starts, duration]
+    best = -np.inf
+    for cuts in itertools.combinations(range(len(probs)), n_scenes - 1):
+        firsts = [0, *(k + 1 for k in cuts)]
+        bounds = [*firsts, len(starts)]
+        if all(edges[b] - edges[a] >= ms - 1e-9 for a, b in itertools.pairwise(bounds)):
+            best = max(best, float(sum(gain[k] for k in cuts)))
+    return best
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_n_scene_dp_matches_brute_force(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(2, 11))
+    probs = rng.random(n - 1)
+    starts = list(np.cumsum(np.r_[0.0, rng.uniform(0.5, 3.0, n - 1)]))
+    duration = starts[-1] + 1.0
+    n_scenes = int(rng.integers(1, n + 1))
+    ms = float(rng.choice([0.0, 2.0, 4.0]))
+    firsts = decode_n_scenes(probs, n_scenes, starts, duration, ms)
+    assert len(firsts) == n_scenes and firsts[0] == 0 and firsts == sorted(set(firsts))
+    got = float(sum(logit(probs)[k - 1] for k in firsts[1:]))
+    want = brute_n(probs, n_scenes, starts, duration, ms)
+    if np.isfinite(want):
+        assert got == pytest.approx(want)
+    else:  # no N scenes can all be that long: the limit is dropped
+        assert got == pytest.approx(brute_n(probs, n_scenes, starts, duration, 0.0))
+
+
+def test_n_scene_dp_without_lengths_is_top_n_minus_1() -> None:
+    probs = np.array([0.1, 0.95, 0.3, 0.99, 0.2, 0.6])
+    assert decode_n_scenes(probs, 3) == [0, 2, 4]
+    assert decode_n_scenes(probs, 1) == [0]
+    with pytest.raises(ValueError, match="8 scenes from 7 shots"):
+        decode_n_scenes(probs, 8)
