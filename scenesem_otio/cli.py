@@ -147,7 +147,8 @@ def baseline(video: Path, output: Path, detector: str, detector_threshold: float
 @main.command()
 @click.argument("video", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
-              help="Timeline to write: .otio .otioz .edl .xml .fcpxml .kdenlive .csv .json")
+              help="Timeline to write: .otio .otioz .edl .xml .fcpxml .kdenlive .mlt .csv "
+                   ".json")
 @click.option("--model", "-m", default=None,
               help="Hub id, save_pretrained dir or scenesem checkpoint "
                    f"[default: {DEFAULT_MODEL}].")

@@ -20,6 +20,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from scenesem_otio.adapters.formats import FORMATS
 from scenesem_otio.errors import MediaError, ReportError, TimelineError
 from scenesem_otio.scenes import Scene, Shot
 
@@ -30,8 +31,8 @@ if TYPE_CHECKING:
     from scenesem_otio.media.thumbnails import ShotThumbs
 
 # Formats we read that keep OTIO metadata, and those that cannot carry it.
-WITH_METADATA = (".otio", ".otioz", ".otiod", ".json")
-WITHOUT_METADATA = (".edl", ".xml", ".fcpxml", ".kdenlive", ".csv")
+WITH_METADATA = tuple(s for s, f in FORMATS.items() if f.keeps_metadata)
+WITHOUT_METADATA = tuple(s for s, f in FORMATS.items() if not f.keeps_metadata)
 OUTPUTS = (".html", ".htm")
 
 MARKER_CSS = {"RED": "#e5484d", "YELLOW": "#f5c518", "GREEN": "#46a758", "BLUE": "#3e8eed",
@@ -126,7 +127,7 @@ def gather(timeline: otio.schema.Timeline, source: str | None = None) -> Film:
         raise TimelineError(f"{source}: no metadata[{NS!r}] in this timeline; give an .otio "
                             f"or .otioz written by `scenesem cut` or `scenesem baseline`")
     meta = plain_metadata(timeline.metadata[NS])
-    rate, drop = nle._rate_info(timeline)
+    rate, drop = nle.rate_info(timeline)
     base = _start_frame(timeline, float(rate))
     scenes, n_frames = _scenes(timeline, meta, source)
     shots, cuts, scores = _shots_and_scores(timeline, meta, scenes, n_frames, source)

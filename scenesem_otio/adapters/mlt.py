@@ -22,7 +22,7 @@ from urllib.parse import unquote, urlparse
 import opentimelineio as otio
 from opentimelineio.opentime import RationalTime, TimeRange
 
-from scenesem_otio.adapters.nle import _media_start, _rate_info, timecode
+from scenesem_otio.adapters.nle import _media_start, rate_info, timecode
 from scenesem_otio.adapters.timeline import NS
 from scenesem_otio.errors import TimelineError
 
@@ -134,7 +134,7 @@ def _label(marker: otio.schema.Marker) -> str:
 
 def _plan(timeline: otio.schema.Timeline) -> _Plan:
     """Everything the writers need, in frames at the media's rate, from the first video track."""
-    rate, drop = _rate_info(timeline)
+    rate, drop = rate_info(timeline)
     fr = float(rate)
     tracks = list(timeline.video_tracks()) or list(timeline.tracks)
     named = [t for t in tracks if t.name == "Scenes"]

@@ -26,7 +26,7 @@ RESOLVE_COLORS = {"RED": "Red", "YELLOW": "Yellow", "GREEN": "Green", "BLUE": "B
                   "CYAN": "Cyan", "PURPLE": "Purple", "PINK": "Pink", "ORANGE": "Yellow"}
 
 
-def _rate_info(timeline: otio.schema.Timeline) -> tuple[Fraction, bool]:
+def rate_info(timeline: otio.schema.Timeline) -> tuple[Fraction, bool]:
     """Exact rate and drop-frame flag, from our metadata or the clips' float rate."""
     meta = timeline.metadata.get(NS, {})
     fps = meta.get("fps")
@@ -65,7 +65,7 @@ def _ascii(text: str) -> str:
 
 def write_edl(timeline: otio.schema.Timeline, path: Path, resolve_markers: bool = False) -> None:
     """CMX3600 with an FCM line; scene markers as `* LOC:` lines (or Resolve marker events)."""
-    rate, drop = _rate_info(timeline)
+    rate, drop = rate_info(timeline)
     fr = float(rate)
     rec = round(timeline.global_start_time.value_rescaled_to(fr)) \
         if timeline.global_start_time else 0
@@ -136,7 +136,7 @@ def edl_df_locators_for_otio(text: str, rate: Fraction) -> str:
 
 def fix_fcp7_xml(xml_text: str, timeline: otio.schema.Timeline) -> str:
     """Make otio-fcp-adapter's xmeml importable: one rate per element, a real format, DF/NDF."""
-    rate, drop = _rate_info(timeline)
+    rate, drop = rate_info(timeline)
     root = ET.fromstring(xml_text)
     for parent in root.iter():
         rates = [c for c in parent if c.tag == "rate"]
@@ -212,7 +212,7 @@ def _secs(frames: int, rate: Fraction) -> str:
 
 def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
     """FCPXML 1.9: library/event/project/sequence/spine of asset-clips with markers."""
-    rate, drop = _rate_info(timeline)
+    rate, drop = rate_info(timeline)
     fr = float(rate)
     meta = timeline.metadata.get(NS, {})
     tc_format = "DF" if drop else "NDF"

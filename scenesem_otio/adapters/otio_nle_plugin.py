@@ -3,7 +3,7 @@
 OTIO's own adapters lose frames or fields that editors rely on: `fcpx_xml` reads FCPXML times with
 `int(a / b * fps)`, so exact times such as 435/25 s come back a frame early; `cmx_3600` writes
 EDLs with no `FCM:` line. This adapter dispatches on the file's extension (.edl, .xml, .fcpxml,
-.otio, .otioz, .kdenlive, .csv, .json) to the same code `scenesem` uses, e.g.
+.otio, .otioz, .kdenlive, .mlt, .csv, .json) to the same code `scenesem` uses, e.g.
 `otioconvert -i film.mp4 -I scenesem -o film.edl -O scenesem_nle` or
 `otio.adapters.read_from_file("cut.fcpxml", adapter_name="scenesem_nle")`.
 

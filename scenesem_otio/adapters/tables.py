@@ -1,0 +1,132 @@
+"""Timeline stage: scenes as CSV or JSON tables for scripts (frames, timecode, seconds, scores).
+
+Reads our own tables back, and any CSV of scene starts (`start_frame`, `start_s` or
+`start_tc`), so `scenesem eval` can compare against a spreadsheet.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import opentimelineio as otio
+from opentimelineio.opentime import RationalTime, TimeRange
+
+from scenesem_otio.adapters import nle
+from scenesem_otio.adapters.frames import frames, record_start
+from scenesem_otio.adapters.timeline import NS, plain_metadata
+from scenesem_otio.errors import TimelineError
+
+
+def _rows(timeline: otio.schema.Timeline) -> list[dict[str, Any]]:
+    rate, drop = nle.rate_info(timeline)
+    fr = float(rate)
+    base = record_start(timeline, fr)
+    rows = []
+    for k, item in enumerate(c for c in timeline.find_clips() if c.source_range is not None):
+        start = frames(item.source_range.start_time, fr) - base
+        end = start + frames(item.source_range.duration, fr)
+        meta = plain_metadata(item.metadata.get(NS, {}))
+        rows.append({
+            "index": k, "name": item.name, "start_frame": start, "end_frame": end,
+            "start_tc": nle.timecode(base + start, rate, drop),
+            "end_tc": nle.timecode(base + end, rate, drop),
+            "start_s": round(float(start / rate), 6), "end_s": round(float(end / rate), 6),
+            "distance_prev": meta.get("distance_prev"),
+            "boundary_score": meta.get("boundary_score"),
+        })
+    return rows
+
+
+def to_csv(timeline: otio.schema.Timeline) -> str:
+    rows = _rows(timeline)
+    buf = io.StringIO()
+    fields = ["index", "name", "start_frame", "end_frame", "start_tc", "end_tc", "start_s",
+              "end_s", "distance_prev", "boundary_score"]
+    writer = csv.DictWriter(buf, fieldnames=fields)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: "" if v is None else v for k, v in row.items()})
+    return buf.getvalue()
+
+
+def to_json(timeline: otio.schema.Timeline) -> dict[str, Any]:
+    meta = plain_metadata(timeline.metadata.get(NS, {}))
+    rows = _rows(timeline)
+    for row, item in zip(rows, (c for c in timeline.find_clips() if c.source_range)):
+        row["metadata"] = plain_metadata(item.metadata.get(NS, {}))
+        url = getattr(item.media_reference, "target_url", None)
+        if url:
+            row["media"] = url
+    return {"format": "scenesem-scenes", "version": 1, "name": timeline.name,
+            "metadata": meta, "clips": rows}
+
+
+def read_csv(path: Path, rate: float | Fraction | None) -> otio.schema.Timeline:
+    """Our CSV, or any CSV of scene starts: a column start_frame, start_s or start_tc."""
+    rows = list(csv.DictReader(path.read_text(encoding="utf-8-sig").splitlines()))
+    if not rows:
+        raise TimelineError(f"{path}: empty CSV")
+    fields = {k.strip().lower(): k for k in rows[0] if k}
+    fr = float(rate) if rate else 25.0
+    key = next((fields[k] for k in ("start_frame", "start_s", "start", "start_tc")
+                if k in fields), None)
+    if key is None:
+        raise TimelineError(f"{path}: CSV needs a start_frame, start_s or start_tc column")
+    starts = []
+    for row in rows:
+        value = (row.get(key) or "").strip()
+        try:
+            if key.lower() == "start_frame":
+                starts.append(int(float(value)))
+            elif key.lower() == "start_tc":
+                starts.append(otio.opentime.from_timecode(value, fr).to_frames())
+            else:
+                starts.append(round(float(value) * fr))
+        except ValueError:
+            raise TimelineError(f"{path}: bad value {value!r} in column {key}") from None
+    end_key = fields.get("end_frame")
+    ends = [int(float(r[end_key])) for r in rows] if end_key else None
+    starts_sorted = sorted(set(starts))
+    timeline = otio.schema.Timeline(name=path.stem)
+    track = otio.schema.Track(name="Scenes")
+    timeline.tracks.append(track)
+    for i, s in enumerate(starts_sorted):
+        e = ends[starts.index(s)] if ends else (
+            starts_sorted[i + 1] if i + 1 < len(starts_sorted) else s + 1)
+        track.append(otio.schema.Clip(
+            name=f"Scene {i + 1:03d}", media_reference=_zero_based(fr),
+            source_range=TimeRange(RationalTime(s, fr), RationalTime(max(1, e - s), fr))))
+    timeline.metadata[NS] = {"open_end": ends is None}
+    return timeline
+
+
+def read_json(path: Path) -> otio.schema.Timeline:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    if not isinstance(data, dict) or data.get("format") != "scenesem-scenes":
+        raise TimelineError(f"{path}: not a scenesem scenes JSON (format key missing)")
+    meta = data.get("metadata", {})
+    fps = Fraction(str(meta.get("fps", "25")))
+    fr = float(fps)
+    timeline = otio.schema.Timeline(name=data.get("name") or path.stem)
+    timeline.metadata[NS] = meta
+    track = otio.schema.Track(name="Scenes")
+    timeline.tracks.append(track)
+    for row in data["clips"]:
+        s, e = int(row["start_frame"]), int(row["end_frame"])
+        item = otio.schema.Clip(
+            name=str(row.get("name", "")), media_reference=_zero_based(fr),
+            source_range=TimeRange(RationalTime(s, fr), RationalTime(e - s, fr)))
+        item.metadata[NS] = row.get("metadata", {})
+        track.append(item)
+    return timeline
+
+
+def _zero_based(fr: float) -> otio.schema.MissingReference:
+    """CSV/JSON frames count from the media's first frame: say so with a range from 0."""
+    return otio.schema.MissingReference(
+        available_range=TimeRange(RationalTime(0, fr), RationalTime(10**9, fr)))
