@@ -149,9 +149,10 @@ def baseline(video: Path, output: Path, detector: str, detector_threshold: float
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Timeline to write: .otio .otioz .edl .xml .fcpxml .kdenlive .mlt .csv "
                    ".json")
-@click.option("--model", "-m", default=None,
-              help="Hub id, save_pretrained dir or scenesem checkpoint "
-                   f"[default: {DEFAULT_MODEL}].")
+@click.option("--model", "-m", default="auto", show_default=True,
+              help=f"auto ({DEFAULT_MODEL} when cached or the hub answers, else embedded), "
+                   "embedded (ImageNet EfficientNet-Lite0, installed), a hub id, a "
+                   "save_pretrained dir or a scenesem checkpoint.")
 @click.option("--shots", "shots_edit", type=click.Path(path_type=Path), default=None,
               help="Take shots from an existing edit (.otio/.edl/.xml/.fcpxml) instead.")
 @shot_detector_option
@@ -195,13 +196,18 @@ def cut(video: Path, output: Path, model: str | None, shots_edit: Path | None, d
         max_clips_per_shot: int | None) -> None:
     """Cut VIDEO into scenes and write a timeline with semantic-distance markers."""
     from scenesem_otio.config import CutOptions, OutputOptions
+    from scenesem_otio.model.choose import choose_model
     from scenesem_otio.pipeline import cut as run_cut
+
+    model, reason = choose_model(model)
+    click.echo(f"model: {reason}", err=True)
 
     options = CutOptions(
         shots=_shot_options(detector, detector_threshold, min_shot, shots_edit),
         segment=SegmentOptions(window=window, threshold=threshold, min_scene_s=min_scene_s,
                                n_scenes=n_scenes),
-        runtime=RuntimeOptions(model=model, device=device, precision=precision,
+        runtime=RuntimeOptions(model=model, model_choice=reason, device=device,
+                               precision=precision,
                                batch_size=batch_size, keep=keep,
                                max_clips_per_shot=max_clips_per_shot),
         output=OutputOptions(level=level, embeddings=embeddings,
@@ -260,8 +266,9 @@ def distance(timeline: Path, output: Path | None, top: int) -> None:
 @main.command()
 @click.option("--data", "data", required=True, multiple=True,
               help="Manifest (YAML/JSON), FineVideo dir, or shards (.parquet/.tar). Repeatable.")
-@click.option("--model", "base_model", default=DEFAULT_MODEL, show_default=True,
-              help="Backbone: hub id, save_pretrained dir or scenesem checkpoint.")
+@click.option("--model", "base_model", default=TrainConfig.base_model, show_default=True,
+              help="Backbone: auto, embedded, a hub id, a save_pretrained dir or a scenesem "
+                   "checkpoint (as for cut).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True,
               help="Checkpoint directory to write.")
 @click.option("--unfreeze", type=click.IntRange(0, 64), default=TrainConfig.unfreeze,

@@ -75,7 +75,8 @@ class SegmentOptions:
 class RuntimeOptions:
     """Which model runs where, and how fast."""
 
-    model: str | None = None  # hub id, save_pretrained dir or scenesem checkpoint
+    model: str | None = None  # auto/None, embedded, hub id, save_pretrained dir or checkpoint
+    model_choice: str | None = None  # why `model` was chosen, when the caller already decided
     device: str = "auto"  # one of DEVICES
     precision: str = "auto"  # one of PRECISIONS; auto = bf16 where it is fast
     batch_size: int = 8  # clips per forward pass

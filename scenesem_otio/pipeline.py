@@ -207,7 +207,8 @@ def cut(video: str | Path, options: CutOptions = CutOptions(), *,
         from scenesem_otio.model.embedder import load_embedder
 
         rt = options.runtime
-        embedder = load_embedder(rt.model, device=rt.device, precision=rt.precision)
+        embedder = load_embedder(rt.model, device=rt.device, precision=rt.precision,
+                                 choice=rt.model_choice)
     film = embed_film(video, embedder, options.shots, batch_size=options.runtime.batch_size,
                       progress=options.progress, thumbnails=report is not None)
     seg, threshold_source = resolve_segment(options.segment, embedder)
@@ -247,9 +248,12 @@ def _timeline(film: FilmEmbedding, scenes: list[Scene], scores: np.ndarray,
     backbone = embedder.backbone
     return build_timeline(
         film.info, scenes, shots=film.shots, level=options.output.level,
-        embeddings=options.output.embeddings, metadata={
+        embeddings=options.output.embeddings, shot_embeddings=film.shot_embeddings,
+        metadata={
             "tool": "scenesem cut", "version": __version__,
             "model": str(meta.backbone or options.runtime.model or "checkpoint"),
+            "model_choice": embedder.choice or None,
+            "checkpoint": str(options.runtime.model) if meta.head else None,
             "head": list(meta.head) if meta.head else None, "threshold": seg.threshold,
             "threshold_source": threshold_source, "window": seg.window,
             "min_scene_s": seg.min_scene_s, "n_scenes_requested": seg.n_scenes,

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from scenesem_otio.errors import CheckpointError
 from scenesem_otio.model import efficientnet
 from scenesem_otio.model.efficientnet import (
+    FAMILY,
     EfficientNetLite0,
     ImageBackbone,
     colour_histogram,
@@ -273,3 +274,67 @@ def test_embedded_model_groups_settings_better_than_histogram(
     hist_p1, hist_m = table["8x8x8 RGB histogram"]
     assert p1 >= 0.97 and p1 >= hist_p1  # measured 0.984 vs 0.952
     assert m >= 0.85 and m >= hist_m + 0.04  # measured 0.862 vs 0.804
+
+
+# ---------------------------------------------------------------- the embedded model in use
+
+
+def test_cut_with_no_hub_uses_the_embedded_model(test_mp4: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 17 acceptance 1: the main job with the hub unreachable completes on the embedded
+    model, says so in one line, records it, and decides in under 3 s."""
+    import opentimelineio as otio
+    from click.testing import CliRunner
+
+    from scenesem_otio.cli import main
+    from scenesem_otio.model.choose import choose_model
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hf-cache"))
+    start = time.perf_counter()
+    assert choose_model(None)[0] == "embedded"
+    assert time.perf_counter() - start < 3.0
+    out = tmp_path / "film.otio"
+    result = CliRunner().invoke(main, ["cut", str(test_mp4), "-o", str(out), "--no-progress",
+                                       "--level", "shots", "--embeddings"])
+    assert result.exit_code == 0, result.output
+    assert "model: embedded EfficientNet-Lite0" in result.output
+    timeline = otio.adapters.read_from_file(str(out))
+    meta = timeline.metadata["scenesem"]
+    assert meta["model"] == "embedded" and "hub" in meta["model_choice"]
+    assert meta["sampling"]["num_frames"] == efficientnet.NUM_KEYFRAMES
+    # --level shots --embeddings: every shot clip carries its own unit embedding.
+    clips = list(timeline.find_clips())
+    assert len(clips) == len(meta["shot_cuts"]) + 1
+    shot_emb = np.asarray([c.metadata["scenesem"]["embedding"] for c in clips])
+    np.testing.assert_allclose(np.linalg.norm(shot_emb, axis=1), 1, atol=1e-5)
+
+
+def test_embedded_checkpoint_trains_saves_and_cuts(synth_dir: Path, tmp_path: Path) -> None:
+    """The MLP head, --unfreeze, the feature cache and checkpoints work with the image family."""
+    from safetensors.torch import load_file
+
+    from scenesem_otio.config import CutOptions, RuntimeOptions
+    from scenesem_otio.model.checkpoint import load_checkpoint
+    from scenesem_otio.pipeline import cut
+    from scenesem_otio.train.config import TrainConfig
+    from scenesem_otio.train.trainer import train
+
+    out = tmp_path / "ckpt"
+    summary = train(TrainConfig(data=[str(synth_dir / "manifest.yaml")], base_model="embedded",
+                                out_dir=str(out), steps=6, batch_scenes=4, unfreeze=1,
+                                cache_features=str(tmp_path / "cache"), progress=False))
+    assert summary.steps == 6 and summary.cache_misses > 0
+    meta = json.loads((out / "scenesem.json").read_text())
+    assert meta["backbone"] == "embedded" and meta["backbone_config"]["family"] == FAMILY
+    state = load_file(str(out / "model.safetensors"))
+    base = ImageBackbone.pretrained().state_dict()
+    last = f"net._blocks.{efficientnet.TAP_BLOCK}."
+    changed = [k for k in base if not torch.equal(base[k], state[f"backbone.{k}"])]
+    assert changed and all(k.startswith(last) for k in changed)  # only the unfrozen block
+    loaded = load_checkpoint(out)
+    assert loaded.head is not None and loaded.meta.calibration.threshold is not None
+    result = cut(synth_dir / "film_002.mp4",
+                 CutOptions(runtime=RuntimeOptions(model=str(out), device="cpu"),
+                            progress=False))
+    assert len(result.scenes[0].embedding) == 256

@@ -123,8 +123,9 @@ class _ClipMaker:
 
 
 def _shot_clips(make: _ClipMaker, scenes: list[Scene], shots: list[Shot],
-                embeddings: bool) -> list[otio.schema.Clip]:
-    """One clip per shot; scene membership in metadata, a marker where a scene starts."""
+                embeddings: bool, shot_embeddings: Any = None) -> list[otio.schema.Clip]:
+    """One clip per shot; scene membership in metadata, a marker where a scene starts, and
+    with `embeddings` the shot's own embedding (to find similar shots)."""
     starts = {scene.start: scene for scene in scenes}
     owner = 0
     out = []
@@ -135,6 +136,8 @@ def _shot_clips(make: _ClipMaker, scenes: list[Scene], shots: list[Shot],
                 "start_frame": shot.start, "end_frame": shot.end}
         if shot.start in starts:
             meta["scene_start"] = scene_metadata(starts[shot.start], embeddings)
+        if embeddings and shot_embeddings is not None:
+            meta["embedding"] = [float(x) for x in shot_embeddings[k]]
         item = make.clip(f"Shot {k + 1:04d}", shot.start, shot.end, _clean(meta))
         if shot.start in starts:
             item.markers.append(make.marker(starts[shot.start]))
@@ -151,6 +154,7 @@ def build_timeline(
     name: str | None = None,
     metadata: dict | None = None,
     embeddings: bool = False,
+    shot_embeddings: Any = None,
 ) -> otio.schema.Timeline:
     """One video track `Scenes`: a clip per scene (or per shot) and a marker per scene start."""
     make = _ClipMaker(info)
@@ -172,7 +176,7 @@ def build_timeline(
     elif level == "shots":
         if shots is None:
             raise ValueError("level='shots' needs the shots")
-        for item in _shot_clips(make, scenes, shots, embeddings):
+        for item in _shot_clips(make, scenes, shots, embeddings, shot_embeddings):
             track.append(item)
     else:
         raise ValueError(f"unknown level {level!r}")

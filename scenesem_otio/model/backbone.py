@@ -219,6 +219,12 @@ class VideoBackbone(nn.Module):
         """Normalised pixels [B, T, 3, H, W] -> pooled [B, D]."""
         return self.suffix(self.prefix(pixel_values, 0), 0)
 
+    def prefix_parameters(self, n_layers: int) -> list[tuple[str, nn.Parameter]]:
+        """Named parameters `prefix(x, n_layers)` depends on (patch embedding and the first
+        `n_layers` encoder layers): what a feature-cache fingerprint must hash."""
+        names = ("encoder.embeddings", *(f"encoder.encoder.layer.{i}." for i in range(n_layers)))
+        return [(n, p) for n, p in self.named_parameters() if n.startswith(names)]
+
     def unfreeze_last(self, k: int) -> None:
         """Train only the last `k` encoder layers and the final norm(s); freeze the rest."""
         for p in self.parameters():

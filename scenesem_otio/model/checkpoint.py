@@ -115,8 +115,9 @@ def save_checkpoint(embedder: Any, directory: str | os.PathLike, meta: ModelMeta
     from scenesem_otio import __version__
 
     backbone = embedder.backbone
+    config = backbone.config if isinstance(backbone.config, dict) else backbone.config.to_dict()
     meta = meta or embedder.meta
-    meta = replace(meta, backbone_config=backbone.config.to_dict(),
+    meta = replace(meta, backbone_config=config,
                    head=embedder.head.dims if embedder.head is not None else None,
                    sampling=meta.sampling.resolved(backbone.num_frames, backbone.image_size),
                    keep=getattr(backbone, "keep", 1.0))  # issue 16: what the model ran with
@@ -127,7 +128,7 @@ def save_checkpoint(embedder: Any, directory: str | os.PathLike, meta: ModelMeta
     try:
         with atomic_dir(directory) as tmp:
             save_file(state, str(tmp / WEIGHTS_FILE))
-            (tmp / "config.json").write_text(embedder.backbone.config.to_json_string())
+            (tmp / "config.json").write_text(json.dumps(config, indent=2, default=str))
             (tmp / META_FILE).write_text(json.dumps(data, indent=2, default=str))
             if extra is not None:
                 extra(tmp)
@@ -149,22 +150,16 @@ def load_checkpoint(directory: str | os.PathLike) -> Any:
     """Rebuild a SceneEmbedder (with its `meta`) from a scenesem checkpoint directory alone."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
-    from transformers import VideoMAEConfig
 
-    from scenesem_otio.model.backbone import VideoBackbone
     from scenesem_otio.model.embedder import SceneEmbedder
     from scenesem_otio.model.head import EmbeddingHead
 
     directory = Path(directory)
     meta = read_meta(directory)
-    try:
-        config = VideoMAEConfig.from_dict(meta.backbone_config)
-    except (ValueError, TypeError) as err:
-        raise CheckpointError(f"{directory}: unreadable {META_FILE} ({err})") from None
     if not (directory / WEIGHTS_FILE).is_file():
         raise CheckpointError(f"{directory}: missing {WEIGHTS_FILE}")
     head = EmbeddingHead(*meta.head) if meta.head else None
-    embedder = SceneEmbedder(VideoBackbone.from_config(config), head, meta)
+    embedder = SceneEmbedder(_backbone_from_config(directory, meta.backbone_config), head, meta)
     if hasattr(embedder.backbone, "set_keep"):  # issue 16: the keep it was trained with
         embedder.backbone.set_keep(meta.keep if meta.keep is not None else 1.0)
     try:
@@ -173,3 +168,19 @@ def load_checkpoint(directory: str | os.PathLike) -> Any:
         raise CheckpointError(f"{directory}: weights do not match the model "
                               f"({str(err).splitlines()[0][:200]})") from None
     return embedder
+
+
+def _backbone_from_config(directory: Path, config: dict[str, Any]) -> Any:
+    """The backbone family the config names (random weights; the state dict fills them)."""
+    from scenesem_otio.model.efficientnet import FAMILY, ImageBackbone
+
+    try:
+        if config.get("family") == FAMILY:
+            return ImageBackbone.from_config(config)
+        from transformers import VideoMAEConfig
+
+        from scenesem_otio.model.backbone import VideoBackbone
+
+        return VideoBackbone.from_config(VideoMAEConfig.from_dict(config))
+    except (ValueError, TypeError) as err:
+        raise CheckpointError(f"{directory}: unreadable {META_FILE} ({err})") from None

@@ -14,7 +14,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scenesem_otio.config import DEFAULT_MODEL
 from scenesem_otio.errors import CheckpointError
 from scenesem_otio.model.backbone import VideoBackbone
 from scenesem_otio.model.checkpoint import ModelMeta, is_checkpoint, load_checkpoint
@@ -63,6 +62,7 @@ class SceneEmbedder(nn.Module):
         self.backbone = backbone
         self.head = head
         self.meta = meta or ModelMeta()
+        self.choice = ""  # why this model was chosen (`--model auto`), for the user
         self.autocast_dtype: torch.dtype | None = None
 
     @property
@@ -98,14 +98,29 @@ class SceneEmbedder(nn.Module):
 
 
 def load_embedder(name_or_dir: str | os.PathLike | None = None, device: str = "auto",
-                  precision: str = "auto") -> SceneEmbedder:
-    """A scenesem checkpoint, a save_pretrained directory or a hub id -> a ready embedder."""
-    name = str(name_or_dir or DEFAULT_MODEL)
-    if is_checkpoint(name):
+                  precision: str = "auto", choice: str | None = None) -> SceneEmbedder:
+    """A scenesem checkpoint, a save_pretrained directory, a hub id, `embedded` (the ImageNet
+    EfficientNet-Lite0 that installs with the package) or `auto`/None -> a ready embedder.
+
+    `auto` takes VideoMAE-base when it is cached or the hub answers within ~2 s, else the
+    embedded model (`model.choose`); the reason is logged and kept in `embedder.choice`
+    (`choice`: the reason a caller that already decided gives).
+    """
+    from scenesem_otio.model.choose import EMBEDDED, choose_model
+
+    name, reason = choose_model(name_or_dir)
+    reason = choice or reason
+    log.info("model: %s", reason)
+    if name == EMBEDDED:
+        from scenesem_otio.model.efficientnet import ImageBackbone
+
+        embedder = SceneEmbedder(ImageBackbone.pretrained(), None, ModelMeta(backbone=EMBEDDED))
+    elif is_checkpoint(name):
         embedder = load_checkpoint(name)
     else:
         backbone = VideoBackbone.from_pretrained(name)
         embedder = SceneEmbedder(backbone, None, ModelMeta(backbone=name))
+    embedder.choice = reason
     dev = resolve_device(device)
     embedder.to(dev)
     embedder.autocast_dtype = resolve_dtype(precision, dev)

@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from scenesem_otio.config import DEFAULT_MODEL
-
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -14,7 +12,7 @@ class TrainConfig:
 
     data: list[str]  # manifests, FineVideo folders or shards
     out_dir: str  # checkpoint directory
-    base_model: str = DEFAULT_MODEL  # hub id, save_pretrained dir or scenesem checkpoint
+    base_model: str = "auto"  # auto, embedded, hub id, save_pretrained dir or checkpoint
     unfreeze: int = 2  # train the last K encoder layers (SPEC: 2–4)
     label_mode: str = "scene"  # "scene": scene-level labels; "frame": per-frame label files
     mapping: str = "linear"  # text similarity -> soft weights: "linear" or "squared"

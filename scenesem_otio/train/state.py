@@ -92,11 +92,9 @@ def fingerprint(embedder: Any, start_layer: int, table: Any) -> str:
     """Hash of the frozen weights and the training pixels: a cache filled by other weights or
     data is never reused."""
     h = hashlib.sha256()
-    for name, p in embedder.backbone.named_parameters():
-        if name.startswith("encoder.embeddings") or any(
-                name.startswith(f"encoder.encoder.layer.{i}.") for i in range(start_layer)):
-            h.update(name.encode())
-            h.update(p.detach().cpu().float().numpy().tobytes())
+    for name, p in embedder.backbone.prefix_parameters(start_layer):
+        h.update(name.encode())
+        h.update(p.detach().cpu().float().numpy().tobytes())
     h.update(str(table.pixels.shape).encode())
     h.update(hashlib.sha256(table.pixels[:, ::4, ::8, ::8].tobytes()).digest())
     return h.hexdigest()
