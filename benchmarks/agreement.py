@@ -25,8 +25,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 
 
-def film_rows(path: Path, embedder, keeps: list[float], caps: list[int], batch: int
-              ) -> list[dict]:
+def film_rows(path: Path, embedder, keeps: list[float], caps: list[int], batch: int,
+              seconds: float | None = None) -> list[dict]:
     """One row per (keep, cap) for one film."""
     from scenesem_otio.config import SamplingOptions, SegmentOptions
     from scenesem_otio.evaluate import boundary_prf
@@ -39,6 +39,8 @@ def film_rows(path: Path, embedder, keeps: list[float], caps: list[int], batch: 
     info = probe(path)
     fps = float(info.fps)
     shots = shots_from_cuts(detect_shots(info.path, progress=False), info.n_frames)
+    if seconds is not None:  # the film's first `seconds`, whole shots only
+        shots = [s for s in shots if s.end <= seconds * fps] or shots[:1]
     backbone = embedder.backbone
     plans = {}
     for cap in caps:
@@ -59,6 +61,8 @@ def film_rows(path: Path, embedder, keeps: list[float], caps: list[int], batch: 
         start = time.perf_counter()
         vectors[keep] = embedder.embed(pixels, batch_size=batch)
         rates[keep] = len(pixels) / (time.perf_counter() - start)
+        print(f"  {path.name}: keep {keep:g}, {len(pixels)} clips, {rates[keep]:.3f} clips/s",
+              file=sys.stderr, flush=True)
 
     def scenes_of(keep: float, cap: int) -> tuple[np.ndarray, list[float]]:
         rows = [index[(p.shot, p.frames)] for p in plans[cap]]
@@ -88,6 +92,8 @@ def main() -> None:
     parser.add_argument("--keeps", default="1,0.75,0.5,0.25")
     parser.add_argument("--caps", default="0,1,2,3", help="clip budgets per shot; 0 = no cap")
     parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="use only each film's first SECONDS (whole shots)")
     args = parser.parse_args()
     keeps = [float(k) for k in args.keeps.split(",")]
     caps = [int(c) for c in args.caps.split(",")]
@@ -107,11 +113,11 @@ def main() -> None:
         torch.manual_seed(0)
         embedder = SceneEmbedder(VideoBackbone.from_config(VideoMAEConfig())).eval()
         name = "videomae-base-sized, random weights (seed 0)"
-    print(f"model: {name}; torch threads {torch.get_num_threads()}, fp32, batch {args.batch}",
-          flush=True)
+    print(f"model: {name}; torch threads {torch.get_num_threads()}, fp32, batch {args.batch}"
+          + (f"; first {args.seconds:g} s of each film" if args.seconds else ""), flush=True)
     rows: list[dict] = []
     for film in args.films:
-        rows += film_rows(film, embedder, keeps, caps, args.batch)
+        rows += film_rows(film, embedder, keeps, caps, args.batch, args.seconds)
         print_table([r for r in rows if r["film"] == film.name], film.name)
     print_table(rows, "all films", overall=True)
 

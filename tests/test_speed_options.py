@@ -208,3 +208,32 @@ def test_shot_embedding_is_the_mean_of_its_capped_clips(tiny_videomae_dir: Path,
     emb = shot_embeddings(v, [p.shot for p in plans], 2)
     mean = v[:2].mean(axis=0)
     np.testing.assert_allclose(emb[0], mean / np.linalg.norm(mean), atol=1e-6)
+
+
+# ---------------------------------------------------------------- training
+@pytest.mark.slow
+def test_training_runs_on_kept_tokens_and_records_them(synth_dir: Path, tiny_videomae_dir: Path,
+                                                       tmp_path: Path) -> None:
+    """train --keep: the frozen prefix, its cache and the checkpoint all use the kept tokens,
+    and a cut with that checkpoint runs them too."""
+    from scenesem_otio.train.config import TrainConfig
+    from scenesem_otio.train.trainer import train as run_train
+
+    summary = run_train(TrainConfig(
+        data=[str(synth_dir / "manifest.yaml")], base_model=str(tiny_videomae_dir),
+        out_dir=str(tmp_path / "ckpt"), steps=2, batch_scenes=4, progress=False,
+        cache_features=str(tmp_path / "cache"), keep=0.25))
+    assert summary.steps == 2 and summary.cache_misses > 0
+    meta = json.loads((tmp_path / "ckpt" / META_FILE).read_text())
+    assert meta["keep"] == 0.25 and meta["training"]["keep"] == 0.25
+    from scenesem_otio.train.clips import plan_scene_clips
+    from scenesem_otio.train.sources import load_sources
+
+    sampling = SamplingOptions(num_frames=16, image_size=64)
+    n_clips = sum(len(plan_scene_clips(scene, item.info, sampling, 2))
+                  for item in load_sources([str(synth_dir / "manifest.yaml")], "scene")
+                  for scene in item.scenes)
+    (cache,) = (tmp_path / "cache").rglob("*.f16")
+    assert cache.stat().st_size == n_clips * 32 * 64 * 2  # 32 kept tokens × 64 dims × fp16
+    loaded = load_embedder(str(tmp_path / "ckpt"), device="cpu", precision="fp32")
+    assert loaded.backbone.n_tokens == 32
