@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from scenesem_otio.adapters.formats import FORMATS
+from scenesem_otio.adapters.frames import frames
 from scenesem_otio.errors import MediaError, ReportError, TimelineError
 from scenesem_otio.scenes import Scene, Shot
 
@@ -146,7 +147,7 @@ def gather(timeline: otio.schema.Timeline, source: str | None = None) -> Film:
 def _start_frame(timeline: otio.schema.Timeline, fr: float) -> int:
     """The start timecode as frames, so every frame on the page can be shown as timecode."""
     start = timeline.global_start_time
-    return round(start.value_rescaled_to(fr)) if start else 0
+    return frames(start, fr) if start else 0
 
 
 def _scenes(timeline: otio.schema.Timeline, meta: Mapping, source: str
@@ -187,9 +188,9 @@ def _marker_colours(timeline: otio.schema.Timeline, scenes: list[Scene], fr: flo
     colour_at: dict[int, str] = {}
     for item in timeline.find_clips():
         available = getattr(item.media_reference, "available_range", None)
-        start0 = round(available.start_time.value_rescaled_to(fr)) if available else base
+        start0 = frames(available.start_time, fr) if available else base
         for m in item.markers:
-            colour_at.setdefault(round(m.marked_range.start_time.value_rescaled_to(fr))
+            colour_at.setdefault(frames(m.marked_range.start_time, fr)
                                  - start0, str(m.color))
     return [colour_at.get(s.start) or str(marker_color(s.distance_prev)) for s in scenes]
 

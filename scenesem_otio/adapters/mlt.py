@@ -22,7 +22,8 @@ from urllib.parse import unquote, urlparse
 import opentimelineio as otio
 from opentimelineio.opentime import RationalTime, TimeRange
 
-from scenesem_otio.adapters.nle import _media_start, rate_info, timecode
+from scenesem_otio.adapters.frames import frames, media_start
+from scenesem_otio.adapters.nle import rate_info, timecode
 from scenesem_otio.adapters.timeline import NS
 from scenesem_otio.errors import TimelineError
 
@@ -85,7 +86,7 @@ class _Plan:
 
 
 def _frames(t: RationalTime, fr: float) -> int:
-    return round(t.value_rescaled_to(fr))
+    return frames(t, fr)
 
 
 def _path_of(item: otio.schema.Clip) -> str | None:
@@ -158,7 +159,7 @@ def _plan(timeline: otio.schema.Timeline) -> _Plan:
         if path is None:
             raise TimelineError(f"clip {item.name!r} has no media file; an MLT project "
                                 "(.kdenlive/.mlt) must name the file it plays")
-        start0 = _media_start(item, fr)
+        start0 = media_start(item, fr)
         src = _frames(item.source_range.start_time, fr)
         n = _frames(item.source_range.duration, fr)
         if n <= 0:

@@ -20,6 +20,7 @@ from xml.sax.saxutils import quoteattr
 import opentimelineio as otio
 from opentimelineio.opentime import RationalTime
 
+from scenesem_otio.adapters.frames import frames, media_start
 from scenesem_otio.adapters.timeline import NS
 
 RESOLVE_COLORS = {"RED": "Red", "YELLOW": "Yellow", "GREEN": "Green", "BLUE": "Blue",
@@ -67,7 +68,7 @@ def write_edl(timeline: otio.schema.Timeline, path: Path, resolve_markers: bool 
     """CMX3600 with an FCM line; scene markers as `* LOC:` lines (or Resolve marker events)."""
     rate, drop = rate_info(timeline)
     fr = float(rate)
-    rec = round(timeline.global_start_time.value_rescaled_to(fr)) \
+    rec = frames(timeline.global_start_time, fr) \
         if timeline.global_start_time else 0
     lines = [f"TITLE: {_ascii(timeline.name or 'scenesem')}",
              f"FCM: {'DROP FRAME' if drop else 'NON-DROP FRAME'}", ""]
@@ -75,13 +76,13 @@ def write_edl(timeline: otio.schema.Timeline, path: Path, resolve_markers: bool 
     for item in timeline.find_clips():
         if item.source_range is None:
             continue
-        src_in = round(item.source_range.start_time.value_rescaled_to(fr))
-        dur = round(item.source_range.duration.value_rescaled_to(fr))
+        src_in = frames(item.source_range.start_time, fr)
+        dur = frames(item.source_range.duration, fr)
         reel = _reel(_clip_path(item))
         if resolve_markers:
             for m in item.markers:
                 event += 1
-                at = rec + round(m.marked_range.start_time.value_rescaled_to(fr)) - src_in
+                at = rec + frames(m.marked_range.start_time, fr) - src_in
                 color = RESOLVE_COLORS.get(str(m.color).upper(), "Blue")
                 lines.append(f"{event:03d}  001      V     C        {timecode(at, rate, drop)} "
                              f"{timecode(at + 1, rate, drop)} {timecode(at, rate, drop)} "
@@ -100,7 +101,7 @@ def write_edl(timeline: otio.schema.Timeline, path: Path, resolve_markers: bool 
         if source:
             lines.append(f"* SOURCE FILE: {source}")
         for m in item.markers:
-            at = round(m.marked_range.start_time.value_rescaled_to(fr))
+            at = frames(m.marked_range.start_time, fr)
             lines.append(f"* LOC: {timecode(at, rate, drop)} {str(m.color).upper():<7} "
                          f"{_ascii(m.name)}")
         lines.append("")
@@ -128,8 +129,8 @@ def edl_df_locators_for_otio(text: str, rate: Fraction) -> str:
     def ndf(m: re.Match[str]) -> str:
         hh, mm, ss, ff = (int(m.group(k)) for k in range(2, 6))
         minutes = hh * 60 + mm
-        frames = (minutes * 60 + ss) * nominal + ff - skip * (minutes - minutes // 10)
-        return m.group(1) + timecode(frames, rate, drop=False)
+        count = (minutes * 60 + ss) * nominal + ff - skip * (minutes - minutes // 10)
+        return m.group(1) + timecode(count, rate, drop=False)
 
     return _DF_LOC.sub(ndf, text)
 
@@ -171,7 +172,7 @@ def fix_fcp7_xml(xml_text: str, timeline: otio.schema.Timeline) -> str:
     # writes them in timecode frames: past the media's end whenever it has a start TC).
     clips = [c for c in timeline.find_clips()]
     for item, clipitem in zip(clips, root.iter("clipitem")):
-        start0 = _media_start(item, float(rate))
+        start0 = media_start(item, float(rate))
         for m, el in zip(item.markers, clipitem.findall("marker")):
             if m.comment and el.find("comment") is None:
                 ET.SubElement(el, "comment").text = m.comment
@@ -182,11 +183,6 @@ def fix_fcp7_xml(xml_text: str, timeline: otio.schema.Timeline) -> str:
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE xmeml>\n' + \
         ET.tostring(root, encoding="unicode") + "\n"
-
-
-def _media_start(item: otio.schema.Clip, fr: float) -> int:
-    avail = getattr(item.media_reference, "available_range", None)
-    return round(avail.start_time.value_rescaled_to(fr)) if avail is not None else 0
 
 
 def fcp7_markers_to_source(timeline: otio.schema.Timeline) -> None:
@@ -223,11 +219,11 @@ def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
         if url not in assets:
             avail = getattr(item.media_reference, "available_range", None)
             if avail is not None:
-                a_start = round(avail.start_time.value_rescaled_to(fr))
-                a_dur = round(avail.duration.value_rescaled_to(fr))
+                a_start = frames(avail.start_time, fr)
+                a_dur = frames(avail.duration, fr)
             else:
-                a_start = round(item.source_range.start_time.value_rescaled_to(fr))
-                a_dur = round(item.source_range.end_time_exclusive().value_rescaled_to(fr)) \
+                a_start = frames(item.source_range.start_time, fr)
+                a_dur = frames(item.source_range.end_time_exclusive(), fr) \
                     - a_start
             assets[url] = (f"r{len(assets) + 2}", a_start, a_dur)
     width, height = meta.get("width", 1920), meta.get("height", 1080)
@@ -242,9 +238,9 @@ def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
                    f'duration="{_secs(a_dur, rate)}" hasVideo="1" format="r1">')
         out.append(f'      <media-rep kind="original-media" src={quoteattr(url)}/>')
         out.append("    </asset>")
-    start_tc = round(timeline.global_start_time.value_rescaled_to(fr)) \
+    start_tc = frames(timeline.global_start_time, fr) \
         if timeline.global_start_time else 0
-    total = sum(round(c.source_range.duration.value_rescaled_to(fr)) for c in clips)
+    total = sum(frames(c.source_range.duration, fr) for c in clips)
     name = quoteattr(timeline.name or "scenesem")
     out += ["  </resources>", "  <library>", '    <event name="scenesem">',
             f"      <project name={name}>",
@@ -254,13 +250,13 @@ def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
     offset = start_tc
     for item in clips:
         rid = assets[getattr(item.media_reference, "target_url", None) or ""][0]
-        src = round(item.source_range.start_time.value_rescaled_to(fr))
-        dur = round(item.source_range.duration.value_rescaled_to(fr))
+        src = frames(item.source_range.start_time, fr)
+        dur = frames(item.source_range.duration, fr)
         out.append(f'            <asset-clip ref="{rid}" name={quoteattr(item.name)} '
                    f'offset="{_secs(offset, rate)}" start="{_secs(src, rate)}" '
                    f'duration="{_secs(dur, rate)}" format="r1" tcFormat="{tc_format}">')
         for m in item.markers:
-            at = round(m.marked_range.start_time.value_rescaled_to(fr))
+            at = frames(m.marked_range.start_time, fr)
             out.append(f'              <marker start="{_secs(at, rate)}" '
                        f'duration="{frame_dur}" value={quoteattr(m.name)} '
                        f'note={quoteattr(m.comment or "")}/>')
