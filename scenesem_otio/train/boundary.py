@@ -87,9 +87,9 @@ def _crop(film: FilmShots, rng: np.random.Generator, min_len: int
     return film.emb[a : a + length], durations[a : a + length], film.labels[a : a + length - 1]
 
 
-def train_boundary_model(films: Sequence[FilmShots], *, window: int = 8, steps: int = 400,
+def train_boundary_model(films: Sequence[FilmShots], *, window: int = 4, steps: int = 200,
                          seed: int = 0, batch_films: int = 8, lr: float = 2e-3,
-                         weight_decay: float = 0.01, crop_min: int = 12, noise: float = 0.15,
+                         weight_decay: float = 0.01, crop_min: int = 12, noise: float = 0.4,
                          dim_dropout: float = 0.1, duration_jitter: float = 0.15,
                          config: dict[str, Any] | None = None,
                          val_films: Sequence[FilmShots] | None = None,
