@@ -169,6 +169,10 @@ def baseline(video: Path, output: Path, detector: str, detector_threshold: float
               help="Boundary score θ [default: checkpoint calibration, else 80th percentile].")
 @click.option("--window", type=click.IntRange(min=1), default=SegmentOptions.window,
               show_default=True, help="Shots on each side of a boundary for its score.")
+@click.option("--boundary-model/--cosine-rule", "boundary_model",
+              default=SegmentOptions.boundary_model, show_default=True,
+              help="Score shot cuts with the checkpoint's boundary model when it has one, or "
+                   "with the cosine rule.")
 @click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto",
               show_default=True, help="bf16 autocast on AMX CPUs and GPUs when auto.")
@@ -191,6 +195,7 @@ def baseline(video: Path, output: Path, detector: str, detector_threshold: float
 def cut(video: Path, output: Path, model: str | None, shots_edit: Path | None, detector: str,
         detector_threshold: float | None, min_shot: int | None, level: str,
         n_scenes: int | None, min_scene_s: float | None, threshold: float | None, window: int,
+        boundary_model: bool,
         device: str, precision: str, batch_size: int, embeddings: bool, report: Path | None,
         resolve_markers: bool, no_progress: bool, keep: float | None,
         max_clips_per_shot: int | None) -> None:
@@ -205,7 +210,7 @@ def cut(video: Path, output: Path, model: str | None, shots_edit: Path | None, d
     options = CutOptions(
         shots=_shot_options(detector, detector_threshold, min_shot, shots_edit),
         segment=SegmentOptions(window=window, threshold=threshold, min_scene_s=min_scene_s,
-                               n_scenes=n_scenes),
+                               n_scenes=n_scenes, boundary_model=boundary_model),
         runtime=RuntimeOptions(model=model, model_choice=reason, device=device,
                                precision=precision,
                                batch_size=batch_size, keep=keep,
@@ -299,6 +304,9 @@ def distance(timeline: Path, output: Path | None, top: int) -> None:
 @click.option("--resume", is_flag=True, help="Continue from the checkpoint in --out.")
 @click.option("--stop-after", type=click.IntRange(min=1), default=None,
               help="Save and stop after this step (fit a job slot); continue with --resume.")
+@click.option("--boundary-model/--no-boundary-model", default=TrainConfig.boundary_model,
+              show_default=True,
+              help="After the embeddings, train the contextual boundary model `cut` uses.")
 @click.option("--no-progress", is_flag=True)
 @click.option("--keep", type=click.FloatRange(0, 1, min_open=True), default=None,  # issue 16
               help="Fraction of VideoMAE tokens the encoder sees, recorded in the checkpoint "
@@ -410,13 +418,16 @@ def synth(out_dir: Path, n_films: int, seed: int, width: int, height: int, fps: 
               help="Time budget for the whole demo.")
 @click.option("--workdir", type=click.Path(path_type=Path), default=None,
               help="Keep films, checkpoints and timelines here.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the films and of the first training run.")
+@click.option("--seeds", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Training seeds per row (mean ± sd over them); 3 for evidence.")
 @_friendly_errors
-def demo(minutes: float, workdir: Path | None, seed: int) -> None:
+def demo(minutes: float, workdir: Path | None, seed: int, seeds: int) -> None:
     """Offline end-to-end proof: synth -> train tiny model -> cut -> eval vs PySceneDetect."""
     from scenesem_otio.demo import run_demo
 
-    click.echo(run_demo(minutes=minutes, workdir=workdir, seed=seed))
+    click.echo(run_demo(minutes=minutes, workdir=workdir, seed=seed, seeds=seeds))
 
 
 # ---- issue 14: `scenesem report` (report.py); one insertion, kept together

@@ -69,6 +69,7 @@ class SegmentOptions:
     threshold: float | None = None  # θ on the boundary score
     min_scene_s: float | None = None  # minimum scene length in seconds
     n_scenes: int | None = None  # exactly N scenes by optimal sequential grouping
+    boundary_model: bool = True  # use the checkpoint's boundary model when it has one
 
 
 @dataclass(frozen=True)

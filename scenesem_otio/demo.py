@@ -22,9 +22,11 @@ from scenesem_otio.evaluate import Segmentation, boundary_prf, miou, overall, pr
 SPECIAL = ("intercut", "revisit")
 PYSCENEDETECT = "PySceneDetect (shots as scenes)"
 UNTRAINED = "untrained tiny VideoMAE"
-RUNS = (("trained, visual only (α=0)", {"alpha": 0.0}),
-        ("trained, text-guided linear", {"mapping": "linear"}),
-        ("trained, text-guided squared", {"mapping": "squared"}))
+RUNS = (("visual only (α=0)", {"alpha": 0.0}),
+        ("text-guided linear", {"mapping": "linear"}),
+        ("text-guided squared", {"mapping": "squared"}))
+EMBEDDED_UNTRAINED = "untrained embedded EfficientNet-Lite0"
+EMBEDDED_RUN = "embedded, text-guided linear"
 
 
 def tiny_backbone(path: Path, seed: int, hidden_size: int = 96,
@@ -128,92 +130,126 @@ def evaluate(held_out: list[HeldOut], predict: Callable[[Path], Segmentation]
 
 
 def train_runs(root: Path, manifest: Path, backbone: Path, steps: int, seed: int,
-               progress: bool) -> tuple[dict[str, str], float | None]:
-    """The three training runs; returns their checkpoints and the calibrated minimum scene."""
+               progress: bool) -> dict[str, str]:
+    """The training runs of one seed: the tiny VideoMAE three ways, the embedded model once.
+
+    Each run ends with the boundary model's second stage and the calibration of both rules.
+    """
     from scenesem_otio.train.config import TrainConfig
     from scenesem_otio.train.trainer import train
 
+    runs = [(label, str(backbone), opts) for label, opts in RUNS]
+    runs.append((EMBEDDED_RUN, "embedded", {"mapping": "linear",  # its prefix, cached once
+                                            "cache_features": str(root / "cache-embedded")}))
     ckpts: dict[str, str] = {}
-    min_scene = None
-    for label, opts in RUNS:
+    for label, base, opts in runs:
         cfg = TrainConfig(data=[str(manifest)], out_dir=str(root / f"ckpt-{len(ckpts)}"),
-                          base_model=str(backbone), unfreeze=2, steps=steps, batch_scenes=8,
+                          base_model=base, unfreeze=2, steps=steps, batch_scenes=8,
                           lr_backbone=1e-4, lr_head=1e-3, save_every=10_000, seed=seed,
                           progress=progress, **opts)
-        summary = train(cfg)
+        train(cfg)
         ckpts[label] = cfg.out_dir
-        min_scene = summary.calibration.min_scene_s
-    return ckpts, min_scene
+    return ckpts
 
 
-def table_rows(root: Path, manifest: Path, backbone: Path, held_out: list[HeldOut],
-               ckpts: dict[str, str], min_scene: float | None) -> list[dict[str, Any]]:
-    """Every row of the demo table, PySceneDetect first."""
-    from scenesem_otio.compare import baseline_segmentation
+def untrained_options(embedder: Any, manifest: Path) -> Any:
+    """Cut options for a model without a head: θ and min scene calibrated on the same
+    validation films the trained runs use."""
+    from scenesem_otio.config import CutOptions, SegmentOptions
+    from scenesem_otio.train.calibration import calibration_of, cosine_scored, embed_films
+    from scenesem_otio.train.sources import load_sources
+
+    val = [it for it in load_sources([str(manifest)]) if it.split == "val"]
+    calib = calibration_of(cosine_scored(embed_films(embedder, val)), "val")
+    return CutOptions(segment=SegmentOptions(threshold=calib.threshold,
+                                             min_scene_s=calib.min_scene_s), progress=False)
+
+
+def seed_rows(root: Path, manifest: Path, backbone: Path, held_out: list[HeldOut],
+              ckpts: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Every row of the demo table for one training seed (PySceneDetect is seed-free)."""
     from scenesem_otio.config import CutOptions, SegmentOptions
     from scenesem_otio.model.embedder import load_embedder
     from scenesem_otio.pipeline import cut
-    from scenesem_otio.train.calibration import calibrate_embedder
-    from scenesem_otio.train.sources import load_sources
 
-    rows = [{"method": PYSCENEDETECT, **evaluate(
-        held_out, lambda video: baseline_segmentation(str(video)))}]
-    # Untrained: the same backbone, no head, θ calibrated on the same validation films.
-    embedder = load_embedder(str(backbone), device="cpu", precision="fp32")
-    val_items = [it for it in load_sources([str(manifest)]) if it.split == "val"]
-    theta, _ = calibrate_embedder(embedder, val_items, min_scene or 1.0)
-    untrained = CutOptions(segment=SegmentOptions(threshold=theta, min_scene_s=min_scene),
-                           progress=False)
-    rows.append({"method": UNTRAINED, **evaluate(held_out, lambda video: as_segmentation(
-        cut(video, untrained, embedder=embedder)))})
-    trained = CutOptions(segment=SegmentOptions(min_scene_s=min_scene), progress=False)
+    def row(model: Any, options: Any) -> dict[str, Any]:
+        return evaluate(held_out, lambda video: as_segmentation(
+            cut(video, options, embedder=model)))
+
+    rows = {}
+    for label, name in ((UNTRAINED, str(backbone)), (EMBEDDED_UNTRAINED, "embedded")):
+        model = load_embedder(name, device="cpu", precision="fp32")
+        rows[label] = row(model, untrained_options(model, manifest))
+    cosine = CutOptions(segment=SegmentOptions(boundary_model=False), progress=False)
     for label, path in ckpts.items():
         model = load_embedder(path, device="cpu")
-        rows.append({"method": label, **evaluate(held_out, lambda video, m=model:
-                                                 as_segmentation(cut(video, trained,
-                                                                     embedder=m)))})
+        if label != EMBEDDED_RUN:
+            rows[f"cosine rule, {label}"] = row(model, cosine)
+        rows[f"boundary model, {label}"] = row(model, CutOptions(progress=False))
     return rows
 
 
-def format_table(table: list[dict[str, Any]], facts: str, footer: str) -> str:
-    head = (f"{'method':<32}{'F1@0.5s':>9}{'P':>7}{'R':>7}{'AP':>7}{'mIoU':>7}"
-            f"{'F1 ic/rv':>10}{'IoU ic/rv':>11}")
+METRICS = ("f1", "precision", "recall", "ap", "miou", "f1_special", "iou_special")
+
+
+def format_table(rows: dict[str, list[dict[str, Any]]], facts: str, footer: str) -> str:
+    """Mean ± sd over seeds per metric (just the value for one seed)."""
+    def cell(values: list[Any]) -> str:
+        values = [v for v in values if v is not None]
+        if not values:
+            return "—"
+        if len(values) == 1:
+            return f"{values[0]:.3f}"
+        return f"{np.mean(values):.3f}±{np.std(values, ddof=1):.3f}"
+
+    width = 12 if any(len(v) > 1 for v in rows.values()) else 7
+    names = ("F1@0.5s", "P", "R", "AP", "mIoU", "F1 ic/rv", "IoU ic/rv")
+    head = f"{'method':<44}" + "".join(f"{n:>{max(width, len(n) + 1)}}" for n in names)
     lines = [facts, head, "-" * len(head)]
-    for row in table:
-        ap = f"{row['ap']:>7.3f}" if row["ap"] is not None else f"{'—':>7}"
-        lines.append(f"{row['method']:<32}{row['f1']:>9.3f}{row['precision']:>7.3f}"
-                     f"{row['recall']:>7.3f}{ap}{row['miou']:>7.3f}{row['f1_special']:>10.3f}"
-                     f"{row['iou_special']:>11.3f}")
+    for label, runs in rows.items():
+        lines.append(f"{label:<44}" + "".join(
+            f"{cell([r[m] for r in runs]):>{max(width, len(n) + 1)}}"
+            for m, n in zip(METRICS, names)))
     lines.append("ic/rv = only the intercut and revisited-place scenes; AP ranks every shot cut "
-                 "by boundary score (threshold-free)")
+                 "by boundary score (threshold-free); ± = sd over training seeds")
     lines.append(footer)
     return "\n".join(lines)
 
 
 def run_demo(minutes: float = 8.0, workdir: Path | None = None, seed: int = 0,
-             progress: bool = True) -> str:
-    """Run the comparison and return the table (also saved as demo.json in the workdir)."""
+             progress: bool = True, seeds: int = 1) -> str:
+    """Run the comparison and return the table (also saved as demo.json in the workdir).
+
+    The films come from `seed`; the training runs are repeated for seeds seed … seed+seeds−1.
+    """
+    from scenesem_otio.compare import baseline_segmentation
+
     start = time.perf_counter()
     keep = workdir is not None
     root = Path(workdir) if keep else Path(tempfile.mkdtemp(prefix="scenesem-demo-"))
     root.mkdir(parents=True, exist_ok=True)
     manifest, held_out, n_train, n_val = make_films(root, seed, progress)
     backbone = tiny_backbone(root / "tiny-videomae", seed)
-    # Budget: rendering and evaluation take ~1.5 min; the rest goes to the three runs.
+    # Budget: rendering and evaluation take ~1.5 min; the rest goes to the training runs.
     steps = int(np.clip(minutes * 50, 40, 600))
-    ckpts, min_scene = train_runs(root, manifest, backbone, steps, seed, progress)
-    table = table_rows(root, manifest, backbone, held_out, ckpts, min_scene)
+    rows: dict[str, list[dict[str, Any]]] = {PYSCENEDETECT: [evaluate(
+        held_out, lambda video: baseline_segmentation(str(video)))]}
+    for s in range(seed, seed + seeds):
+        ckpts = train_runs(root / f"seed-{s}", manifest, backbone, steps, s, progress)
+        for label, row in seed_rows(root, manifest, backbone, held_out, ckpts).items():
+            rows.setdefault(label, []).append(row)
     wall = time.perf_counter() - start
     n_bounds = sum(len(f.truth.starts) - 1 for f in held_out)
     n_special = sum(k in SPECIAL for f in held_out for k in f.kinds)
     report = format_table(
-        table,
+        rows,
         f"held-out films: {len(held_out)} (synthetic, 128x72, 25 fps; {n_bounds} scene cuts, "
         f"{n_special} intercut/revisited scenes); training: {n_train} films, "
-        f"{steps} steps per run; θ calibrated on {n_val} validation films",
+        f"{steps} steps per run, seeds {seed}…{seed + seeds - 1}; θ and minimum scene "
+        f"calibrated on {n_val} validation films",
         f"wall time {wall / 60:.1f} min; work files in {root if keep else '(temporary, removed)'}")
-    (root / "demo.json").write_text(json.dumps({"table": table, "steps": steps,
-                                                "wall_s": wall}, indent=2))
+    (root / "demo.json").write_text(json.dumps({"rows": rows, "steps": steps,
+                                                "seeds": seeds, "wall_s": wall}, indent=2))
     if not keep:
         import shutil
 

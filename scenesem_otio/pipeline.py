@@ -170,10 +170,23 @@ def embed_film(video: str | Path, embedder: SceneEmbedder, shots: ShotOptions = 
                          source.stats.frames_decoded, thumbs)
 
 
+def uses_boundary_model(embedder: SceneEmbedder, segment: SegmentOptions) -> bool:
+    return embedder.boundary is not None and segment.boundary_model
+
+
 def resolve_segment(segment: SegmentOptions, embedder: SceneEmbedder
                     ) -> tuple[SegmentOptions, str]:
-    """Fill θ and minimum scene from the checkpoint's calibration; say where θ came from."""
+    """Fill θ and minimum scene from the checkpoint's calibration; say where θ came from.
+
+    A checkpoint with a boundary model is calibrated for its probabilities; its cosine-rule
+    calibration (kept in the record) applies when the boundary model is switched off.
+    """
+    from scenesem_otio.model.checkpoint import Calibration
+
     calib = embedder.meta.calibration
+    cosine = embedder.meta.record.get("cosine_calibration")
+    if embedder.boundary is not None and not uses_boundary_model(embedder, segment) and cosine:
+        calib = Calibration(**cosine)
     min_scene = segment.min_scene_s
     if min_scene is None:
         min_scene = DEFAULT_MIN_SCENE_S if calib.min_scene_s is None else calib.min_scene_s
@@ -183,6 +196,16 @@ def resolve_segment(segment: SegmentOptions, embedder: SceneEmbedder
     if calib.threshold is not None:
         return replace(segment, threshold=calib.threshold, min_scene_s=min_scene), "checkpoint"
     return replace(segment, min_scene_s=min_scene), "80th percentile"
+
+
+def boundary_probabilities(film: FilmEmbedding, embedder: SceneEmbedder,
+                           segment: SegmentOptions) -> np.ndarray | None:
+    """The checkpoint's boundary model on this film's shots; None: use the cosine rule."""
+    if not uses_boundary_model(embedder, segment):
+        return None
+    fr = float(film.info.fps)
+    return embedder.boundary.predict(film.shot_embeddings, [s.start / fr for s in film.shots],
+                                     film.info.duration_s)
 
 
 def cut(video: str | Path, options: CutOptions = CutOptions(), *,
@@ -212,8 +235,9 @@ def cut(video: str | Path, options: CutOptions = CutOptions(), *,
     film = embed_film(video, embedder, options.shots, batch_size=options.runtime.batch_size,
                       progress=options.progress, thumbnails=report is not None)
     seg, threshold_source = resolve_segment(options.segment, embedder)
+    scores = boundary_probabilities(film, embedder, options.segment)
     scenes, scores, theta = segment(film.shots, film.shot_embeddings, float(film.info.fps),
-                                    seg)
+                                    seg, scores)
     seg = replace(seg, threshold=theta)
     precision = "bf16" if embedder.autocast_dtype is not None else "fp32"
     timeline = _timeline(film, scenes, scores, seg, threshold_source, embedder, options,
@@ -256,6 +280,9 @@ def _timeline(film: FilmEmbedding, scenes: list[Scene], scores: np.ndarray,
             "checkpoint": str(options.runtime.model) if meta.head else None,
             "head": list(meta.head) if meta.head else None, "threshold": seg.threshold,
             "threshold_source": threshold_source, "window": seg.window,
+            "boundary_scores_from": ("boundary model"
+                                     if uses_boundary_model(embedder, options.segment)
+                                     else f"cosine rule, window {seg.window}"),
             "min_scene_s": seg.min_scene_s, "n_scenes_requested": seg.n_scenes,
             "shots_from": options.shots.describe(),
             "sampling": asdict(meta.sampling.resolved(backbone.num_frames,

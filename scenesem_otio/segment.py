@@ -173,17 +173,28 @@ def build_scenes(shots: Sequence[Shot], shot_emb: np.ndarray, starts: Sequence[i
 
 
 def segment(shots: Sequence[Shot], shot_emb: np.ndarray, fps: float,
-            options: SegmentOptions = SegmentOptions()
+            options: SegmentOptions = SegmentOptions(), scores: np.ndarray | None = None
             ) -> tuple[list[Scene], np.ndarray, float]:
-    """Shots + their embeddings -> (scenes, boundary scores, θ used)."""
-    scores = boundary_scores(shot_emb, options.window)
+    """Shots + their embeddings -> (scenes, boundary scores, θ used).
+
+    `scores`: a boundary model's probabilities per shot cut; without them, the cosine rule.
+    Exactly N scenes come from optimal sequential grouping of the embeddings, or with a
+    boundary model from the N − 1 cuts of highest summed log-odds (measured better: issue 15).
+    """
+    learned = scores is not None
+    scores = boundary_scores(shot_emb, options.window) if scores is None else scores
     theta = default_threshold(scores) if options.threshold is None else float(options.threshold)
-    if options.n_scenes is not None:
+    min_scene = DEFAULT_MIN_SCENE_S if options.min_scene_s is None else options.min_scene_s
+    starts_s = [s.start / fps for s in shots]
+    duration = shots[-1].end / fps if shots else 0.0
+    if options.n_scenes is not None and learned:
+        from scenesem_otio.calibrate import decode_n_scenes
+
+        starts = decode_n_scenes(scores, min(options.n_scenes, len(shots)), starts_s,
+                                 duration, min_scene)
+    elif options.n_scenes is not None:
         starts = optimal_grouping(shot_emb, min(options.n_scenes, len(shots)))
     else:
-        min_scene = DEFAULT_MIN_SCENE_S if options.min_scene_s is None else options.min_scene_s
-        starts_s = [s.start / fps for s in shots]
-        duration = shots[-1].end / fps if shots else 0.0
         cuts = pick_boundaries(scores, starts_s, duration, theta, options.radius, min_scene)
         starts = [0, *(k + 1 for k in cuts)]
     return build_scenes(shots, shot_emb, starts, scores), scores, theta

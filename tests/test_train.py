@@ -207,3 +207,29 @@ def test_finevideo_tar_parquet_and_nle_projects_load(synth_dir: Path, tmp_path: 
     frame_mode = load_sources([str(shard)], label_mode="frame")
     t2 = build_clip_table(frame_mode, CLIPS_16x64, 2, label_mode="frame")
     assert len(set(t2.label.tolist())) == len(scenes)
+
+
+def test_checkpoint_carries_a_boundary_model_that_cut_uses(trained: Path, synth_dir: Path
+                                                          ) -> None:
+    """The second stage: a boundary model stored beside the weights, its own calibration in
+    the checkpoint, the cosine rule's kept for `--cosine-rule`; `--scenes N` still exact."""
+    from dataclasses import replace
+
+    from scenesem_otio.config import SegmentOptions
+
+    assert (trained / "boundary.json").is_file() and (trained / "boundary.safetensors").is_file()
+    meta = json.loads((trained / "scenesem.json").read_text())
+    cosine = meta["cosine_calibration"]
+    assert cosine["split"] == "val" and cosine["threshold"] is not None
+    options = CutOptions(runtime=RuntimeOptions(model=str(trained)), progress=False)
+    learned = cut(synth_dir / "film_002.mp4", options)
+    assert learned.timeline.metadata["scenesem"]["boundary_scores_from"] == "boundary model"
+    assert learned.threshold == pytest.approx(meta["threshold"])
+    assert all(0.0 <= x <= 1.0 for x in learned.scores)
+    rule = cut(synth_dir / "film_002.mp4",
+               replace(options, segment=SegmentOptions(boundary_model=False)))
+    assert rule.timeline.metadata["scenesem"]["boundary_scores_from"].startswith("cosine")
+    assert rule.threshold == pytest.approx(cosine["threshold"])
+    assert rule.segment.min_scene_s == pytest.approx(cosine["min_scene_s"])
+    exact = cut(synth_dir / "film_002.mp4", replace(options, segment=SegmentOptions(n_scenes=3)))
+    assert len(exact.scenes) == 3

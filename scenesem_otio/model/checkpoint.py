@@ -167,6 +167,9 @@ def load_checkpoint(directory: str | os.PathLike) -> Any:
     except (SafetensorError, RuntimeError, OSError) as err:
         raise CheckpointError(f"{directory}: weights do not match the model "
                               f"({str(err).splitlines()[0][:200]})") from None
+    from scenesem_otio.model.boundary import load_boundary_model
+
+    embedder.set_boundary(load_boundary_model(directory))
     return embedder
 
 

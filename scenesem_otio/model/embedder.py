@@ -62,8 +62,14 @@ class SceneEmbedder(nn.Module):
         self.backbone = backbone
         self.head = head
         self.meta = meta or ModelMeta()
+        # A contextual BoundaryModel when the checkpoint has one; it has files of its own, so it
+        # stays out of this module's state dict (set it with `set_boundary`).
+        self.__dict__["boundary"] = None
         self.choice = ""  # why this model was chosen (`--model auto`), for the user
         self.autocast_dtype: torch.dtype | None = None
+
+    def set_boundary(self, model: nn.Module | None) -> None:
+        self.__dict__["boundary"] = model
 
     @property
     def device(self) -> torch.device:

@@ -1,7 +1,9 @@
-"""Calibration after training: θ that maximises boundary F1 on held-out films as `cut` sees them.
+"""After the contrastive stage: calibration of the decoding and the boundary model (SPEC §2.7).
 
-Each film is embedded once through the same path as `scenesem cut` (`pipeline.embed_film`);
-the search over θ is pure numpy on the boundary scores.
+Each training and validation film is embedded once through the same path as `scenesem cut`
+(`pipeline.embed_film`). On those shot embeddings a contextual boundary model is trained (the
+second stage, on frozen embeddings), and θ with the minimum scene length is chosen on the
+validation films for boundary F1, for the cosine rule and for the boundary model alike.
 """
 
 from __future__ import annotations
@@ -12,59 +14,62 @@ from typing import Any
 
 import numpy as np
 
+from scenesem_otio.calibrate import ScoredFilm, calibrate
 from scenesem_otio.config import SegmentOptions
+from scenesem_otio.model.checkpoint import Calibration
 
 
 @dataclass
-class ScoredFilm:
-    """A film's boundary scores at its shot cuts and its true scene cuts, in seconds."""
+class EmbeddedFilm:
+    """A training/validation film's shots, their embeddings and its true scene cuts."""
 
-    scores: np.ndarray  # [n_shots - 1]
+    shot_embeddings: np.ndarray  # [n_shots, E]
     shot_starts_s: list[float]  # [n_shots]
     duration_s: float
-    truth_s: list[float]  # true scene cuts (film start excluded)
+    truth_s: list[float]  # true scene cuts in seconds (film start excluded)
 
 
-def score_films(embedder: Any, items: Sequence[Any], progress: bool = False
-                ) -> list[ScoredFilm]:
-    """Embed each training/validation film as `cut` would and score its shot cuts."""
+def embed_films(embedder: Any, items: Sequence[Any], progress: bool = False
+                ) -> list[EmbeddedFilm]:
+    """Embed each film as `cut` would; keep its shots and the truth from its edit."""
     from scenesem_otio.pipeline import embed_film
-    from scenesem_otio.segment import boundary_scores
 
     films = []
     for item in items:
         film = embed_film(item.path, embedder, progress=progress)
         fr = float(film.info.fps)
-        films.append(ScoredFilm(
-            scores=boundary_scores(film.shot_embeddings, SegmentOptions.window),
-            shot_starts_s=[s.start / fr for s in film.shots], duration_s=film.info.duration_s,
-            truth_s=sorted({s.start / float(item.info.fps) for s in item.scenes
-                            if s.start > 0})))
+        films.append(EmbeddedFilm(
+            film.shot_embeddings, [s.start / fr for s in film.shots], film.info.duration_s,
+            sorted({s.start / float(item.info.fps) for s in item.scenes if s.start > 0})))
     return films
 
 
-def best_threshold(films: Sequence[ScoredFilm], min_scene_s: float, tolerance: float = 0.5
-                   ) -> tuple[float | None, float | None]:
-    """(θ, pooled boundary F1): every distinct score is a candidate; the lowest best wins."""
-    from scenesem_otio.evaluate import boundary_prf, prf
-    from scenesem_otio.segment import pick_boundaries
+def cosine_scored(films: Sequence[EmbeddedFilm]) -> list[ScoredFilm]:
+    from scenesem_otio.segment import boundary_scores
 
-    candidates = sorted({float(x) for f in films for x in f.scores})
-    best: tuple[float, float | None] = (-1.0, None)
-    for theta in candidates:
-        counts = np.zeros(3, np.int64)
-        for f in films:
-            cuts = pick_boundaries(f.scores, f.shot_starts_s, f.duration_s, theta,
-                                   SegmentOptions.radius, min_scene_s)
-            m = boundary_prf([f.shot_starts_s[k + 1] for k in cuts], f.truth_s, tolerance)
-            counts += (m["hits"], m["n_pred"], m["n_truth"])
-        f1 = prf(*(int(c) for c in counts))["f1"]
-        if f1 > best[0] + 1e-12:
-            best = (f1, theta)
-    return (best[1], best[0]) if best[1] is not None else (None, None)
+    return [ScoredFilm(boundary_scores(f.shot_embeddings, SegmentOptions.window),
+                       f.shot_starts_s, f.duration_s, f.truth_s) for f in films]
 
 
-def calibrate_embedder(embedder: Any, items: Sequence[Any], min_scene_s: float,
-                       progress: bool = False) -> tuple[float | None, float | None]:
-    """θ maximising boundary F1 (±0.5 s) on `items`, with this minimum scene length."""
-    return best_threshold(score_films(embedder, items, progress), min_scene_s)
+def calibration_of(films: Sequence[ScoredFilm], split: str,
+                   min_scene_values: Sequence[float] | None = None) -> Calibration:
+    """θ and minimum scene maximising pooled boundary F1 (±0.5 s) on `films`."""
+    chosen = calibrate(films, min_scene_values)
+    return Calibration(threshold=chosen.threshold, min_scene_s=chosen.min_scene_s,
+                       f1=chosen.f1, split=split)
+
+
+def boundary_stage(train: Sequence[EmbeddedFilm], val: Sequence[EmbeddedFilm], split: str,
+                   seed: int) -> tuple[Any, Calibration, dict[str, Any]]:
+    """Train the contextual boundary model on `train`, calibrate it on `val`."""
+    from scenesem_otio.train.boundary import FilmShots, train_boundary_model, transition_labels
+
+    def shots(f: EmbeddedFilm) -> FilmShots:
+        return FilmShots(f.shot_embeddings, transition_labels(f.truth_s, f.shot_starts_s),
+                         f.shot_starts_s, f.duration_s)
+
+    model, stats = train_boundary_model([shots(f) for f in train if len(f.shot_starts_s) > 1],
+                                        seed=seed)
+    scored = [ScoredFilm(model.predict(f.shot_embeddings, f.shot_starts_s, f.duration_s),
+                         f.shot_starts_s, f.duration_s, f.truth_s) for f in val]
+    return model, calibration_of(scored, split), stats

@@ -33,6 +33,7 @@ class TrainConfig:
     head_hidden: int = 512
     head_out: int = 256
     save_every: int = 100  # steps between checkpoints
+    boundary_model: bool = True  # train the contextual boundary model after the embeddings
     cache_features: str | None = None  # folder for the frozen prefix's outputs
     seed: int = 0
     resume: bool = False
@@ -60,3 +61,4 @@ class TrainSummary:
     cache_hits: int | None = None
     cache_misses: int | None = None
     calibration: Any = None  # model.checkpoint.Calibration once the run finished
+    cosine_calibration: Any = None  # the cosine rule's, when a boundary model was trained

@@ -80,6 +80,7 @@ class Run:
     total: int
     steps_per_epoch: int
     cache: FeatureCache | None = None
+    boundary: Any = None  # the second stage's BoundaryModel, once trained
     previous: list[dict[str, Any]] = field(default_factory=list)  # metrics before --resume
     logs: list[dict[str, Any]] = field(default_factory=list)
 
@@ -307,6 +308,10 @@ def save(run: Run, step: int, final: bool) -> None:
         (tmp / STATE_JSON).write_text(json.dumps(state, default=str))
         (tmp / METRICS).write_text("".join(json.dumps(r) + "\n"
                                            for r in [*run.previous, *run.logs]))
+        if run.boundary is not None:
+            from scenesem_otio.model.boundary import write_boundary_files
+
+            write_boundary_files(run.boundary, tmp)
 
     save_checkpoint(run.embedder, run.cfg.out_dir, run.meta.with_record(step=step),
                     extra=extra)
@@ -337,23 +342,39 @@ def fit(run: Run, start_step: int) -> tuple[int, list[float]]:
 
 
 def calibrate(run: Run) -> Calibration:
-    """θ (and the minimum scene) maximising boundary F1 on the validation split, or on the
-    training videos without one, as `scenesem cut` would see them."""
-    from scenesem_otio.model.embedder import SceneEmbedder
-    from scenesem_otio.train.calibration import calibrate_embedder
+    """Second stage and calibration on the main process (SPEC §2.6–2.7, issue 15).
 
-    durations = [(s.end - s.start) / float(it.info.fps) for it in run.items for s in it.scenes]
-    min_scene_s = float(min(8.0, 0.5 * np.percentile(durations, 5))) if durations else 8.0
+    The trained model embeds the training and validation films as `cut` would; θ and the
+    minimum scene are chosen on the validation split (on the training films without one) for
+    the cosine rule, then, with `boundary_model`, a contextual boundary model is trained on the
+    training films' frozen shot embeddings and calibrated the same way: `cut` uses it.
+    """
+    from scenesem_otio.model.embedder import SceneEmbedder
+    from scenesem_otio.train.calibration import (
+        boundary_stage,
+        calibration_of,
+        cosine_scored,
+        embed_films,
+    )
+
     split = "val" if run.videos("val") else "train"
     if not run.accelerator.is_main_process:
-        return Calibration(min_scene_s=min_scene_s, split=split)
+        return Calibration(split=split)
     trained = run.embedder
     model = SceneEmbedder(trained.backbone, trained.head, run.meta).eval()
     model.autocast_dtype = torch.bfloat16 if run.mixed == "bf16" else None
-    pool = [run.items[i] for i in run.videos(split)]
-    theta, f1 = calibrate_embedder(model, pool, min_scene_s, progress=run.cfg.progress)
+    progress = run.cfg.progress
+    val = embed_films(model, [run.items[i] for i in run.videos(split)], progress)
+    cosine = calibration_of(cosine_scored(val), split)
+    run.meta = run.meta.with_record(cosine_calibration=asdict(cosine))
+    if not run.cfg.boundary_model:
+        run.module.train()
+        return cosine
+    train_films = embed_films(model, [run.items[i] for i in run.videos("train")], progress)
+    run.boundary, calib, stats = boundary_stage(train_films, val, split, run.cfg.seed)
+    run.meta = run.meta.with_record(boundary_model=stats)
     run.module.train()
-    return Calibration(threshold=theta, min_scene_s=min_scene_s, f1=f1, split=split)
+    return calib
 
 
 def train(cfg: TrainConfig) -> TrainSummary:
@@ -376,6 +397,7 @@ def train(cfg: TrainConfig) -> TrainSummary:
         summary.stopped = True
         return summary
     summary.calibration = calibrate(run)
+    summary.cosine_calibration = run.meta.record.get("cosine_calibration")
     run.meta = replace(run.meta, calibration=summary.calibration)
     save(run, last, final=True)
     run.accelerator.end_training()
