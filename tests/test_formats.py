@@ -410,3 +410,26 @@ def test_real_edl_as_cut_shots(sample_data: Path, films: dict, tiny_videomae_dir
     assert result.exit_code == 0, result.output
     timeline = read_timeline(out)
     assert scenes_from_timeline(timeline)
+
+
+def test_drop_frame_edl_markers_survive_otios_reader(tmp_path: Path) -> None:
+    """Our DF `* LOC: 01:00:59;29` lines (SMPTE ';', as NLEs write them) come back on the
+    scene's first frame; OTIO's own cmx_3600 reader dropped them (issue 13)."""
+    from scenesem_otio.adapters.timeline import build_timeline
+    from scenesem_otio.media.probe import timecode_to_frames
+    from scenesem_otio.scenes import Scene, VideoInfo
+
+    fps = Fraction(30000, 1001)
+    base, _ = timecode_to_frames("01:00:00;00", fps)
+    info = VideoInfo(path=str(tmp_path / "x.mp4"), fps=fps, n_frames=20000, width=320,
+                     height=180, start_frame=base, start_timecode="01:00:00;00",
+                     drop_frame=True)
+    starts = [0, 1799, 1800, 1802, 17982, 17983]  # around the drops at 1:01 and 1:10
+    scenes = [Scene(index=i, start=s, end=([*starts[1:], 20000])[i], distance_prev=0.3)
+              for i, s in enumerate(starts)]
+    write_timeline(build_timeline(info, scenes), tmp_path / "df.edl")
+    assert "* LOC: 01:00:59;29" in (tmp_path / "df.edl").read_text()
+    back = read_timeline(tmp_path / "df.edl", rate=fps)
+    found = [round(m.marked_range.start_time.value_rescaled_to(float(fps))) - base
+             for clip in back.find_clips() for m in clip.markers]
+    assert found == starts
