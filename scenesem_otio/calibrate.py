@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from scenesem_otio.evaluate import boundary_prf, match_boundaries
-from scenesem_otio.segment import pick_boundaries
+from scenesem_otio.segment import pick_boundaries, sequential_partition
 
 
 @dataclass
@@ -213,19 +213,4 @@ def _dp(gain: np.ndarray, n_scenes: int, ok: np.ndarray) -> list[int] | None:
     idx = np.arange(n + 1)
     valid = (idx[None, :] > idx[:, None]) & ok  # [i, j]: a scene of shots i..j−1
     enter = np.concatenate([[0.0], gain, [0.0]])  # earned by a scene starting at i
-    best = np.full(n + 1, -np.inf)
-    best[0] = 0.0
-    back = np.zeros((n_scenes + 1, n + 1), dtype=np.int64)
-    for level in range(1, n_scenes + 1):
-        cand = np.where(valid, best[:, None] + enter[:, None], -np.inf)
-        back[level] = np.argmax(cand, axis=0)
-        best = cand[back[level], idx]
-    if not np.isfinite(best[n]):
-        return None
-    starts = []
-    j = n
-    for level in range(n_scenes, 0, -1):
-        i = int(back[level, j])
-        starts.append(i)
-        j = i
-    return sorted(starts)
+    return sequential_partition(np.where(valid, enter[:, None], -np.inf), n_scenes)

@@ -117,13 +117,29 @@ def optimal_grouping(shots: np.ndarray, n_scenes: int) -> list[int]:
     with np.errstate(divide="ignore", invalid="ignore"):
         seg = (sq[None, :] + sq[:, None] - 2 * gram) / length  # seg[i, j]: shots i..j−1
     seg[length <= 0] = -np.inf
+    starts = sequential_partition(seg, n_scenes)
+    assert starts is not None  # every N ≤ n is feasible
+    return starts
+
+
+def sequential_partition(score: np.ndarray, n_scenes: int) -> list[int] | None:
+    """The N consecutive segments of items 0..n−1 maximising Σ score[i, j] (segment i..j−1).
+
+    `score` is [n+1, n+1] with −inf where a segment is not allowed. Dynamic programming,
+    O(N · n²); returns the first item of each segment, or None when no N segments fit.
+    Shared by optimal sequential grouping and the boundary model's exactly-N decoding.
+    """
+    n = len(score) - 1
+    idx = np.arange(n + 1)
     best = np.full(n + 1, -np.inf)
     best[0] = 0.0
     back = np.zeros((n_scenes + 1, n + 1), dtype=np.int64)
     for level in range(1, n_scenes + 1):
-        cand = best[:, None] + seg  # [i, j]
+        cand = best[:, None] + score  # [i, j]
         back[level] = np.argmax(cand, axis=0)
-        best = cand[back[level], np.arange(n + 1)]
+        best = cand[back[level], idx]
+    if not np.isfinite(best[n]):
+        return None
     starts = []
     j = n
     for level in range(n_scenes, 0, -1):
