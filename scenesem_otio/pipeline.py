@@ -226,12 +226,17 @@ def cut(video: str | Path, options: CutOptions = CutOptions(), *,
 
         check_report_path(report)
     start = time.perf_counter()
+    rt = options.runtime
+    loaded = embedder is None
     if embedder is None:
         from scenesem_otio.model.embedder import load_embedder
 
-        rt = options.runtime
         embedder = load_embedder(rt.model, device=rt.device, precision=rt.precision,
                                  choice=rt.model_choice)
+    if loaded or rt.keep is not None or rt.max_clips_per_shot is not None:
+        from scenesem_otio.model.backbone import apply_speed_options
+
+        apply_speed_options(embedder, rt)  # --keep, --max-clips-per-shot (issue 16)
     film = embed_film(video, embedder, options.shots, batch_size=options.runtime.batch_size,
                       progress=options.progress, thumbnails=report is not None)
     seg, threshold_source = resolve_segment(options.segment, embedder)
@@ -287,7 +292,7 @@ def _timeline(film: FilmEmbedding, scenes: list[Scene], scores: np.ndarray,
             "shots_from": options.shots.describe(),
             "sampling": asdict(meta.sampling.resolved(backbone.num_frames,
                                                       backbone.image_size)),
-            "precision": precision,
+            "precision": precision, "keep": meta.keep,
             "shot_cuts": [s.start for s in film.shots[1:]],
             "boundary_scores": [float(x) for x in scores],
         })
