@@ -156,14 +156,9 @@ def main() -> None:
 
 
 def cpu_name() -> str:
-    from pathlib import Path
+    from scenesem_otio.model.embedder import cpu_name as name
 
-    try:
-        lines = Path("/proc/cpuinfo").read_text().splitlines()
-    except OSError:
-        return "unknown CPU"
-    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
-    return names[0] if names else "unknown CPU"
+    return name()
 
 
 if __name__ == "__main__":

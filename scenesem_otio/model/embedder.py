@@ -29,6 +29,16 @@ def resolve_device(device: str = "auto") -> torch.device:
     return torch.device(device)
 
 
+def cpu_name() -> str:
+    """The CPU's model name, for benchmark tables (CPUs differ between machines)."""
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        return "unknown CPU"
+    names = [line.split(":", 1)[1].strip() for line in lines if line.startswith("model name")]
+    return names[0] if names else "unknown CPU"
+
+
 def cpu_has_fast_bf16() -> bool:
     """AMX or AVX512-BF16: where bf16 autocast is faster than fp32 on the CPU."""
     try:
