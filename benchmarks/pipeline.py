@@ -184,7 +184,7 @@ CUT = (
     "apply_speed_options(e, rt)  # as `scenesem cut --keep … --max-clips-per-shot …`\n"
     "r = cut(Path({v!r}), CutOptions(runtime=rt, progress=False), embedder=e,\n"
     "        output=Path({o!r}))\n"
-    "print('__CUT__', r.film.n_clips, round(r.film.clips_per_s, 3), e.backbone.keep,\n"
+    "print('__CUT__', r.film.n_clips, round(r.film.clips_per_s, 3), e.meta.keep,\n"
     "      e.meta.sampling.max_clips_per_shot, r.precision, flush=True)"
 )
 
