@@ -161,7 +161,8 @@ def baseline(video: Path, output: Path, detector: str, detector_threshold: float
 @click.option("--level", type=click.Choice(OUTPUT_LEVELS), default="scenes",
               show_default=True, help="One clip per scene, or per shot with scene markers.")
 @click.option("--scenes", "n_scenes", type=click.IntRange(min=1), default=None,
-              help="Exactly N scenes (optimal sequential grouping).")
+              help="Exactly N scenes: the N−1 most likely cuts under the minimum scene with a "
+                   "boundary model, else optimal sequential grouping.")
 @click.option("--min-scene", "min_scene_s", type=click.FloatRange(min=0), default=None,
               help="Minimum scene length in seconds [default: the checkpoint's, else "
                    f"{DEFAULT_MIN_SCENE_S:g}].")
