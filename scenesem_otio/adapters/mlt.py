@@ -412,13 +412,7 @@ def _props(el: ET.Element) -> dict[str, str]:
     return {p.get("name", ""): p.text or "" for p in el.findall("property")}
 
 
-def read_mlt(path: str | Path) -> otio.schema.Timeline:
-    """Our .kdenlive/.mlt back to a timeline, or any MLT XML whose main tractor holds playlists
-    of media clips: the first video playlist with clips becomes the `Scenes` track."""
-    path = Path(path)
-    root = ET.parse(path).getroot()
-    if root.tag != "mlt":
-        raise ValueError("root element is not <mlt>")
+def _profile_rate(root: ET.Element) -> Fraction:
     profile = root.find("profile")
     if profile is None:
         raise ValueError("no <profile>")
@@ -426,72 +420,58 @@ def read_mlt(path: str | Path) -> otio.schema.Timeline:
                     int(profile.get("frame_rate_den", "1") or 1))
     if rate <= 0:
         raise ValueError("profile has no frame rate")
-    fr = float(rate)
-    services = {el.get("id"): el for el in root if el.get("id")}  # producer/chain/playlist
-    tractors = [el for el in root if el.tag == "tractor"]
-    if not tractors:
-        raise ValueError("no <tractor>")
-    main = next((t for t in tractors if _props(t).get("shotcut") == "1"), tractors[-1])
+    return rate
 
-    def playlists(el: ET.Element, hidden: str | None = None) -> list[tuple[ET.Element, str]]:
+
+class _Services:
+    """The producers, chains, playlists and tractors of an MLT document, by id."""
+
+    def __init__(self, root: ET.Element) -> None:
+        self.by_id = {el.get("id"): el for el in root if el.get("id")}
+
+    def playlists(self, el: ET.Element, hidden: str | None = None
+                  ) -> list[tuple[ET.Element, str]]:
+        """Every playlist under a tractor, with how its track is hidden."""
         if el.tag == "playlist":
             return [(el, hidden or "")]
         out = []
         for tr in el.findall("track"):
-            child = services.get(tr.get("producer"))
+            child = self.by_id.get(tr.get("producer"))
             if child is not None and child.tag in ("tractor", "playlist"):
-                out += playlists(child, tr.get("hide") or hidden)
+                out += self.playlists(child, tr.get("hide") or hidden)
         return out
 
-    def is_media(entry: ET.Element) -> bool:
-        service = services.get(entry.get("producer"))
+    def is_media(self, entry: ET.Element) -> bool:
+        service = self.by_id.get(entry.get("producer"))
         return service is not None and "avformat" in _props(service).get("mlt_service", "")
 
-    video = [pl for pl, hide in playlists(main) if hide not in ("video", "both")
-             and any(is_media(e) for e in pl.findall("entry"))]
-    if not video:
-        raise ValueError("no video track with media clips")
-    bin_ = services.get("main_bin")
-    doc = _props(bin_) if bin_ is not None else {}
-    timeline = otio.schema.Timeline(name=_props(main).get("title") or root.get("title")
-                                    or path.stem)
-    timeline.metadata[NS] = {"fps": f"{rate.numerator}/{rate.denominator}"}
-    track = otio.schema.Track(name="Scenes", kind=otio.schema.TrackKind.Video)
-    timeline.tracks.append(track)
-    record = 0
-    spans: list[tuple[int, int, otio.schema.Clip, int]] = []
-    for el in video[0]:
-        if el.tag == "blank":
-            n = _time(el.get("length"), rate)
-            if n > 0:
-                track.append(otio.schema.Gap(source_range=TimeRange(
-                    RationalTime(0, fr), RationalTime(n, fr))))
-                record += n
-            continue
-        if el.tag != "entry" or not is_media(el):
-            continue
-        service = services[el.get("producer")]
-        sp = _props(service)
-        start0 = int(sp.get("scenesem:start_frame") or 0)
-        length = _time(sp.get("length"), rate, 0)
-        src_in = _time(el.get("in"), rate, 0)
-        src_out = _time(el.get("out"), rate, length - 1)
-        n = src_out - src_in + 1
-        if n <= 0:
-            continue
-        ep = _props(el)
-        resource = sp.get("resource", "")
-        url = Path(resource).absolute().as_uri() if resource.startswith("/") or \
-            not re.match(r"^\w+:", resource) else resource
-        ref = otio.schema.ExternalReference(target_url=url, available_range=TimeRange(
-            RationalTime(start0, fr), RationalTime(max(length, src_out + 1), fr)))
-        clip = otio.schema.Clip(
-            name=ep.get("scenesem:name") or Path(resource).name, media_reference=ref,
-            source_range=TimeRange(RationalTime(start0 + src_in, fr), RationalTime(n, fr)))
-        track.append(clip)
-        spans.append((record, record + n, clip, start0 + src_in))
-        record += n
-    # Kdenlive guides / Shotcut markers -> markers on the clip under them.
+
+def _entry_clip(el: ET.Element, services: _Services, rate: Fraction
+                ) -> tuple[otio.schema.Clip, int] | None:
+    """A playlist entry of media -> (clip at the media's timecode, its source in)."""
+    fr = float(rate)
+    sp = _props(services.by_id[el.get("producer")])
+    start0 = int(sp.get("scenesem:start_frame") or 0)
+    length = _time(sp.get("length"), rate, 0)
+    src_in = _time(el.get("in"), rate, 0)
+    src_out = _time(el.get("out"), rate, length - 1)
+    n = src_out - src_in + 1
+    if n <= 0:
+        return None
+    resource = sp.get("resource", "")
+    url = Path(resource).absolute().as_uri() if resource.startswith("/") or \
+        not re.match(r"^\w+:", resource) else resource
+    ref = otio.schema.ExternalReference(target_url=url, available_range=TimeRange(
+        RationalTime(start0, fr), RationalTime(max(length, src_out + 1), fr)))
+    clip = otio.schema.Clip(
+        name=_props(el).get("scenesem:name") or Path(resource).name, media_reference=ref,
+        source_range=TimeRange(RationalTime(start0 + src_in, fr), RationalTime(n, fr)))
+    return clip, start0 + src_in
+
+
+def _guides(doc: dict[str, str], main: ET.Element, rate: Fraction, path: Path
+            ) -> list[tuple[int, str, str]]:
+    """Kdenlive guides and Shotcut markers as (record frame, name, OTIO colour)."""
     found: list[tuple[int, str, str]] = []
     try:
         for g in json.loads(doc.get("kdenlive:docproperties.guides") or "[]"):
@@ -506,7 +486,50 @@ def read_mlt(path: str | Path) -> otio.schema.Timeline:
         color = next((c for c, h in HEX_COLOR.items()
                       if h.lower() == mp.get("color", "").lower()), "")
         found.append((_time(mp.get("start"), rate), mp.get("text", ""), color))
-    for pos, name, color in found:
+    return found
+
+
+def read_mlt(path: str | Path) -> otio.schema.Timeline:
+    """Our .kdenlive/.mlt back to a timeline, or any MLT XML whose main tractor holds playlists
+    of media clips: the first video playlist with clips becomes the `Scenes` track."""
+    path = Path(path)
+    root = ET.parse(path).getroot()
+    if root.tag != "mlt":
+        raise ValueError("root element is not <mlt>")
+    rate = _profile_rate(root)
+    fr = float(rate)
+    services = _Services(root)
+    tractors = [el for el in root if el.tag == "tractor"]
+    if not tractors:
+        raise ValueError("no <tractor>")
+    main = next((t for t in tractors if _props(t).get("shotcut") == "1"), tractors[-1])
+    video = [pl for pl, hide in services.playlists(main) if hide not in ("video", "both")
+             and any(services.is_media(e) for e in pl.findall("entry"))]
+    if not video:
+        raise ValueError("no video track with media clips")
+    bin_ = services.by_id.get("main_bin")
+    timeline = otio.schema.Timeline(name=_props(main).get("title") or root.get("title")
+                                    or path.stem)
+    timeline.metadata[NS] = {"fps": f"{rate.numerator}/{rate.denominator}"}
+    track = otio.schema.Track(name="Scenes", kind=otio.schema.TrackKind.Video)
+    timeline.tracks.append(track)
+    record = 0
+    spans: list[tuple[int, int, otio.schema.Clip, int]] = []
+    for el in video[0]:
+        n = _time(el.get("length"), rate) if el.tag == "blank" else 0
+        if n > 0:
+            track.append(otio.schema.Gap(source_range=TimeRange(
+                RationalTime(0, fr), RationalTime(n, fr))))
+            record += n
+        made = _entry_clip(el, services, rate) \
+            if el.tag == "entry" and services.is_media(el) else None
+        if made is not None:
+            clip, src = made
+            n = round(clip.source_range.duration.value)
+            track.append(clip)
+            spans.append((record, record + n, clip, src))
+            record += n
+    for pos, name, color in _guides(_props(bin_) if bin_ is not None else {}, main, rate, path):
         for s, e, clip, src in spans:
             if s <= pos < e:
                 clip.markers.append(otio.schema.Marker(
