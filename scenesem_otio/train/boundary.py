@@ -107,17 +107,7 @@ def train_boundary_model(films: Sequence[FilmShots], *, window: int = 4, steps: 
 
     from scenesem_otio.model.boundary import BoundaryModel, one_thread
 
-    films = [f for f in films if len(f.emb) >= 2]
-    if not films:
-        raise DataError("boundary model: no training film has two shots or more")
-    n_pos = float(sum(f.labels.sum() for f in films))
-    n_all = float(sum(len(f.labels) for f in films))
-    if n_pos == 0 or n_pos == n_all:
-        raise DataError("boundary model: the training films need both scene cuts and shot "
-                        f"cuts inside scenes (got {int(n_pos)} cuts of {int(n_all)})")
-    emb_dim = films[0].emb.shape[1]
-    if any(f.emb.shape[1] != emb_dim for f in films):
-        raise DataError("boundary model: films with different embedding sizes")
+    films, n_pos, n_all, emb_dim = _usable(films)
     start = time.perf_counter()
     rng = np.random.default_rng(seed)
     with torch.random.fork_rng(devices=[]), one_thread():
@@ -133,20 +123,9 @@ def train_boundary_model(films: Sequence[FilmShots], *, window: int = 4, steps: 
         best: tuple[float, dict[str, Any] | None, int] = (float("inf"), None, 0)
         model.train()
         for step in range(steps):
-            pick = rng.choice(len(films), size=min(batch_films, len(films)), replace=False)
-            logits, targets = [], []
-            for i in pick:
-                emb, dur, lab = _crop(films[int(i)], rng, crop_min)
-                if len(emb) < 2:
-                    continue
-                x = emb + rng.normal(size=emb.shape) * noise / np.sqrt(emb_dim)
-                x = x * (rng.random(emb_dim) >= dim_dropout)
-                d = dur * np.exp(rng.normal(size=len(dur)) * duration_jitter)
-                logits.append(model(torch.from_numpy(x.astype(np.float32)),
-                                    torch.from_numpy(np.log(d + 0.1)).float()))
-                targets.append(torch.from_numpy(lab))
-            loss = F.binary_cross_entropy_with_logits(torch.cat(logits), torch.cat(targets),
-                                                      pos_weight=pos_weight)
+            logits, targets = _augmented_batch(model, films, rng, batch_films, crop_min, noise,
+                                               dim_dropout, duration_jitter)
+            loss = F.binary_cross_entropy_with_logits(logits, targets, pos_weight=pos_weight)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -171,6 +150,45 @@ def train_boundary_model(films: Sequence[FilmShots], *, window: int = 4, steps: 
     if val_curve:
         stats.update(val_loss=val_curve, best_step=best[2])
     return model, stats
+
+
+def _usable(films: Sequence[FilmShots]) -> tuple[list[FilmShots], float, float, int]:
+    """Films of ≥ 2 shots, with both labels present and one embedding size, or a DataError."""
+    films = [f for f in films if len(f.emb) >= 2]
+    if not films:
+        raise DataError("boundary model: no training film has two shots or more")
+    n_pos = float(sum(f.labels.sum() for f in films))
+    n_all = float(sum(len(f.labels) for f in films))
+    if n_pos == 0 or n_pos == n_all:
+        raise DataError("boundary model: the training films need both scene cuts and shot "
+                        f"cuts inside scenes (got {int(n_pos)} cuts of {int(n_all)})")
+    emb_dim = films[0].emb.shape[1]
+    if any(f.emb.shape[1] != emb_dim for f in films):
+        raise DataError("boundary model: films with different embedding sizes")
+    return films, n_pos, n_all, emb_dim
+
+
+def _augmented_batch(model: Any, films: Sequence[FilmShots], rng: np.random.Generator,
+                     batch_films: int, crop_min: int, noise: float, dim_dropout: float,
+                     duration_jitter: float) -> tuple[Any, Any]:
+    """One step's (logits, targets): random crops of random films, with embedding noise,
+    dropped dimensions and jittered durations (what lets ~20 films generalise)."""
+    import torch
+
+    emb_dim = films[0].emb.shape[1]
+    pick = rng.choice(len(films), size=min(batch_films, len(films)), replace=False)
+    logits, targets = [], []
+    for i in pick:
+        emb, dur, lab = _crop(films[int(i)], rng, crop_min)
+        if len(emb) < 2:
+            continue
+        x = emb + rng.normal(size=emb.shape) * noise / np.sqrt(emb_dim)
+        x = x * (rng.random(emb_dim) >= dim_dropout)
+        d = dur * np.exp(rng.normal(size=len(dur)) * duration_jitter)
+        logits.append(model(torch.from_numpy(x.astype(np.float32)),
+                            torch.from_numpy(np.log(d + 0.1)).float()))
+        targets.append(torch.from_numpy(lab))
+    return torch.cat(logits), torch.cat(targets)
 
 
 def _val_loss(model: Any, films: Sequence[FilmShots], pos_weight: Any) -> float:
