@@ -17,19 +17,27 @@ import numpy as np
 # ---------------------------------------------------------------- metrics
 
 
-def match_boundaries(pred: Sequence[float], truth: Sequence[float], tolerance: float) -> int:
-    """Greedy one-to-one matching, closest pairs first; returns the number of matches."""
+def matched_pairs(pred: Sequence[float], truth: Sequence[float], tolerance: float
+                  ) -> list[tuple[int, int]]:
+    """Greedy one-to-one matching, closest pairs first: (pred index, truth index) pairs."""
     pairs = sorted(
         (abs(p - t), i, j) for i, p in enumerate(pred) for j, t in enumerate(truth)
         if abs(p - t) <= tolerance + 1e-9
     )
     used_p: set[int] = set()
     used_t: set[int] = set()
+    matched = []
     for _, i, j in pairs:
         if i not in used_p and j not in used_t:
             used_p.add(i)
             used_t.add(j)
-    return len(used_p)
+            matched.append((i, j))
+    return matched
+
+
+def match_boundaries(pred: Sequence[float], truth: Sequence[float], tolerance: float) -> int:
+    """Greedy one-to-one matching, closest pairs first; returns the number of matches."""
+    return len(matched_pairs(pred, truth, tolerance))
 
 
 def boundary_prf(pred: Sequence[float], truth: Sequence[float], tolerance: float = 0.5

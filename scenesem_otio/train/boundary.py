@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from scenesem_otio.errors import DataError
+from scenesem_otio.evaluate import matched_pairs
 
 
 @dataclass
@@ -50,15 +51,8 @@ def transition_labels(truth_starts_s: Sequence[float], shot_starts_s: Sequence[f
     cuts = np.asarray(shot_starts_s, dtype=np.float64)[1:]
     truth = [float(t) for t in truth_starts_s if t > 0]
     labels = np.zeros(len(cuts), dtype=np.float32)
-    pairs = sorted((abs(c - t), k, j) for k, c in enumerate(cuts) for j, t in enumerate(truth)
-                   if abs(c - t) <= tolerance + 1e-9)
-    used_k: set[int] = set()
-    used_j: set[int] = set()
-    for _, k, j in pairs:
-        if k not in used_k and j not in used_j:
-            used_k.add(k)
-            used_j.add(j)
-            labels[k] = 1.0
+    for k, _ in matched_pairs(list(cuts), truth, tolerance):
+        labels[k] = 1.0
     return labels
 
 
