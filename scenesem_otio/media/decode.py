@@ -38,10 +38,35 @@ def resized_shape(width: int, height: int, short_side: int) -> tuple[int, int]:
     return max(short_side, round(width * short_side / height)), short_side
 
 
-def centre_crop(rgb: np.ndarray, size: int) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    y, x = (h - size) // 2, (w - size) // 2
-    return rgb[y : y + size, x : x + size]
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters
+_LARGE_ALLOCATIONS_RECYCLED = False
+
+
+def recycle_large_allocations() -> None:
+    """Let glibc serve decoded frames from the heap instead of a fresh mmap each.
+
+    Each converted 1080p frame is a 6 MB array. By default glibc hands blocks that large out
+    as new mappings and unmaps them on free, so every frame is page-faulted in again: 13 M
+    faults and 19 s of kernel time for a 10-minute film, 1.6x PySceneDetect's time for the
+    decode pass (benchmarks/pipeline.py). Raising the mmap threshold to 32 MB (glibc's
+    maximum; a 4K frame is 25 MB) and the trim threshold to 128 MB recycles the blocks:
+    44 k faults, and the pass runs at PySceneDetect's pace. Process-wide, set once, and a
+    no-op where libc is not glibc.
+    """
+    global _LARGE_ALLOCATIONS_RECYCLED
+    if _LARGE_ALLOCATIONS_RECYCLED:
+        return
+    _LARGE_ALLOCATIONS_RECYCLED = True
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    mallopt(_M_MMAP_THRESHOLD, 32 * 1024 * 1024)
+    mallopt(_M_TRIM_THRESHOLD, 128 * 1024 * 1024)
 
 
 def iter_frames(
@@ -57,6 +82,7 @@ def iter_frames(
     import av
 
     stats = stats if stats is not None else DecodeStats()
+    recycle_large_allocations()
     with open_container(path) as container:
         videos = [s for s in container.streams if s.type == "video"]
         if not videos:
@@ -83,20 +109,30 @@ def iter_frames(
 
 def square_from_bgr(bgr: np.ndarray, size: int) -> np.ndarray:
     """BGR uint8 [H, W, 3] -> RGB [size, size, 3]: shorter side to `size` (area filter, i.e.
-    antialiased like the PIL bilinear resize of VideoMAEImageProcessor), centre crop."""
+    antialiased like the PIL bilinear resize of VideoMAEImageProcessor), centre crop.
+
+    The crop is taken first, from the source pixels it covers (offsets rounded to the nearest
+    source pixel), so only those are resized: 35 % less work for 16:9 than resizing the whole
+    frame, and within 1 grey level of it (mean 0.01).
+    """
     import cv2
 
     h, w = bgr.shape[:2]
     rw, rh = resized_shape(w, h, size)
-    if 2 * rw < w:
+    x0, y0 = (rw - size) // 2, (rh - size) // 2
+    xs, xe = round(x0 * w / rw), round((x0 + size) * w / rw)
+    ys, ye = round(y0 * h / rh), round((y0 + size) * h / rh)
+    region = bgr[ys:ye, xs:xe]
+    cw = xe - xs
+    if 2 * size < cw:
         # Linear to twice the target, then an exact 2:1 area step: within 0.1 grey level of a
         # direct area resize at a seventh of its cost (8.4 ms -> 1.2 ms for 1080p).
-        bgr = cv2.resize(bgr, (2 * rw, 2 * rh), interpolation=cv2.INTER_LINEAR)
-        small = cv2.resize(bgr, (rw, rh), interpolation=cv2.INTER_AREA)
+        region = cv2.resize(region, (2 * size, 2 * size), interpolation=cv2.INTER_LINEAR)
+        small = cv2.resize(region, (size, size), interpolation=cv2.INTER_AREA)
     else:
-        interpolation = cv2.INTER_AREA if rw <= w else cv2.INTER_LINEAR
-        small = cv2.resize(bgr, (rw, rh), interpolation=interpolation)
-    return np.ascontiguousarray(centre_crop(small, size)[..., ::-1])
+        interpolation = cv2.INTER_AREA if size <= cw else cv2.INTER_LINEAR
+        small = cv2.resize(region, (size, size), interpolation=interpolation)
+    return np.ascontiguousarray(small[..., ::-1])
 
 
 def to_square_rgb(frame, size: int) -> np.ndarray:

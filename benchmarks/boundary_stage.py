@@ -1,0 +1,144 @@
+"""The boundary stage alone, on frozen shot embeddings: variants × seeds in seconds (issue 15).
+
+Usage:
+    scenesem demo --workdir /tmp/demo                  # films + checkpoints (seed-N/ckpt-K)
+    python benchmarks/boundary_stage.py /tmp/demo --ckpt seed-0/ckpt-1 [--seeds 5]
+
+Each film of the demo workdir (training, validation and held-out splits, as `scenesem demo`
+lays them out) is embedded once with the checkpoint, exactly as `cut` does, and cached beside
+it (`shots.npz`). Then each variant of the second stage trains on the training films, is
+calibrated on the validation films (θ and minimum scene for boundary F1) and decodes the
+held-out films; rows give mean ± sd over boundary-model seeds of F1@0.5 s, mIoU and AP, next
+to the cosine rule on the same embeddings (calibrated the same way).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+
+
+def embedded_films(root: Path, ckpt: Path) -> dict[str, list]:
+    """{split: [EmbeddedFilm]} for the demo's films, embedded once and cached as npz."""
+    import yaml
+
+    from scenesem_otio.adapters.formats import read_timeline
+    from scenesem_otio.adapters.timeline import scenes_from_timeline
+    from scenesem_otio.train.calibration import EmbeddedFilm
+
+    cache = ckpt / "shots.npz"
+    films_dir = root / "films"
+    entries = yaml.safe_load((films_dir / "manifest.yaml").read_text())
+    split_of = {e["video"]: e["split"] for e in yaml.safe_load(
+        (films_dir / "train.yaml").read_text())}
+    if not cache.exists():
+        from scenesem_otio.model.embedder import load_embedder
+        from scenesem_otio.pipeline import embed_film
+
+        model = load_embedder(str(ckpt), device="cpu")
+        arrays = {}
+        for i, e in enumerate(entries):
+            film = embed_film(films_dir / e["video"], model, progress=False)
+            fr = float(film.info.fps)
+            arrays[f"emb{i}"] = film.shot_embeddings
+            arrays[f"starts{i}"] = np.array([s.start / fr for s in film.shots])
+            arrays[f"dur{i}"] = np.array([film.info.duration_s])
+            print(f"embedded {e['video']} ({len(film.shots)} shots)", file=sys.stderr)
+        np.savez(cache, **arrays)
+    data = np.load(cache)
+    out: dict[str, list] = {"train": [], "val": [], "test": []}
+    for i, e in enumerate(entries):
+        scenes = scenes_from_timeline(read_timeline(films_dir / e["timeline"]))
+        truth = [s.start / 25.0 for s in scenes if s.start > 0]
+        film = EmbeddedFilm(data[f"emb{i}"], list(data[f"starts{i}"]),
+                            float(data[f"dur{i}"][0]), truth)
+        out[split_of.get(e["video"], "test")].append(film)
+    return out
+
+
+def held_out_scores(films: list, scores: list[np.ndarray], threshold: float,
+                    min_scene: float) -> dict[str, float]:
+    """Decode like `cut` (θ, local max ±1, min scene) and score like `scenesem demo`."""
+    from scenesem_otio.evaluate import Segmentation, overall, score
+    from scenesem_otio.segment import pick_boundaries
+
+    rows = []
+    for f, s in zip(films, scores):
+        cuts = pick_boundaries(s, f.shot_starts_s, f.duration_s, threshold, 1, min_scene)
+        starts = [0.0, *(f.shot_starts_s[k + 1] for k in cuts)]
+        cand = list(zip(f.shot_starts_s[1:], s))
+        pred = Segmentation(starts, f.duration_s, candidates=cand)
+        rows.append(score(pred, Segmentation([0.0, *f.truth_s], f.duration_s)))
+    o = overall(rows)
+    return {"f1": o["f1"], "miou": o["miou"], "ap": o["ap"]}
+
+
+def cosine_row(split: dict[str, list]) -> dict[str, float]:
+    from scenesem_otio.train.calibration import calibration_of, cosine_scored
+
+    calib = calibration_of(cosine_scored(split["val"]), "val")
+    scored = cosine_scored(split["test"])
+    return held_out_scores(split["test"], [s.scores for s in scored], calib.threshold,
+                           calib.min_scene_s)
+
+
+def boundary_row(split: dict[str, list], seed: int, **train_kwargs) -> dict[str, float]:
+    from scenesem_otio.calibrate import ScoredFilm
+    from scenesem_otio.train.boundary import FilmShots, train_boundary_model, transition_labels
+    from scenesem_otio.train.calibration import calibration_of
+
+    def shots(f):
+        return FilmShots(f.shot_embeddings, transition_labels(f.truth_s, f.shot_starts_s),
+                         f.shot_starts_s, f.duration_s)
+
+    train_on = train_kwargs.pop("train_on", ("train",))
+    films = [shots(f) for name in train_on for f in split[name] if len(f.shot_starts_s) > 1]
+    model, _ = train_boundary_model(films, seed=seed, **train_kwargs)
+
+    def predict(fs):
+        return [model.predict(f.shot_embeddings, f.shot_starts_s, f.duration_s) for f in fs]
+
+    val = [ScoredFilm(p, f.shot_starts_s, f.duration_s, f.truth_s)
+           for f, p in zip(split["val"], predict(split["val"]))]
+    calib = calibration_of(val, "val")
+    return held_out_scores(split["test"], predict(split["test"]), calib.threshold,
+                           calib.min_scene_s)
+
+
+VARIANTS: dict[str, dict] = {
+    "default": {},
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("root", type=Path, help="a `scenesem demo --workdir` folder")
+    parser.add_argument("--ckpt", action="append", required=True,
+                        help="checkpoint folder under root (repeatable)")
+    parser.add_argument("--seeds", type=int, default=3, help="boundary-model seeds per row")
+    parser.add_argument("--variants", default=",".join(VARIANTS))
+    args = parser.parse_args()
+    from scenesem_otio.model.embedder import cpu_name
+
+    print(f"CPU: {cpu_name()}")
+    print(f"{'checkpoint':<18} {'variant':<28} {'F1':>13} {'mIoU':>13} {'AP':>13}")
+    for name in args.ckpt:
+        split = embedded_films(args.root, args.root / name)
+        rows = {"cosine rule": [cosine_row(split)]}
+        for v in args.variants.split(","):
+            rows[v] = [boundary_row(split, s, **dict(VARIANTS[v])) for s in range(args.seeds)]
+        for label, rs in rows.items():
+            cells = []
+            for m in ("f1", "miou", "ap"):
+                vals = [r[m] for r in rs if r[m] is not None]
+                cells.append(f"{np.mean(vals):.3f}±{np.std(vals):.3f}" if vals else "—")
+            print(f"{name:<18} {label:<28} " + " ".join(f"{c:>13}" for c in cells))
+
+
+if __name__ == "__main__":
+    main()
