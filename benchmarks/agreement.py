@@ -10,7 +10,9 @@ each clip embedded at each keep (timed in this run, so the ratios hold on a shar
 Each (keep, cap) gives shot embeddings (mean of their clips, SPEC §2.5) and scenes (segment(),
 as `cut` without a checkpoint); the reference is keep 1 with no cap. Columns: backbone clips/s
 and speed-up, cosine between the shot embeddings and the reference's (mean and worst shot),
-and boundary F1 of the scenes against the reference's scenes (evaluate.boundary_prf, ±0.5 s).
+and boundary F1 of the scenes against the reference's scenes (evaluate.boundary_prf, ±0.5 s),
+as `cut` decodes them (8 s minimum scene) and with no minimum scene (every local maximum above
+θ is a cut: many more boundaries, a far more sensitive check).
 """
 
 from __future__ import annotations
@@ -64,23 +66,30 @@ def film_rows(path: Path, embedder, keeps: list[float], caps: list[int], batch: 
         print(f"  {path.name}: keep {keep:g}, {len(pixels)} clips, {rates[keep]:.3f} clips/s",
               file=sys.stderr, flush=True)
 
-    def scenes_of(keep: float, cap: int) -> tuple[np.ndarray, list[float]]:
+    def scenes_of(keep: float, cap: int, min_scene_s: float | None = None
+                  ) -> tuple[np.ndarray, list[float]]:
         rows = [index[(p.shot, p.frames)] for p in plans[cap]]
         emb = shot_embeddings(vectors[keep][rows], [p.shot for p in plans[cap]], len(shots))
-        scenes, _, _ = segment(shots, emb, fps, SegmentOptions())
+        scenes, _, _ = segment(shots, emb, fps, SegmentOptions(min_scene_s=min_scene_s))
         return emb, [s.start / fps for s in scenes[1:]]
 
     ref_emb, ref_bounds = scenes_of(keeps[0], caps[0])
+    # With no minimum scene length every local maximum above θ is a cut: many more
+    # boundaries, so a far more sensitive check than the default 8 s decoding.
+    _, ref_dense = scenes_of(keeps[0], caps[0], 0.0)
     out = []
     for keep in keeps:
         for cap in caps:
             emb, bounds = scenes_of(keep, cap)
+            _, dense = scenes_of(keep, cap, 0.0)
             cos = np.sum(emb * ref_emb, axis=1)
             out.append({"film": path.name, "keep": keep, "cap": cap, "clips": len(plans[cap]),
                         "shots": len(shots), "clips_per_s": rates[keep],
                         "cos_mean": float(cos.mean()), "cos_min": float(cos.min()),
                         "f1": boundary_prf(bounds, ref_bounds)["f1"],
-                        "scenes": len(bounds) + 1, "ref_scenes": len(ref_bounds) + 1})
+                        "f1_dense": boundary_prf(dense, ref_dense)["f1"],
+                        "scenes": len(bounds) + 1, "ref_scenes": len(ref_bounds) + 1,
+                        "dense_scenes": len(dense) + 1})
     return out
 
 
@@ -128,7 +137,7 @@ def print_table(rows: list[dict], title: str, overall: bool = False) -> None:
     caps = sorted({r["cap"] for r in rows})
     print(f"\n{title}")
     print(f"{'keep':>5} {'cap':>4} {'clips':>6} {'clips/s':>8} {'speed-up':>9} {'cos mean':>9} "
-          f"{'cos min':>8} {'F1 vs full':>11} {'scenes':>7}")
+          f"{'cos min':>8} {'F1 vs full':>11} {'scenes':>7} {'F1, min 0 s':>12} {'scenes':>7}")
     base = None
     for keep in keeps:
         for cap in caps:
@@ -140,10 +149,11 @@ def print_table(rows: list[dict], title: str, overall: bool = False) -> None:
                 base = seconds
             f1 = float(np.mean([r["f1"] for r in sel]))
             scenes = sum(r["scenes"] for r in sel)
+            dense = float(np.mean([r["f1_dense"] for r in sel]))
             print(f"{keep:>5g} {cap or '-':>4} {clips:>6} {rate:>8.2f} {base / seconds:>8.2f}x "
                   f"{np.mean([r['cos_mean'] for r in sel]):>9.4f} "
-                  f"{min(r['cos_min'] for r in sel):>8.4f} {f1:>11.3f} {scenes:>7}",
-                  flush=True)
+                  f"{min(r['cos_min'] for r in sel):>8.4f} {f1:>11.3f} {scenes:>7} "
+                  f"{dense:>12.3f} {sum(r['dense_scenes'] for r in sel):>7}", flush=True)
 
 
 if __name__ == "__main__":

@@ -96,12 +96,14 @@ def boundary_row(split: dict[str, list], seed: int, **train_kwargs) -> dict[str,
         return FilmShots(f.shot_embeddings, transition_labels(f.truth_s, f.shot_starts_s),
                          f.shot_starts_s, f.duration_s)
 
-    train_on = train_kwargs.pop("train_on", ("train",))
-    films = [shots(f) for name in train_on for f in split[name] if len(f.shot_starts_s) > 1]
-    model, _ = train_boundary_model(films, seed=seed, **train_kwargs)
+    members = int(train_kwargs.pop("ensemble", 1))
+    films = [shots(f) for f in split["train"] if len(f.shot_starts_s) > 1]
+    models = [train_boundary_model(films, seed=seed * 100 + m, **train_kwargs)[0]
+              for m in range(members)]
 
     def predict(fs):
-        return [model.predict(f.shot_embeddings, f.shot_starts_s, f.duration_s) for f in fs]
+        return [np.mean([m.predict(f.shot_embeddings, f.shot_starts_s, f.duration_s)
+                         for m in models], axis=0) for f in fs]
 
     val = [ScoredFilm(p, f.shot_starts_s, f.duration_s, f.truth_s)
            for f, p in zip(split["val"], predict(split["val"]))]
@@ -112,6 +114,16 @@ def boundary_row(split: dict[str, list], seed: int, **train_kwargs) -> dict[str,
 
 VARIANTS: dict[str, dict] = {
     "default": {},
+    "ensemble 5": {"ensemble": 5},
+    "no raw embedding": {"config": {"use_raw": False}},
+    "no raw + ensemble 5": {"config": {"use_raw": False}, "ensemble": 5},
+    "standardised": {"config": {"standardise": True}},
+    "standardised + ensemble 5": {"config": {"standardise": True}, "ensemble": 5},
+    "400 steps": {"steps": 400},
+    "noise 0.8": {"noise": 0.8},
+    "W 6": {"window": 6},
+    "W 3": {"window": 3},
+    "dropout 0.1": {"config": {"dropout": 0.1}},
 }
 
 

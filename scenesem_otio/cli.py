@@ -287,6 +287,9 @@ def distance(timeline: Path, output: Path | None, top: int) -> None:
 @click.option("--lambda-neg", type=float, default=TrainConfig.lambda_neg, show_default=True)
 @click.option("--alpha", type=float, default=TrainConfig.alpha, show_default=True,
               help="Weight of the text-guided term (0 = visual only).")
+@click.option("--text-window", type=(float, float), default=TrainConfig.text_window,
+              show_default=True, metavar="LOW HIGH",
+              help="Percentiles of the training texts' similarities that map to u = 0 and 1.")
 @click.option("--margin", type=float, default=TrainConfig.margin, show_default=True)
 @click.option("--text-model", default=None,
               help="sentence-transformers id/dir, hf:MODEL for mean-pooled LLM, or an "
@@ -308,6 +311,9 @@ def distance(timeline: Path, output: Path | None, top: int) -> None:
 @click.option("--boundary-model/--no-boundary-model", default=TrainConfig.boundary_model,
               show_default=True,
               help="After the embeddings, train the contextual boundary model `cut` uses.")
+@click.option("--boundary-members", type=click.IntRange(min=1),
+              default=TrainConfig.boundary_members, show_default=True,
+              help="Boundary models (seeds) averaged; one is fastest, five judge steadier.")
 @click.option("--no-progress", is_flag=True)
 @click.option("--keep", type=click.FloatRange(0, 1, min_open=True), default=None,  # issue 16
               help="Fraction of VideoMAE tokens the encoder sees, recorded in the checkpoint "

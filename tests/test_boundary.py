@@ -278,3 +278,59 @@ def test_n_scene_dp_without_lengths_is_top_n_minus_1() -> None:
     assert decode_n_scenes(probs, 1) == [0]
     with pytest.raises(ValueError, match="8 scenes from 7 shots"):
         decode_n_scenes(probs, 8)
+
+
+def test_ensemble_is_the_mean_of_its_members_and_round_trips(tmp_path) -> None:
+    from scenesem_otio.model.boundary import (
+        BoundaryEnsemble,
+        load_boundary_model,
+        write_boundary_files,
+    )
+    from scenesem_otio.train.boundary import train_boundary_models
+
+    films = [toy_film(i) for i in range(4)]
+    kwargs = {"window": 3, "steps": 5, "config": {"hidden": 16, "layers": 1, "heads": 2}}
+    single, _ = train_boundary_models(films, members=1, seed=2, **kwargs)
+    alone, _ = train_boundary_model(films, seed=2, **kwargs)
+    f = films[0]
+    np.testing.assert_array_equal(single.predict(f.emb, f.shot_starts_s, f.duration_s),
+                                  alone.predict(f.emb, f.shot_starts_s, f.duration_s))
+    ensemble, stats = train_boundary_models(films, members=3, seed=2, **kwargs)
+    assert isinstance(ensemble, BoundaryEnsemble) and stats["members"] == 3
+    assert len(set(stats["member_seeds"])) == 3
+    each = [m.predict(f.emb, f.shot_starts_s, f.duration_s) for m in ensemble.members]
+    assert not np.array_equal(each[0], each[1])  # different seeds, different judges
+    expected = ensemble.predict(f.emb, f.shot_starts_s, f.duration_s)
+    np.testing.assert_allclose(expected, np.mean(each, axis=0))
+    write_boundary_files(ensemble, tmp_path, extra={"threshold": 0.5})
+    loaded = load_boundary_model(tmp_path)
+    assert isinstance(loaded, BoundaryEnsemble) and len(loaded.members) == 3
+    np.testing.assert_array_equal(loaded.predict(f.emb, f.shot_starts_s, f.duration_s),
+                                  expected)
+
+
+def test_standardised_cosines_ignore_how_far_apart_a_film_is_pushed() -> None:
+    """Pulling every cosine towards 1 (a head that separates this film less) leaves the
+    standardised features, and so the prediction, unchanged."""
+    from scenesem_otio.model.boundary import BoundaryModel
+
+    f = toy_film(5, noise=0.5)
+    emb = torch.nn.functional.normalize(torch.from_numpy(f.emb).double(), dim=-1)
+    sims = emb @ emb.T
+    n = len(sims)
+
+    def with_gram(gram: torch.Tensor) -> np.ndarray:  # shots whose cosines are `gram`
+        return torch.linalg.cholesky(gram + 1e-6 * torch.eye(n, dtype=gram.dtype)).numpy()
+
+    torch.manual_seed(0)
+    model = BoundaryModel(emb_dim=n, window=3, hidden=16, layers=1, heads=2,
+                          standardise=True, use_raw=False, cos_windows=[1]).eval()
+    squeezed = 1.0 - 0.4 * (1.0 - sims)  # every cosine 60 % of the way to 1 (still a Gram)
+    a = model.predict(with_gram(sims), f.shot_starts_s, f.duration_s)
+    b = model.predict(with_gram(squeezed), f.shot_starts_s, f.duration_s)
+    np.testing.assert_allclose(a, b, atol=1e-3)
+    plain = BoundaryModel(emb_dim=n, window=3, hidden=16, layers=1, heads=2,
+                          use_raw=False, cos_windows=[1]).eval()
+    assert not np.allclose(plain.predict(with_gram(sims), f.shot_starts_s, f.duration_s),
+                           plain.predict(with_gram(squeezed), f.shot_starts_s, f.duration_s),
+                           atol=1e-3)

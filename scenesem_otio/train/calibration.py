@@ -60,16 +60,17 @@ def calibration_of(films: Sequence[ScoredFilm], split: str,
 
 
 def boundary_stage(train: Sequence[EmbeddedFilm], val: Sequence[EmbeddedFilm], split: str,
-                   seed: int) -> tuple[Any, Calibration, dict[str, Any]]:
-    """Train the contextual boundary model on `train`, calibrate it on `val`."""
-    from scenesem_otio.train.boundary import FilmShots, train_boundary_model, transition_labels
+                   seed: int, members: int = 1) -> tuple[Any, Calibration, dict[str, Any]]:
+    """Train the contextual boundary model (`members` seeds averaged) on `train`, calibrate
+    it on `val`."""
+    from scenesem_otio.train.boundary import FilmShots, train_boundary_models, transition_labels
 
     def shots(f: EmbeddedFilm) -> FilmShots:
         return FilmShots(f.shot_embeddings, transition_labels(f.truth_s, f.shot_starts_s),
                          f.shot_starts_s, f.duration_s)
 
-    model, stats = train_boundary_model([shots(f) for f in train if len(f.shot_starts_s) > 1],
-                                        seed=seed)
+    model, stats = train_boundary_models([shots(f) for f in train if len(f.shot_starts_s) > 1],
+                                         members=members, seed=seed)
     scored = [ScoredFilm(model.predict(f.shot_embeddings, f.shot_starts_s, f.duration_s),
                          f.shot_starts_s, f.duration_s, f.truth_s) for f in val]
     return model, calibration_of(scored, split), stats

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from scenesem_otio.train.boundary import DEFAULT_MEMBERS
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -18,6 +20,7 @@ class TrainConfig:
     mapping: str = "linear"  # text similarity -> soft weights: "linear" or "squared"
     lambda_neg: float = 1.0  # λ: weight of L_neg in L_sem
     alpha: float = 1.0  # α: weight of L_sem in L (0 = visual only)
+    text_window: tuple[float, float] = (5.0, 95.0)  # percentiles of s_ij giving a, b (§3.3)
     margin: float = 0.0  # m in L_neg
     temperature: float = 0.1  # of the supervised contrastive L_seg
     text_model: str | None = None  # None: the offline MiniLM when installed
@@ -34,6 +37,7 @@ class TrainConfig:
     head_out: int = 256
     save_every: int = 100  # steps between checkpoints
     boundary_model: bool = True  # train the contextual boundary model after the embeddings
+    boundary_members: int = DEFAULT_MEMBERS  # boundary models averaged (seeds)
     cache_features: str | None = None  # folder for the frozen prefix's outputs
     seed: int = 0
     resume: bool = False

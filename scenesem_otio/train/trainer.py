@@ -106,6 +106,11 @@ def check_config(cfg: TrainConfig) -> None:
         raise DataError("give --steps or --epochs, not both")
     if not cfg.unfreeze >= 0:
         raise DataError("--unfreeze must be ≥ 0")
+    low, high = cfg.text_window
+    if not 0.0 <= low < high <= 100.0:
+        raise DataError(f"--text-window: need 0 ≤ LOW < HIGH ≤ 100, not {low:g} {high:g}")
+    if cfg.boundary_members < 1:
+        raise DataError("--boundary-members must be ≥ 1")
 
 
 def mixed_precision(precision: str) -> str:
@@ -167,7 +172,8 @@ def build_run(cfg: TrainConfig) -> Run:
                              progress=cfg.progress and accelerator.is_main_process)
     encoder = make_text_encoder(cfg.text_model)
     text = torch.from_numpy(encoder.encode(table.scene_texts)).float()
-    a, b = text_calibration(text.numpy()[np.isin(table.scene_video, train_videos)])
+    a, b = text_calibration(text.numpy()[np.isin(table.scene_video, train_videos)],
+                            *cfg.text_window)
     n_train = int(np.isin(table.scene_video, train_videos).sum())
     world = accelerator.num_processes
     steps_per_epoch = max(1, math.ceil(n_train / (cfg.batch_scenes * world)))
@@ -371,7 +377,8 @@ def calibrate(run: Run) -> Calibration:
         run.module.train()
         return cosine
     train_films = embed_films(model, [run.items[i] for i in run.videos("train")], progress)
-    run.boundary, calib, stats = boundary_stage(train_films, val, split, run.cfg.seed)
+    run.boundary, calib, stats = boundary_stage(train_films, val, split, run.cfg.seed,
+                                                run.cfg.boundary_members)
     run.meta = run.meta.with_record(boundary_model=stats)
     run.module.train()
     return calib
