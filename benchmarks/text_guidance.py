@@ -31,11 +31,21 @@ SETTINGS: dict[str, dict] = {
 }
 
 
+# Settings `scenesem demo` trains itself with the same configuration (seed-N/ckpt-K): reused.
+DEMO_CHECKPOINT = {"visual only (α=0)": 0, "linear α=1 (default)": 1, "squared α=1": 2}
+
+
 def run(root: Path, name: str, options: dict, seed: int, steps: int) -> dict[str, float]:
+    import re
+
     from scenesem_otio.train.config import TrainConfig
     from scenesem_otio.train.trainer import train
 
-    out = root / "text-sweep" / f"{abs(hash(name)) % 10**8}-{seed}"
+    out = root / "text-sweep" / f"{re.sub(r'[^a-z0-9]+', '-', name.lower())}-seed{seed}"
+    demo = root / f"seed-{seed}" / f"ckpt-{DEMO_CHECKPOINT.get(name, -1)}"
+    if name in DEMO_CHECKPOINT and (demo / "scenesem.json").exists() and json.loads(
+            (demo / "scenesem.json").read_text())["training"]["steps"] == steps:
+        out = demo
     if not (out / "scenesem.json").exists():
         cfg = TrainConfig(data=[str(root / "films" / "train.yaml")], out_dir=str(out),
                           base_model=str(root / "tiny-videomae"), unfreeze=2, steps=steps,

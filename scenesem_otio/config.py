@@ -20,7 +20,7 @@ DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "bf16")
 # ---- issue 16 (speed): defaults chosen from the measurements in the README's benchmark section
 DEFAULT_KEEP = 0.25  # fraction of VideoMAE tubelet tokens the encoder sees (1.0 = all)
-DEFAULT_MAX_CLIPS_PER_SHOT = 2  # clips per shot at most; the shot embedding is their mean
+DEFAULT_MAX_CLIPS_PER_SHOT = 1  # clips per shot at most; the shot embedding is their mean
 # ---- end issue 16
 
 
