@@ -29,11 +29,15 @@ class ClipTable:
 
 def plan_scene_clips(scene: SceneItem, info: VideoInfo, sampling: SamplingOptions,
                      per_scene: int) -> list[tuple[int, ...]]:
-    """Up to `per_scene` clips spread over the scene (short scenes repeat frames)."""
+    """Up to `per_scene` clips spread over the scene (short scenes repeat frames).
+
+    The per-shot clip budget of `cut` (`max_clips_per_shot`) does not apply: `per_scene` is
+    training's own budget."""
     from scenesem_otio.media.sampling import plan_shot
 
     seconds = (scene.end - scene.start) / float(info.fps)
-    spread = replace(sampling, clip_every_s=max(seconds / per_scene, 1e-3))
+    spread = replace(sampling, clip_every_s=max(seconds / per_scene, 1e-3),
+                     max_clips_per_shot=None)
     return plan_shot(Shot(scene.start, scene.end), info.fps, spread)[:per_scene]
 
 
