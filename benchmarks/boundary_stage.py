@@ -97,7 +97,10 @@ def boundary_row(split: dict[str, list], seed: int, **train_kwargs) -> dict[str,
                          f.shot_starts_s, f.duration_s)
 
     members = int(train_kwargs.pop("ensemble", 1))
-    films = [shots(f) for f in split["train"] if len(f.shot_starts_s) > 1]
+    # Which films the second stage learns from and which calibrate θ (swapped: it learns from
+    # embeddings the contrastive stage never saw, as the held-out films' are).
+    learn, tune = train_kwargs.pop("splits", ("train", "val"))
+    films = [shots(f) for f in split[learn] if len(f.shot_starts_s) > 1]
     models = [train_boundary_model(films, seed=seed * 100 + m, **train_kwargs)[0]
               for m in range(members)]
 
@@ -106,19 +109,21 @@ def boundary_row(split: dict[str, list], seed: int, **train_kwargs) -> dict[str,
                          for m in models], axis=0) for f in fs]
 
     val = [ScoredFilm(p, f.shot_starts_s, f.duration_s, f.truth_s)
-           for f, p in zip(split["val"], predict(split["val"]))]
+           for f, p in zip(split[tune], predict(split[tune]))]
     calib = calibration_of(val, "val")
     return held_out_scores(split["test"], predict(split["test"]), calib.threshold,
                            calib.min_scene_s)
 
 
-VARIANTS: dict[str, dict] = {
+VARIANTS: dict[str, dict] = {  # names without commas (--variants splits on them)
     "default": {},
     "ensemble 5": {"ensemble": 5},
     "no raw embedding": {"config": {"use_raw": False}},
     "no raw + ensemble 5": {"config": {"use_raw": False}, "ensemble": 5},
     "standardised": {"config": {"standardise": True}},
     "standardised + ensemble 5": {"config": {"standardise": True}, "ensemble": 5},
+    "learn on val + θ on train": {"splits": ("val", "train")},
+    "learn on val + θ on train + ens 5": {"splits": ("val", "train"), "ensemble": 5},
     "400 steps": {"steps": 400},
     "noise 0.8": {"noise": 0.8},
     "W 6": {"window": 6},
@@ -133,7 +138,8 @@ def main() -> None:
     parser.add_argument("--ckpt", action="append", required=True,
                         help="checkpoint folder under root (repeatable)")
     parser.add_argument("--seeds", type=int, default=3, help="boundary-model seeds per row")
-    parser.add_argument("--variants", default=",".join(VARIANTS))
+    parser.add_argument("--variants", default=",".join(VARIANTS),
+                        help="names from VARIANTS, separated by commas")
     args = parser.parse_args()
     from scenesem_otio.model.embedder import cpu_name
 
