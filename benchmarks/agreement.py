@@ -66,22 +66,21 @@ def film_rows(path: Path, embedder, keeps: list[float], caps: list[int], batch: 
         print(f"  {path.name}: keep {keep:g}, {len(pixels)} clips, {rates[keep]:.3f} clips/s",
               file=sys.stderr, flush=True)
 
-    def scenes_of(keep: float, cap: int, min_scene_s: float | None = None
-                  ) -> tuple[np.ndarray, list[float]]:
+    def scenes_of(keep: float, cap: int) -> tuple[np.ndarray, list[float], list[float]]:
+        """Shot embeddings, scene cuts as `cut` decodes them, and with no minimum scene
+        length (every local maximum above θ is a cut: many more boundaries, so a far more
+        sensitive check than the default 8 s decoding)."""
         rows = [index[(p.shot, p.frames)] for p in plans[cap]]
         emb = shot_embeddings(vectors[keep][rows], [p.shot for p in plans[cap]], len(shots))
-        scenes, _, _ = segment(shots, emb, fps, SegmentOptions(min_scene_s=min_scene_s))
-        return emb, [s.start / fps for s in scenes[1:]]
+        bounds = [[s.start / fps for s in segment(shots, emb, fps, options)[0][1:]]
+                  for options in (SegmentOptions(), SegmentOptions(min_scene_s=0.0))]
+        return emb, bounds[0], bounds[1]
 
-    ref_emb, ref_bounds = scenes_of(keeps[0], caps[0])
-    # With no minimum scene length every local maximum above θ is a cut: many more
-    # boundaries, so a far more sensitive check than the default 8 s decoding.
-    _, ref_dense = scenes_of(keeps[0], caps[0], 0.0)
+    ref_emb, ref_bounds, ref_dense = scenes_of(keeps[0], caps[0])
     out = []
     for keep in keeps:
         for cap in caps:
-            emb, bounds = scenes_of(keep, cap)
-            _, dense = scenes_of(keep, cap, 0.0)
+            emb, bounds, dense = scenes_of(keep, cap)
             cos = np.sum(emb * ref_emb, axis=1)
             out.append({"film": path.name, "keep": keep, "cap": cap, "clips": len(plans[cap]),
                         "shots": len(shots), "clips_per_s": rates[keep],

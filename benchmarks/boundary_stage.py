@@ -15,49 +15,38 @@ to the cosine rule on the same embeddings (calibrated the same way).
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-
 
 def embedded_films(root: Path, ckpt: Path) -> dict[str, list]:
-    """{split: [EmbeddedFilm]} for the demo's films, embedded once and cached as npz."""
+    """{split: [EmbeddedFilm]} for the demo's films, embedded once (as `train` embeds them
+    for its second stage) and cached as npz."""
     import yaml
 
-    from scenesem_otio.adapters.formats import read_timeline
-    from scenesem_otio.adapters.timeline import scenes_from_timeline
-    from scenesem_otio.train.calibration import EmbeddedFilm
+    from scenesem_otio.train.calibration import EmbeddedFilm, embed_films
+    from scenesem_otio.train.sources import load_sources
 
     cache = ckpt / "shots.npz"
     films_dir = root / "films"
-    entries = yaml.safe_load((films_dir / "manifest.yaml").read_text())
+    items = load_sources([str(films_dir / "manifest.yaml")])
     split_of = {e["video"]: e["split"] for e in yaml.safe_load(
         (films_dir / "train.yaml").read_text())}
     if not cache.exists():
         from scenesem_otio.model.embedder import load_embedder
-        from scenesem_otio.pipeline import embed_film
 
-        model = load_embedder(str(ckpt), device="cpu")
-        arrays = {}
-        for i, e in enumerate(entries):
-            film = embed_film(films_dir / e["video"], model, progress=False)
-            fr = float(film.info.fps)
-            arrays[f"emb{i}"] = film.shot_embeddings
-            arrays[f"starts{i}"] = np.array([s.start / fr for s in film.shots])
-            arrays[f"dur{i}"] = np.array([film.info.duration_s])
-            print(f"embedded {e['video']} ({len(film.shots)} shots)", file=sys.stderr)
-        np.savez(cache, **arrays)
+        films = embed_films(load_embedder(str(ckpt), device="cpu"), items)
+        np.savez(cache, **{f"{key}{i}": np.asarray(value) for i, f in enumerate(films)
+                           for key, value in (("emb", f.shot_embeddings),
+                                              ("starts", f.shot_starts_s),
+                                              ("dur", [f.duration_s]), ("truth", f.truth_s))})
     data = np.load(cache)
     out: dict[str, list] = {"train": [], "val": [], "test": []}
-    for i, e in enumerate(entries):
-        scenes = scenes_from_timeline(read_timeline(films_dir / e["timeline"]))
-        truth = [s.start / 25.0 for s in scenes if s.start > 0]
+    for i, item in enumerate(items):
         film = EmbeddedFilm(data[f"emb{i}"], list(data[f"starts{i}"]),
-                            float(data[f"dur{i}"][0]), truth)
-        out[split_of.get(e["video"], "test")].append(film)
+                            float(data[f"dur{i}"][0]), list(data[f"truth{i}"]))
+        out[split_of.get(Path(item.path).name, "test")].append(film)
     return out
 
 
@@ -88,31 +77,18 @@ def cosine_row(split: dict[str, list]) -> dict[str, float]:
 
 
 def boundary_row(split: dict[str, list], seed: int, **train_kwargs) -> dict[str, float]:
-    from scenesem_otio.calibrate import ScoredFilm
-    from scenesem_otio.train.boundary import FilmShots, train_boundary_model, transition_labels
-    from scenesem_otio.train.calibration import calibration_of
-
-    def shots(f):
-        return FilmShots(f.shot_embeddings, transition_labels(f.truth_s, f.shot_starts_s),
-                         f.shot_starts_s, f.duration_s)
+    """One variant of `train`'s second stage (`train.calibration.boundary_stage`) on one seed."""
+    from scenesem_otio.train.calibration import boundary_stage
 
     members = int(train_kwargs.pop("ensemble", 1))
     # Which films the second stage learns from and which calibrate θ (swapped: it learns from
     # embeddings the contrastive stage never saw, as the held-out films' are).
     learn, tune = train_kwargs.pop("splits", ("train", "val"))
-    films = [shots(f) for f in split[learn] if len(f.shot_starts_s) > 1]
-    models = [train_boundary_model(films, seed=seed * 100 + m, **train_kwargs)[0]
-              for m in range(members)]
-
-    def predict(fs):
-        return [np.mean([m.predict(f.shot_embeddings, f.shot_starts_s, f.duration_s)
-                         for m in models], axis=0) for f in fs]
-
-    val = [ScoredFilm(p, f.shot_starts_s, f.duration_s, f.truth_s)
-           for f, p in zip(split[tune], predict(split[tune]))]
-    calib = calibration_of(val, "val")
-    return held_out_scores(split["test"], predict(split["test"]), calib.threshold,
-                           calib.min_scene_s)
+    model, calib, _ = boundary_stage(split[learn], split[tune], tune, seed, members,
+                                     **train_kwargs)
+    scores = [model.predict(f.shot_embeddings, f.shot_starts_s, f.duration_s)
+              for f in split["test"]]
+    return held_out_scores(split["test"], scores, calib.threshold, calib.min_scene_s)
 
 
 VARIANTS: dict[str, dict] = {  # names without commas (--variants splits on them)

@@ -38,7 +38,7 @@ DEMO_CHECKPOINT = {"visual only (α=0)": 0, "linear α=1 (default)": 1, "squared
 def run(root: Path, name: str, options: dict, seed: int, steps: int) -> dict[str, float]:
     import re
 
-    from scenesem_otio.train.config import TrainConfig
+    from scenesem_otio.demo import run_config
     from scenesem_otio.train.trainer import train
 
     out = root / "text-sweep" / f"{re.sub(r'[^a-z0-9]+', '-', name.lower())}-seed{seed}"
@@ -47,11 +47,8 @@ def run(root: Path, name: str, options: dict, seed: int, steps: int) -> dict[str
             (demo / "scenesem.json").read_text())["training"]["steps"] == steps:
         out = demo
     if not (out / "scenesem.json").exists():
-        cfg = TrainConfig(data=[str(root / "films" / "train.yaml")], out_dir=str(out),
-                          base_model=str(root / "tiny-videomae"), unfreeze=2, steps=steps,
-                          batch_scenes=8, lr_backbone=1e-4, lr_head=1e-3, save_every=10_000,
-                          seed=seed, progress=False, **options)
-        train(cfg)
+        train(run_config(root / "films" / "train.yaml", out, str(root / "tiny-videomae"),
+                         steps, seed, False, **options))
     meta = json.loads((out / "scenesem.json").read_text())
     record = meta.get("record", meta)
     cosine = record.get("cosine_calibration") or {}

@@ -13,11 +13,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from scenesem_otio.evaluate import Segmentation, boundary_prf, miou, overall, prf, score
+
+if TYPE_CHECKING:
+    from scenesem_otio.train.config import TrainConfig
 
 SPECIAL = ("intercut", "revisit")
 PYSCENEDETECT = "PySceneDetect (shots as scenes)"
@@ -129,13 +132,23 @@ def evaluate(held_out: list[HeldOut], predict: Callable[[Path], Segmentation]
             "iou_special": float(np.mean([x for s in subs for x in s["iou"]]))}
 
 
+def run_config(manifest: Path, out_dir: Path, base_model: str, steps: int, seed: int,
+               progress: bool, **options: Any) -> TrainConfig:
+    """The TrainConfig of one demo run (`options`: α, mapping, …); the text sweep in
+    benchmarks/text_guidance.py trains with the same."""
+    from scenesem_otio.train.config import TrainConfig
+
+    return TrainConfig(data=[str(manifest)], out_dir=str(out_dir), base_model=base_model,
+                       unfreeze=2, steps=steps, batch_scenes=8, lr_backbone=1e-4, lr_head=1e-3,
+                       save_every=10_000, seed=seed, progress=progress, **options)
+
+
 def train_runs(root: Path, manifest: Path, backbone: Path, steps: int, seed: int,
                progress: bool) -> dict[str, str]:
     """The training runs of one seed: the tiny VideoMAE three ways, the embedded model once.
 
     Each run ends with the boundary model's second stage and the calibration of both rules.
     """
-    from scenesem_otio.train.config import TrainConfig
     from scenesem_otio.train.trainer import train
 
     runs = [(label, str(backbone), opts) for label, opts in RUNS]
@@ -143,10 +156,8 @@ def train_runs(root: Path, manifest: Path, backbone: Path, steps: int, seed: int
                                             "cache_features": str(root / "cache-embedded")}))
     ckpts: dict[str, str] = {}
     for label, base, opts in runs:
-        cfg = TrainConfig(data=[str(manifest)], out_dir=str(root / f"ckpt-{len(ckpts)}"),
-                          base_model=base, unfreeze=2, steps=steps, batch_scenes=8,
-                          lr_backbone=1e-4, lr_head=1e-3, save_every=10_000, seed=seed,
-                          progress=progress, **opts)
+        cfg = run_config(manifest, root / f"ckpt-{len(ckpts)}", base, steps, seed, progress,
+                         **opts)
         train(cfg)
         ckpts[label] = cfg.out_dir
     return ckpts

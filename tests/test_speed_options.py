@@ -229,8 +229,7 @@ def test_training_runs_on_kept_tokens_and_records_them(synth_dir: Path, tiny_vid
     from scenesem_otio.train.clips import plan_scene_clips
     from scenesem_otio.train.sources import load_sources
 
-    # Training plans its clips per scene with no per-shot cap (as the trainer does).
-    sampling = SamplingOptions(num_frames=16, image_size=64, max_clips_per_shot=None)
+    sampling = SamplingOptions(num_frames=16, image_size=64)
     n_clips = sum(len(plan_scene_clips(scene, item.info, sampling, 2))
                   for item in load_sources([str(synth_dir / "manifest.yaml")], "scene")
                   for scene in item.scenes)

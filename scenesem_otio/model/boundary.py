@@ -200,7 +200,6 @@ class BoundaryEnsemble(nn.Module):
             raise ValueError("a boundary ensemble needs at least one member")
         self.members = nn.ModuleList(members)
         self.config = {**members[0].config, "members": len(members)}
-        self.window = members[0].window
 
     @torch.no_grad()
     def predict(self, shot_emb: np.ndarray, shot_starts_s: Sequence[float],

@@ -60,9 +60,10 @@ def calibration_of(films: Sequence[ScoredFilm], split: str,
 
 
 def boundary_stage(train: Sequence[EmbeddedFilm], val: Sequence[EmbeddedFilm], split: str,
-                   seed: int, members: int = 1) -> tuple[Any, Calibration, dict[str, Any]]:
+                   seed: int, members: int, **train_kwargs: Any
+                   ) -> tuple[Any, Calibration, dict[str, Any]]:
     """Train the contextual boundary model (`members` seeds averaged) on `train`, calibrate
-    it on `val`."""
+    it on `val`. `train_kwargs` go to `train_boundary_model` (benchmarks try variants)."""
     from scenesem_otio.train.boundary import FilmShots, train_boundary_models, transition_labels
 
     def shots(f: EmbeddedFilm) -> FilmShots:
@@ -70,7 +71,7 @@ def boundary_stage(train: Sequence[EmbeddedFilm], val: Sequence[EmbeddedFilm], s
                          f.shot_starts_s, f.duration_s)
 
     model, stats = train_boundary_models([shots(f) for f in train if len(f.shot_starts_s) > 1],
-                                         members=members, seed=seed)
+                                         members=members, seed=seed, **train_kwargs)
     scored = [ScoredFilm(model.predict(f.shot_embeddings, f.shot_starts_s, f.duration_s),
                          f.shot_starts_s, f.duration_s, f.truth_s) for f in val]
     return model, calibration_of(scored, split), stats

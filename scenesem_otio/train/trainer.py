@@ -166,9 +166,9 @@ def build_run(cfg: TrainConfig) -> Run:
     embedder, k = prepare_model(cfg)
     backbone = embedder.backbone
     sampling = embedder.meta.sampling.resolved(backbone.num_frames, backbone.image_size)
-    # Training clips per scene are set by clips_per_scene, not by cut's clip budget (issue 16).
-    table = build_clip_table(items, replace(sampling, max_clips_per_shot=None),
-                             cfg.clips_per_scene, cfg.label_mode,
+    # Training clips per scene are set by clips_per_scene, not by cut's clip budget (issue 16):
+    # plan_scene_clips ignores sampling.max_clips_per_shot.
+    table = build_clip_table(items, sampling, cfg.clips_per_scene, cfg.label_mode,
                              progress=cfg.progress and accelerator.is_main_process)
     encoder = make_text_encoder(cfg.text_model)
     text = torch.from_numpy(encoder.encode(table.scene_texts)).float()
