@@ -83,8 +83,6 @@ def make_films(root: Path, seed: int, progress: bool) -> tuple[Path, list[HeldOu
     """Render the films; returns (training manifest, held-out films, n_train, n_val)."""
     import yaml
 
-    from scenesem_otio.adapters.formats import read_timeline
-    from scenesem_otio.adapters.timeline import scenes_from_timeline
     from scenesem_otio.synth import synth_films
 
     # 8 held-out films (64 scene cuts, 16 intercut/revisited scenes at seed 0) and 4 for θ:
@@ -97,15 +95,32 @@ def make_films(root: Path, seed: int, progress: bool) -> tuple[Path, list[HeldOu
         e["split"] = "train" if i < n_train else "val"
     manifest = root / "films" / "train.yaml"
     manifest.write_text(yaml.safe_dump(entries[: n_train + n_val]))
+    held_out = held_out_films(root / "films", entries[n_train + n_val :])
+    return manifest, held_out, n_train, n_val
+
+
+def held_out_films(films_dir: Path, entries: list[dict[str, Any]] | None = None
+                   ) -> list[HeldOut]:
+    """The held-out films with their truth and scene kinds; without `entries`, those of a
+    demo workdir's `films/` that its training manifest (train.yaml) does not list."""
+    import yaml
+
+    from scenesem_otio.adapters.formats import read_timeline
+    from scenesem_otio.adapters.timeline import scenes_from_timeline
+
+    if entries is None:
+        seen = {e["video"] for e in yaml.safe_load((films_dir / "train.yaml").read_text())}
+        entries = [e for e in yaml.safe_load((films_dir / "manifest.yaml").read_text())
+                   if e["video"] not in seen]
     held_out = []
-    for e in entries[n_train + n_val :]:
-        scenes = scenes_from_timeline(read_timeline(root / "films" / e["timeline"]))
+    for e in entries:
+        scenes = scenes_from_timeline(read_timeline(films_dir / e["timeline"]))
         fr = 25.0
         held_out.append(HeldOut(
-            root / "films" / e["video"],
+            films_dir / e["video"],
             Segmentation([s.start / fr for s in scenes], scenes[-1].end / fr),
             [str(s.metadata.get("kind", "normal")) for s in scenes]))
-    return manifest, held_out, n_train, n_val
+    return held_out
 
 
 def as_segmentation(result: Any) -> Segmentation:

@@ -233,3 +233,71 @@ def test_checkpoint_carries_a_boundary_model_that_cut_uses(trained: Path, synth_
     assert rule.segment.min_scene_s == pytest.approx(cosine["min_scene_s"])
     exact = cut(synth_dir / "film_002.mp4", replace(options, segment=SegmentOptions(n_scenes=3)))
     assert len(exact.scenes) == 3
+
+
+def test_joint_boundary_training_learns_with_the_embeddings_and_resumes_exactly(
+        synth_dir: Path, tiny_videomae_dir: Path, tmp_path: Path) -> None:
+    """--boundary-training joint: the BCE rides in every step (logged, finite), the boundary
+    model in the checkpoint is the jointly learned one, cut uses it, and a run stopped at 4 and
+    resumed equals the run left alone, boundary weights included."""
+    common = ["--data", str(synth_dir / "manifest.yaml"), "--model", str(tiny_videomae_dir),
+              "--steps", "8", "--batch-scenes", "4", "--save-every", "4",
+              "--boundary-training", "joint"]
+    train([*common, "--out", str(tmp_path / "whole")])
+    train([*common, "--out", str(tmp_path / "split"), "--stop-after", "4"])
+    train([*common, "--out", str(tmp_path / "split"), "--resume"])
+    rows = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text()
+            .splitlines()]
+    assert len(rows) == 8 and all(np.isfinite(r["boundary_bce"]) for r in rows)
+    assert all(r["loss"] > r["l_seg"] for r in rows)  # the BCE is part of L
+    meta = json.loads((tmp_path / "whole" / "scenesem.json").read_text())
+    assert meta["boundary_model"]["training"] == "joint"
+    for name in ("model.safetensors", "boundary.safetensors"):
+        a = load_torch(str(tmp_path / "whole" / name))
+        b = load_torch(str(tmp_path / "split" / name))
+        assert a.keys() == b.keys()
+        assert max(float((a[k] - b[k]).abs().max()) for k in a) <= 1e-6, name
+    result = cut_with(synth_dir / "film_002.mp4", tmp_path / "whole")
+    assert result.timeline.metadata["scenesem"]["boundary_scores_from"] == "boundary model"
+    assert result.threshold == pytest.approx(meta["threshold"])
+
+
+def test_joint_boundary_training_refuses_a_run_without_a_boundary_model(
+        synth_dir: Path, tiny_videomae_dir: Path, tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, [
+        "train", "--no-progress", "--data", str(synth_dir / "manifest.yaml"), "--model",
+        str(tiny_videomae_dir), "--out", str(tmp_path / "x"), "--steps", "2",
+        "--boundary-training", "joint", "--no-boundary-model"])
+    assert result.exit_code == 1 and "drop --no-boundary-model" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cross_fitted_boundary_stage_learns_on_films_each_fold_left_out(
+        synth_dir: Path, tiny_videomae_dir: Path, tmp_path: Path) -> None:
+    """--boundary-folds 2: two more runs, each without half the training films, embed that
+    half; the second stage learns on those embeddings as well as on the in-sample ones."""
+    items = load_sources([str(synth_dir / "manifest.yaml")])
+    n_train = sum(it.split == "train" for it in items)
+    out = tmp_path / "folds"
+    train(["--data", str(synth_dir / "manifest.yaml"), "--model", str(tiny_videomae_dir),
+           "--out", str(out), "--steps", "4", "--batch-scenes", "4", "--boundary-folds", "2",
+           "--boundary-members", "1"])
+    meta = json.loads((out / "scenesem.json").read_text())
+    assert meta["boundary_model"]["cross_fitted_films"] == n_train
+    assert meta["boundary_model"]["films"] == 2 * n_train
+    result = cut_with(synth_dir / "film_002.mp4", out)
+    assert result.timeline.metadata["scenesem"]["boundary_scores_from"] == "boundary model"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--boundary-folds", "1"], "0 (off) or at least 2"),
+    (["--boundary-folds", "2", "--boundary-training", "joint"], "needs --boundary-training"),
+])
+def test_bad_boundary_training_options_are_refused_in_one_line(
+        synth_dir: Path, tiny_videomae_dir: Path, tmp_path: Path, args: list[str],
+        message: str) -> None:
+    result = CliRunner().invoke(main, [
+        "train", "--no-progress", "--data", str(synth_dir / "manifest.yaml"), "--model",
+        str(tiny_videomae_dir), "--out", str(tmp_path / "x"), "--steps", "2", *args])
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert "Traceback" not in result.output

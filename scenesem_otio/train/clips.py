@@ -25,6 +25,9 @@ class ClipTable:
     label: np.ndarray  # [N] label id for L_seg
     scene_video: np.ndarray  # [n_scenes] video of each scene
     scene_texts: list[str] = field(default_factory=list)
+    # --boundary-training joint: cut's shot clips of the training films, appended as rows with
+    # scene −1 (never drawn by `batch_scenes`), and how they form films (train.joint.ShotFilm)
+    shot_films: list = field(default_factory=list)
 
 
 def plan_scene_clips(scene: SceneItem, info: VideoInfo, sampling: SamplingOptions,

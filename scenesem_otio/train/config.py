@@ -7,6 +7,10 @@ from typing import Any
 
 from scenesem_otio.train.boundary import DEFAULT_MEMBERS
 
+# How the boundary model learns: "stage", after the embeddings on their frozen shot
+# embeddings; "joint", its BCE added to every contrastive step (train.joint).
+BOUNDARY_TRAINING = ("stage", "joint")
+
 
 @dataclass(frozen=True)
 class TrainConfig:
@@ -37,7 +41,10 @@ class TrainConfig:
     head_out: int = 256
     save_every: int = 100  # steps between checkpoints
     boundary_model: bool = True  # train the contextual boundary model after the embeddings
-    boundary_members: int = DEFAULT_MEMBERS  # boundary models averaged (seeds)
+    boundary_members: int = DEFAULT_MEMBERS  # boundary models averaged (seeds), stage mode
+    boundary_training: str = "stage"  # one of BOUNDARY_TRAINING
+    boundary_weight: float = 1.0  # λ_b: weight of the joint boundary BCE in L
+    boundary_folds: int = 0  # K > 1: the second stage also learns on cross-fitted embeddings
     cache_features: str | None = None  # folder for the frozen prefix's outputs
     seed: int = 0
     resume: bool = False

@@ -1,0 +1,129 @@
+"""Pseudo-scenes for footage nobody has cut into scenes (BaSSL-style pseudo-boundaries).
+
+A user without edited projects adapts the model to their footage in two steps: this module
+turns each video into a pseudo-edited project, then the ordinary trainer learns from it
+(visual only: there are no descriptions). The pseudo-boundaries follow BaSSL (Mun et al.,
+2022): in every window of 2W + 1 shots, the split that best aligns the shots to the window's
+first and last shot (a two-state DTW, which reduces to one argmax) is that window's pseudo
+boundary. A transition becomes a pseudo scene cut when most windows that contain it split
+there: votes decide, so no scene count or threshold on similarities is needed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+WINDOW = 4  # W: windows of 2W + 1 shots, as the boundary model's ±4
+MIN_VOTES = 0.5  # share of the windows containing a transition that must split there
+
+
+def dtw_split(sim_first: np.ndarray, sim_last: np.ndarray) -> int:
+    """The split k (shots [0, k] | [k + 1, L)) maximising Σ_{i≤k} sim(i, first) +
+    Σ_{i>k} sim(i, last): the monotonic alignment of the window to its two end shots.
+
+    Returns the transition index k in 0 … L − 2 (the cut after shot k)."""
+    a = np.asarray(sim_first, np.float64)
+    b = np.asarray(sim_last, np.float64)
+    if len(a) != len(b) or len(a) < 2:
+        raise ValueError("need the same two similarity rows of length ≥ 2")
+    left = np.cumsum(a)[:-1]  # shots 0..k with the first
+    right = np.cumsum(b[::-1])[::-1][1:]  # shots k+1..L−1 with the last
+    return int(np.argmax(left + right))
+
+
+def pseudo_boundary_votes(shot_emb: np.ndarray, window: int = WINDOW) -> np.ndarray:
+    """For each transition: the share of the windows (2W + 1 shots, one centred on every
+    shot) containing it whose DTW split falls on it. n shots -> n − 1 values in [0, 1].
+
+    Near the film's ends fewer windows contain a transition; the share is taken over at
+    least W windows there, so two or three chance votes cannot make a cut."""
+    v = np.asarray(shot_emb, np.float64)
+    n = len(v)
+    if n < 2:
+        return np.zeros(0)
+    v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    hits = np.zeros(n - 1)
+    seen = np.zeros(n - 1)
+    for c in range(n):
+        lo, hi = max(0, c - window), min(n, c + window + 1)
+        if hi - lo < 2:
+            continue
+        w = v[lo:hi]
+        k = dtw_split(w @ w[0], w @ w[-1])
+        hits[lo + k] += 1
+        seen[lo : hi - 1] += 1
+    return hits / np.maximum(seen, min(window, n - 1))
+
+
+def pseudo_cuts(shot_emb: np.ndarray, shot_starts_s: Sequence[float], duration_s: float,
+                window: int = WINDOW, min_votes: float = MIN_VOTES,
+                min_scene_s: float = 0.0) -> list[int]:
+    """Transitions that become pseudo scene cuts: ≥ `min_votes`, a local maximum of the
+    votes within ±1, and no pseudo scene shorter than `min_scene_s` (segment's decoding)."""
+    from scenesem_otio.segment import pick_boundaries
+
+    votes = pseudo_boundary_votes(shot_emb, window)
+    if not len(votes):
+        return []
+    return pick_boundaries(votes, list(shot_starts_s), float(duration_s), min_votes, 1,
+                           min_scene_s)
+
+
+@dataclass
+class PseudoProject:
+    """One video turned into a pseudo-edited project."""
+
+    video: Path
+    timeline: Path
+    shots: int
+    scenes: int
+
+
+def write_pseudo_projects(videos: Sequence[str | Path], out_dir: str | Path, embedder: object,
+                          *, window: int = WINDOW, min_votes: float = MIN_VOTES,
+                          min_scene_s: float = 0.0, val_share: float = 0.2,
+                          progress: bool = True) -> tuple[Path, list[PseudoProject]]:
+    """Embed each video, cut it at its pseudo-boundaries and write `<name>.pseudo.otio` plus
+    a training manifest (`manifest.yaml`, the last `val_share` of the videos as `val`).
+
+    Returns the manifest path and what was written; train with
+    `scenesem train --data <manifest> --alpha 0`.
+    """
+    import yaml
+
+    from scenesem_otio.adapters.formats import write_timeline
+    from scenesem_otio.adapters.timeline import build_timeline
+    from scenesem_otio.errors import DataError
+    from scenesem_otio.fileio import write_text_atomic
+    from scenesem_otio.pipeline import embed_film
+    from scenesem_otio.segment import build_scenes
+
+    if not videos:
+        raise DataError("pseudo-label: no videos given")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    projects: list[PseudoProject] = []
+    entries = []
+    n_val = max(1, round(val_share * len(videos))) if len(videos) > 1 else 0
+    for i, video in enumerate(videos):
+        film = embed_film(video, embedder, progress=progress)
+        fr = float(film.info.fps)
+        starts = [s.start / fr for s in film.shots]
+        cuts = pseudo_cuts(film.shot_embeddings, starts, film.info.duration_s, window,
+                           min_votes, min_scene_s)
+        scenes = build_scenes(film.shots, film.shot_embeddings, [0, *(k + 1 for k in cuts)])
+        timeline = build_timeline(film.info, scenes, name=f"{Path(video).stem} pseudo-scenes",
+                                  metadata={"pseudo_labels": "BaSSL-style DTW votes",
+                                            "window": window, "min_votes": min_votes})
+        path = out / f"{Path(video).stem}.pseudo.otio"
+        write_timeline(timeline, path)
+        projects.append(PseudoProject(Path(video), path, len(film.shots), len(scenes)))
+        entries.append({"video": str(Path(video).resolve()), "timeline": path.name,
+                        "split": "val" if i >= len(videos) - n_val else "train"})
+    manifest = out / "manifest.yaml"
+    write_text_atomic(manifest, yaml.safe_dump(entries, sort_keys=False))
+    return manifest, projects

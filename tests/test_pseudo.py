@@ -1,0 +1,90 @@
+"""Pseudo-scenes for unlabelled footage (train/pseudo.py): the DTW split against brute force,
+the votes on hand-made shot sequences, and the whole path on real H.264 films."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from scenesem_otio.cli import main
+from scenesem_otio.train.pseudo import dtw_split, pseudo_boundary_votes, pseudo_cuts
+from tests.test_segment import blocks
+
+
+def test_dtw_split_matches_brute_force() -> None:
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        n = int(rng.integers(2, 12))
+        a, b = rng.normal(size=n), rng.normal(size=n)
+        best = max(range(n - 1), key=lambda k: (a[: k + 1].sum() + b[k + 1 :].sum(), -k))
+        assert dtw_split(a, b) == best
+
+
+def test_dtw_split_by_hand() -> None:
+    # Shots 0-1 look like the first shot, 2-3 like the last: the cut is after shot 1.
+    assert dtw_split([1.0, 0.9, 0.1, 0.0], [0.0, 0.2, 0.8, 1.0]) == 1
+    with pytest.raises(ValueError):
+        dtw_split([1.0], [1.0])
+
+
+def test_votes_find_the_cuts_of_clear_blocks() -> None:
+    sizes = [6, 5, 7, 6]
+    emb = blocks(sizes, noise=0.05)
+    votes = pseudo_boundary_votes(emb, window=4)
+    true = list(np.cumsum(sizes)[:-1] - 1)  # transition k = cut after shot k
+    assert votes.shape == (sum(sizes) - 1,)
+    # A window holding two cuts votes for one of them: the 5-shot scene's cuts share votes.
+    assert all(votes[k] >= 0.5 for k in true)
+    assert all(votes[k] < 0.5 for k in range(len(votes)) if k not in true)
+    starts = np.arange(sum(sizes)) * 2.0
+    assert pseudo_cuts(emb, starts, 2.0 * sum(sizes)) == true
+    # A minimum scene longer than the 10-s second block drops one of its two cuts.
+    assert len(pseudo_cuts(emb, starts, 2.0 * sum(sizes), min_scene_s=11.0)) < len(true)
+
+
+def test_votes_ignore_few_chance_votes_at_the_ends() -> None:
+    # Two clear blocks; the last transition lies in only a few windows.
+    emb = blocks([10, 10], noise=0.05)
+    votes = pseudo_boundary_votes(emb)
+    assert votes[9] == pytest.approx(1.0)
+    assert votes[-1] <= 0.5 and votes[0] <= 0.5
+    assert pseudo_boundary_votes(emb[:1]).shape == (0,)
+
+
+def test_pseudo_label_then_train_visual_only(synth_dir: Path, tiny_videomae_dir: Path,
+                                             tmp_path: Path) -> None:
+    """Unlabelled films -> pseudo projects + manifest -> `train --alpha 0` -> a checkpoint that
+    cuts; the text-guided default is refused with the fix in one line."""
+    videos = sorted(str(p) for p in synth_dir.glob("film_*.mp4"))[:3]
+    out = tmp_path / "pseudo"
+    runner = CliRunner()
+    result = runner.invoke(main, ["pseudo-label", *videos, "-o", str(out), "--model", "embedded",
+                                  "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "--alpha 0" in result.output
+    import yaml
+
+    entries = yaml.safe_load((out / "manifest.yaml").read_text())
+    assert [e["split"] for e in entries] == ["train", "train", "val"]
+    for e in entries:
+        timeline = json.loads((out / e["timeline"]).read_text())
+        assert timeline["metadata"]["scenesem"]["pseudo_labels"].startswith("BaSSL")
+    common = ["train", "--no-progress", "--data", str(out / "manifest.yaml"), "--model",
+              str(tiny_videomae_dir), "--steps", "4", "--batch-scenes", "2",
+              "--boundary-members", "1"]
+    refused = runner.invoke(main, [*common, "--out", str(tmp_path / "a")])
+    assert refused.exit_code == 1 and "--alpha 0" in refused.output
+    trained = runner.invoke(main, [*common, "--alpha", "0", "--out", str(tmp_path / "b")])
+    assert trained.exit_code == 0, trained.output
+    assert (tmp_path / "b" / "model.safetensors").is_file()
+
+
+def test_pseudo_label_refuses_a_missing_video(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["pseudo-label", str(tmp_path / "nope.mp4"), "-o",
+                                       str(tmp_path / "o")])
+    assert result.exit_code != 0 and "no such video file" in result.output
+    assert "Traceback" not in result.output
