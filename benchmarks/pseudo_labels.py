@@ -28,6 +28,9 @@ def main() -> None:
     parser.add_argument("root", type=Path, help="a `scenesem demo --workdir` folder")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--steps", type=int, default=400)
+    parser.add_argument("--method", default=None, help="cosine or dtw (default: pseudo-label's)")
+    parser.add_argument("--window", type=int, default=None, help="W (default: pseudo-label's)")
+    parser.add_argument("--min-votes", type=float, default=None)
     args = parser.parse_args()
     import yaml
 
@@ -44,11 +47,18 @@ def main() -> None:
     start = time.perf_counter()
     films = args.root / "films"
     entries = yaml.safe_load((films / "train.yaml").read_text())
-    out = args.root / "pseudo"
+    from scenesem_otio.train import pseudo
+
+    window = args.window or pseudo.WINDOW
+    min_votes = args.min_votes or pseudo.MIN_VOTES
+    method = args.method or pseudo.DEFAULT_METHOD
+    out = args.root / (f"pseudo-{method}" if method == "cosine" else
+                       f"pseudo-{method}-w{window}-v{min_votes:g}")
     embedded = load_embedder("embedded", device="cpu")
     manifest = out / "manifest.yaml"
     if not manifest.exists():
         write_pseudo_projects([films / e["video"] for e in entries], out, embedded,
+                              method=method, window=window, min_votes=min_votes,
                               progress=False)
     hits = n_pred = n_true = 0
     for e in entries:
@@ -59,7 +69,8 @@ def main() -> None:
         m = boundary_prf(pseudo, truth, 0.5)
         hits, n_pred, n_true = hits + m["hits"], n_pred + m["n_pred"], n_true + m["n_truth"]
     p, r = hits / max(n_pred, 1), hits / max(n_true, 1)
-    print(f"{cpu_name()}; pseudo-labels of {len(entries)} films vs their truth: "
+    print(f"{cpu_name()}; {out.name}; pseudo-labels of "
+          f"{len(entries)} films vs their truth: "
           f"P {p:.3f} R {r:.3f} F1 {2 * p * r / max(p + r, 1e-9):.3f}")
     held_out = held_out_films(films)
 

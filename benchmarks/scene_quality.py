@@ -22,36 +22,43 @@ from pathlib import Path
 import numpy as np
 
 VARIANTS: dict[str, tuple[str, dict]] = {  # name -> (backbone, TrainConfig options)
-    "tiny: stage (default)": ("tiny", {}),
-    "tiny: joint": ("tiny", {"boundary_training": "joint"}),
-    "tiny: joint, weight 0.3": ("tiny", {"boundary_training": "joint",
+    "tiny: stage, no folds": ("tiny", {"boundary_folds": 0}),
+    "tiny: joint": ("tiny", {"boundary_training": "joint", "boundary_folds": 0}),
+    "tiny: joint, weight 0.3": ("tiny", {"boundary_training": "joint", "boundary_folds": 0,
                                          "boundary_weight": 0.3}),
-    "tiny: stage + 2 folds": ("tiny", {"boundary_folds": 2}),
+    "tiny: stage + 2 folds (default)": ("tiny", {}),
     "tiny: stage + 4 folds": ("tiny", {"boundary_folds": 4}),
-    "embedded: stage (default)": ("embedded", {}),
-    "embedded: stage + 2 folds": ("embedded", {"boundary_folds": 2}),
-    "embedded: joint": ("embedded", {"boundary_training": "joint"}),
+    "embedded: stage, no folds": ("embedded", {"boundary_folds": 0}),
+    "embedded: stage + 2 folds (default)": ("embedded", {}),
+    "embedded: joint": ("embedded", {"boundary_training": "joint", "boundary_folds": 0}),
 }
-DEMO_CHECKPOINT = {"tiny: stage (default)": 1, "embedded: stage (default)": 3}
+DEMO_CHECKPOINT = {"tiny: stage + 2 folds (default)": 1,
+                   "embedded: stage + 2 folds (default)": 3}
 
 
 def checkpoint(root: Path, name: str, seed: int, steps: int) -> Path:
-    """Train the variant (or reuse the demo's identical run) and return its folder."""
+    """Train the variant (or reuse the demo's run when its recorded settings are the same)."""
+    from dataclasses import asdict
+
     from scenesem_otio.demo import run_config
     from scenesem_otio.train.trainer import train
 
     base, options = VARIANTS[name]
-    demo = root / f"seed-{seed}" / f"ckpt-{DEMO_CHECKPOINT.get(name, -1)}"
-    if name in DEMO_CHECKPOINT and (demo / "scenesem.json").exists() and json.loads(
-            (demo / "scenesem.json").read_text())["training"]["steps"] == steps:
-        return demo
     out = root / "quality" / f"{re.sub(r'[^a-z0-9]+', '-', name.lower())}-seed{seed}"
+    model = str(root / "tiny-videomae") if base == "tiny" else "embedded"
+    extra = {"cache_features": str(root / "quality" / "cache-embedded")} if (
+        base == "embedded") else {}
+    cfg = run_config(root / "films" / "train.yaml", out, model, steps, seed, False,
+                     mapping="linear", **extra, **options)
+    demo = root / f"seed-{seed}" / f"ckpt-{DEMO_CHECKPOINT.get(name, -1)}"
+    if (demo / "scenesem.json").exists():
+        ignore = {"out_dir", "cache_features", "progress"}
+        recorded = json.loads((demo / "scenesem.json").read_text())["training"]
+        wanted = json.loads(json.dumps(asdict(cfg)))
+        if all(recorded.get(k) == v for k, v in wanted.items() if k not in ignore):
+            return demo
     if not (out / "scenesem.json").exists():
-        model = str(root / "tiny-videomae") if base == "tiny" else "embedded"
-        extra = {"cache_features": str(root / "quality" / "cache-embedded")} if (
-            base == "embedded") else {}
-        train(run_config(root / "films" / "train.yaml", out, model, steps, seed, False,
-                         mapping="linear", **extra, **options))
+        train(cfg)
     return out
 
 

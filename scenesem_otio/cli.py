@@ -31,7 +31,9 @@ from scenesem_otio.config import (
     SegmentOptions,
 )
 from scenesem_otio.errors import ScenesemError
-from scenesem_otio.train.config import BOUNDARY_TRAINING, TrainConfig
+from scenesem_otio.train.config import BOUNDARY_TRAINING, DEFAULT_FOLDS, TrainConfig
+from scenesem_otio.train.pseudo import DEFAULT_METHOD as PSEUDO_METHOD
+from scenesem_otio.train.pseudo import METHODS as PSEUDO_METHODS
 from scenesem_otio.train.pseudo import MIN_VOTES as PSEUDO_MIN_VOTES
 from scenesem_otio.train.pseudo import WINDOW as PSEUDO_WINDOW
 
@@ -323,10 +325,10 @@ def distance(timeline: Path, output: Path | None, top: int) -> None:
 @click.option("--boundary-weight", type=click.FloatRange(min=0),
               default=TrainConfig.boundary_weight, show_default=True,
               help="Weight of the joint boundary BCE next to L_seg + αL_sem.")
-@click.option("--boundary-folds", type=click.IntRange(min=0),
-              default=TrainConfig.boundary_folds, show_default=True,
+@click.option("--boundary-folds", type=click.IntRange(min=0), default=None,
               help="K ≥ 2: also fit the boundary model on each training film as embedded by "
-                   "one of K runs trained without it (K more runs); 0: off.")
+                   "one of K runs trained without it (K more runs); 0: off "
+                   f"[default: {DEFAULT_FOLDS} with --boundary-training stage].")
 @click.option("--no-progress", is_flag=True)
 @click.option("--keep", type=click.FloatRange(0, 1, min_open=True), default=None,  # issue 16
               help="Fraction of VideoMAE tokens the encoder sees, recorded in the checkpoint "
@@ -364,17 +366,20 @@ def train(data: tuple[str, ...], out_dir: Path, cache_features: Path | None,
               help="Folder for the pseudo-scene timelines and manifest.yaml.")
 @click.option("--model", default=None,
               help="Model that embeds the shots (as for cut) [default: auto].")
+@click.option("--method", type=click.Choice(PSEUDO_METHODS), default=PSEUDO_METHOD,
+              show_default=True, help="cosine: the model's cosine rule at its 80th "
+              "percentile; dtw: BaSSL-style votes of two-anchor DTW splits.")
 @click.option("--window", type=click.IntRange(min=1), default=PSEUDO_WINDOW, show_default=True,
-              help="W: each vote splits a window of 2W + 1 shots in two.")
+              help="dtw: each vote splits a window of 2W + 1 shots in two.")
 @click.option("--min-votes", type=click.FloatRange(0, 1, min_open=True),
               default=PSEUDO_MIN_VOTES, show_default=True,
-              help="Share of the windows containing a shot cut that must split there.")
+              help="dtw: share of the windows containing a shot cut that must split there.")
 @click.option("--min-scene", "min_scene_s", type=click.FloatRange(min=0), default=0.0,
               show_default=True, help="Seconds: no pseudo scene shorter than this.")
 @click.option("--no-progress", is_flag=True)
 @_friendly_errors
-def pseudo_label(videos: tuple[Path, ...], out_dir: Path, model: str | None, window: int,
-                 min_votes: float, min_scene_s: float, no_progress: bool) -> None:
+def pseudo_label(videos: tuple[Path, ...], out_dir: Path, model: str | None, method: str,
+                 window: int, min_votes: float, min_scene_s: float, no_progress: bool) -> None:
     """Unlabelled footage -> pseudo-edited projects to train on (BaSSL-style pseudo-scenes).
 
     Then: scenesem train --data OUT/manifest.yaml --alpha 0 --out CKPT
@@ -386,7 +391,8 @@ def pseudo_label(videos: tuple[Path, ...], out_dir: Path, model: str | None, win
         if not video.is_file():
             raise click.UsageError(f"{video}: no such video file")
     manifest, projects = write_pseudo_projects(
-        videos, out_dir, load_embedder(model), window=window, min_votes=min_votes,
+        videos, out_dir, load_embedder(model), method=method, window=window,
+        min_votes=min_votes,
         min_scene_s=min_scene_s, progress=not no_progress)
     for p in projects:
         click.echo(f"{p.video.name}: {p.shots} shots -> {p.scenes} pseudo scenes "

@@ -41,15 +41,33 @@ def test_votes_find_the_cuts_of_clear_blocks() -> None:
     assert all(votes[k] >= 0.5 for k in true)
     assert all(votes[k] < 0.5 for k in range(len(votes)) if k not in true)
     starts = np.arange(sum(sizes)) * 2.0
-    assert pseudo_cuts(emb, starts, 2.0 * sum(sizes)) == true
+    assert pseudo_cuts(emb, starts, 2.0 * sum(sizes), window=4) == true
+    # W = 2 (5-shot windows) finds the cuts of scenes of ≤ 5 shots; a longer scene holds
+    # whole windows, which split it by noise (the documented over-cutting).
+    short = blocks([4, 3, 5, 4], noise=0.05)
+    assert pseudo_cuts(short, np.arange(16.0), 16.0, window=2) == [3, 6, 11]
+    assert len(pseudo_cuts(emb, starts, 2.0 * sum(sizes), window=2)) > len(true)
     # A minimum scene longer than the 10-s second block drops one of its two cuts.
-    assert len(pseudo_cuts(emb, starts, 2.0 * sum(sizes), min_scene_s=11.0)) < len(true)
+    assert len(pseudo_cuts(emb, starts, 2.0 * sum(sizes), window=4, min_scene_s=11.0)
+               ) < len(true)
+
+
+def test_cosine_method_is_cut_s_own_rule() -> None:
+    from scenesem_otio.segment import boundary_scores, default_threshold, pick_boundaries
+
+    emb = blocks([5, 9, 4, 7, 3], noise=0.2, seed=2)
+    starts = np.arange(28.0)
+    scores = boundary_scores(emb, 2)
+    assert pseudo_cuts(emb, starts, 28.0, method="cosine") == pick_boundaries(
+        scores, list(starts), 28.0, default_threshold(scores), 1, 0.0)
+    with pytest.raises(ValueError, match="one of cosine, dtw"):
+        pseudo_cuts(emb, starts, 28.0, method="bassl")
 
 
 def test_votes_ignore_few_chance_votes_at_the_ends() -> None:
     # Two clear blocks; the last transition lies in only a few windows.
     emb = blocks([10, 10], noise=0.05)
-    votes = pseudo_boundary_votes(emb)
+    votes = pseudo_boundary_votes(emb, window=4)
     assert votes[9] == pytest.approx(1.0)
     assert votes[-1] <= 0.5 and votes[0] <= 0.5
     assert pseudo_boundary_votes(emb[:1]).shape == (0,)
@@ -72,7 +90,7 @@ def test_pseudo_label_then_train_visual_only(synth_dir: Path, tiny_videomae_dir:
     assert [e["split"] for e in entries] == ["train", "train", "val"]
     for e in entries:
         timeline = json.loads((out / e["timeline"]).read_text())
-        assert timeline["metadata"]["scenesem"]["pseudo_labels"].startswith("BaSSL")
+        assert timeline["metadata"]["scenesem"]["pseudo_labels"] == "cosine"
     common = ["train", "--no-progress", "--data", str(out / "manifest.yaml"), "--model",
               str(tiny_videomae_dir), "--steps", "4", "--batch-scenes", "2",
               "--boundary-members", "1"]

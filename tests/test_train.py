@@ -301,3 +301,13 @@ def test_bad_boundary_training_options_are_refused_in_one_line(
         str(tiny_videomae_dir), "--out", str(tmp_path / "x"), "--steps", "2", *args])
     assert result.exit_code == 1 and message in result.output, result.output
     assert "Traceback" not in result.output
+
+
+def test_cross_fitting_is_on_by_default_only_where_it_applies() -> None:
+    from scenesem_otio.train.config import DEFAULT_FOLDS, TrainConfig, folds
+
+    base = TrainConfig(data=["x.yaml"], out_dir="o")
+    assert folds(base) == DEFAULT_FOLDS == 2
+    assert folds(TrainConfig(data=["x.yaml"], out_dir="o", boundary_training="joint")) == 0
+    assert folds(TrainConfig(data=["x.yaml"], out_dir="o", boundary_model=False)) == 0
+    assert folds(TrainConfig(data=["x.yaml"], out_dir="o", boundary_folds=4)) == 4

