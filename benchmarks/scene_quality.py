@@ -14,7 +14,6 @@ on the intercut/revisited scenes. Runs the demo already trained (seed-N/ckpt-K) 
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import time
 from pathlib import Path
@@ -38,9 +37,7 @@ DEMO_CHECKPOINT = {"tiny: stage + 2 folds (default)": 1,
 
 def checkpoint(root: Path, name: str, seed: int, steps: int) -> Path:
     """Train the variant (or reuse the demo's run when its recorded settings are the same)."""
-    from dataclasses import asdict
-
-    from scenesem_otio.demo import run_config
+    from scenesem_otio.demo import run_config, trained_with
     from scenesem_otio.train.trainer import train
 
     base, options = VARIANTS[name]
@@ -51,12 +48,8 @@ def checkpoint(root: Path, name: str, seed: int, steps: int) -> Path:
     cfg = run_config(root / "films" / "train.yaml", out, model, steps, seed, False,
                      mapping="linear", **extra, **options)
     demo = root / f"seed-{seed}" / f"ckpt-{DEMO_CHECKPOINT.get(name, -1)}"
-    if (demo / "scenesem.json").exists():
-        ignore = {"out_dir", "cache_features", "progress"}
-        recorded = json.loads((demo / "scenesem.json").read_text())["training"]
-        wanted = json.loads(json.dumps(asdict(cfg)))
-        if all(recorded.get(k) == v for k, v in wanted.items() if k not in ignore):
-            return demo
+    if trained_with(demo, cfg):
+        return demo
     if not (out / "scenesem.json").exists():
         train(cfg)
     return out

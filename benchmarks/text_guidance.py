@@ -31,24 +31,24 @@ SETTINGS: dict[str, dict] = {
 }
 
 
-# Settings `scenesem demo` trains itself with the same configuration (seed-N/ckpt-K): reused.
+# Settings `scenesem demo` trains itself (seed-N/ckpt-K): reused when their settings match.
 DEMO_CHECKPOINT = {"visual only (α=0)": 0, "linear α=1 (default)": 1, "squared α=1": 2}
 
 
 def run(root: Path, name: str, options: dict, seed: int, steps: int) -> dict[str, float]:
     import re
 
-    from scenesem_otio.demo import run_config
+    from scenesem_otio.demo import run_config, trained_with
     from scenesem_otio.train.trainer import train
 
     out = root / "text-sweep" / f"{re.sub(r'[^a-z0-9]+', '-', name.lower())}-seed{seed}"
+    cfg = run_config(root / "films" / "train.yaml", out, str(root / "tiny-videomae"), steps,
+                     seed, False, **options)
     demo = root / f"seed-{seed}" / f"ckpt-{DEMO_CHECKPOINT.get(name, -1)}"
-    if name in DEMO_CHECKPOINT and (demo / "scenesem.json").exists() and json.loads(
-            (demo / "scenesem.json").read_text())["training"]["steps"] == steps:
+    if trained_with(demo, cfg):
         out = demo
-    if not (out / "scenesem.json").exists():
-        train(run_config(root / "films" / "train.yaml", out, str(root / "tiny-videomae"),
-                         steps, seed, False, **options))
+    elif not (out / "scenesem.json").exists():
+        train(cfg)
     meta = json.loads((out / "scenesem.json").read_text())
     record = meta.get("record", meta)
     cosine = record.get("cosine_calibration") or {}

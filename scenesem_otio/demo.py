@@ -158,6 +158,20 @@ def run_config(manifest: Path, out_dir: Path, base_model: str, steps: int, seed:
                        save_every=10_000, seed=seed, progress=progress, **options)
 
 
+def trained_with(ckpt: Path, cfg: TrainConfig) -> bool:
+    """Whether `ckpt` is a finished run with `cfg`'s settings (its paths aside): benchmarks
+    reuse the demo's own runs instead of training them again."""
+    from dataclasses import asdict
+
+    meta_path = ckpt / "scenesem.json"
+    if not meta_path.is_file():
+        return False
+    recorded = json.loads(meta_path.read_text()).get("training") or {}
+    wanted = json.loads(json.dumps(asdict(cfg)))  # tuples as JSON lists, like the record
+    return all(recorded.get(k) == v for k, v in wanted.items()
+               if k not in ("out_dir", "cache_features", "progress"))
+
+
 def train_runs(root: Path, manifest: Path, backbone: Path, steps: int, seed: int,
                progress: bool) -> dict[str, str]:
     """The training runs of one seed: the tiny VideoMAE three ways, the embedded model once.

@@ -39,7 +39,8 @@ def test_no_pickle_anywhere() -> None:
 
 
 @pytest.mark.parametrize(
-    "command", ["info", "baseline", "cut", "distance", "train", "eval", "synth", "demo"]
+    "command", ["info", "baseline", "cut", "distance", "train", "eval", "synth", "demo",
+                "report", "pseudo-label"]
 )
 def test_every_command_has_help(command: str) -> None:
     result = CliRunner().invoke(main, [command, "--help"])

@@ -51,3 +51,23 @@ def test_synth_rejects_bad_rate(tmp_path: Path) -> None:
         result = CliRunner().invoke(main, ["synth", str(tmp_path / "out"), "--fps", rate])
         assert result.exit_code == 1 and result.output.startswith("error: --fps"), result.output
         assert not (tmp_path / "out").exists()
+
+
+def test_benchmarks_reuse_a_demo_run_only_when_its_settings_match(tmp_path: Path) -> None:
+    import json
+    from dataclasses import asdict, replace
+
+    from scenesem_otio.demo import run_config, trained_with
+
+    cfg = run_config(tmp_path / "train.yaml", tmp_path / "a", "embedded", 400, 0, False)
+    ckpt = tmp_path / "demo-ckpt"
+    assert not trained_with(ckpt, cfg)  # nothing there
+    ckpt.mkdir()
+    record = {**asdict(replace(cfg, out_dir=str(ckpt))), "progress": True}
+    (ckpt / "scenesem.json").write_text(json.dumps({"training": record}))
+    assert trained_with(ckpt, cfg)  # paths and progress aside, the same run
+    assert not trained_with(ckpt, replace(cfg, boundary_folds=0))
+    assert not trained_with(ckpt, replace(cfg, text_window=(25.0, 75.0)))
+    del record["boundary_training"]  # a run from before the option existed
+    (ckpt / "scenesem.json").write_text(json.dumps({"training": record}))
+    assert not trained_with(ckpt, cfg)
