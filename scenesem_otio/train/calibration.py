@@ -51,6 +51,12 @@ def cosine_scored(films: Sequence[EmbeddedFilm]) -> list[ScoredFilm]:
                        f.shot_starts_s, f.duration_s, f.truth_s) for f in films]
 
 
+def boundary_scored(model: Any, films: Sequence[EmbeddedFilm]) -> list[ScoredFilm]:
+    """The films as a boundary model scores them (the twin of `cosine_scored`)."""
+    return [ScoredFilm(model.predict(f.shot_embeddings, f.shot_starts_s, f.duration_s),
+                       f.shot_starts_s, f.duration_s, f.truth_s) for f in films]
+
+
 def calibration_of(films: Sequence[ScoredFilm], split: str,
                    min_scene_values: Sequence[float] | None = None) -> Calibration:
     """θ and minimum scene maximising pooled boundary F1 (±0.5 s) on `films`."""
@@ -72,6 +78,4 @@ def boundary_stage(train: Sequence[EmbeddedFilm], val: Sequence[EmbeddedFilm], s
 
     model, stats = train_boundary_models([shots(f) for f in train if len(f.shot_starts_s) > 1],
                                          members=members, seed=seed, **train_kwargs)
-    scored = [ScoredFilm(model.predict(f.shot_embeddings, f.shot_starts_s, f.duration_s),
-                         f.shot_starts_s, f.duration_s, f.truth_s) for f in val]
-    return model, calibration_of(scored, split), stats
+    return model, calibration_of(boundary_scored(model, val), split), stats

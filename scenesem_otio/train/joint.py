@@ -108,7 +108,6 @@ def with_shot_films(table: ClipTable, items: Sequence[VideoItem], videos: Sequen
         from scenesem_otio.errors import DataError
 
         raise DataError("--boundary-training joint: no training film has two shots or more")
-    positive_weight(films)  # both classes present, or a clear error before training
     n = len(pixels)
     video = np.concatenate([np.full(len(f.rows), f.video, np.int64) for f in films])
     return replace(table, pixels=np.concatenate([table.pixels, pixels]),

@@ -429,6 +429,15 @@ def fit(run: Run, start_step: int) -> tuple[int, list[float]]:
     return last, epoch_times
 
 
+def cut_embedder(run: Run) -> Any:
+    """The run's model as `cut` runs it (eval mode, the run's bf16 autocast), to embed films."""
+    from scenesem_otio.model.embedder import SceneEmbedder
+
+    model = SceneEmbedder(run.embedder.backbone, run.embedder.head, run.meta).eval()
+    model.autocast_dtype = torch.bfloat16 if run.mixed == "bf16" else None
+    return model
+
+
 def cross_fitted(run: Run) -> list[Any]:
     """Each training film embedded by a model trained without it (`--boundary-folds K`).
 
@@ -441,7 +450,6 @@ def cross_fitted(run: Run) -> list[Any]:
     """
     from dataclasses import replace as replace_item
 
-    from scenesem_otio.model.embedder import SceneEmbedder
     from scenesem_otio.train.calibration import embed_films
 
     cfg = run.cfg
@@ -463,9 +471,8 @@ def cross_fitted(run: Run) -> list[Any]:
         sub.cache = open_cache(sub)
         fit(sub, 0)
         if run.accelerator.is_main_process:
-            model = SceneEmbedder(sub.embedder.backbone, sub.embedder.head, sub.meta).eval()
-            model.autocast_dtype = torch.bfloat16 if sub.mixed == "bf16" else None
-            films.extend(embed_films(model, [run.items[i] for i in held], cfg.progress))
+            films.extend(embed_films(cut_embedder(sub), [run.items[i] for i in held],
+                                     cfg.progress))
         del sub
     return films
 
@@ -478,9 +485,8 @@ def calibrate(run: Run, extra_train: list[Any] | None = None) -> Calibration:
     the cosine rule, then, with `boundary_model`, a contextual boundary model is trained on the
     training films' frozen shot embeddings and calibrated the same way: `cut` uses it.
     """
-    from scenesem_otio.calibrate import ScoredFilm
-    from scenesem_otio.model.embedder import SceneEmbedder
     from scenesem_otio.train.calibration import (
+        boundary_scored,
         boundary_stage,
         calibration_of,
         cosine_scored,
@@ -490,9 +496,7 @@ def calibrate(run: Run, extra_train: list[Any] | None = None) -> Calibration:
     split = "val" if run.videos("val") else "train"
     if not run.accelerator.is_main_process:
         return Calibration(split=split)
-    trained = run.embedder
-    model = SceneEmbedder(trained.backbone, trained.head, run.meta).eval()
-    model.autocast_dtype = torch.bfloat16 if run.mixed == "bf16" else None
+    model = cut_embedder(run)
     progress = run.cfg.progress
     val = embed_films(model, [run.items[i] for i in run.videos(split)], progress)
     cosine = calibration_of(cosine_scored(val), split)
@@ -502,9 +506,7 @@ def calibrate(run: Run, extra_train: list[Any] | None = None) -> Calibration:
         return cosine
     if run.cfg.boundary_training == "joint":
         run.boundary.eval()
-        calib = calibration_of([ScoredFilm(
-            run.boundary.predict(f.shot_embeddings, f.shot_starts_s, f.duration_s),
-            f.shot_starts_s, f.duration_s, f.truth_s) for f in val], split)
+        calib = calibration_of(boundary_scored(run.boundary, val), split)
         stats = {"training": "joint", "weight": run.cfg.boundary_weight,
                  "films": len(run.table.shot_films),
                  "bce_last10": float(np.mean([r["boundary_bce"] for r in run.logs[-10:]]))
