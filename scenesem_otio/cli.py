@@ -26,6 +26,7 @@ from scenesem_otio.config import (
     DEVICES,
     OUTPUT_LEVELS,
     PRECISIONS,
+    SCENE_MIN_CONTENT,
     SHOT_DETECTORS,
     RuntimeOptions,
     SegmentOptions,
@@ -87,6 +88,11 @@ min_shot_option = click.option(
     "--min-shot", "min_shot", type=int, default=None,
     help="Minimum shot length in frames (PySceneDetect's min_scene_len; default 15).",
 )
+min_content_option = click.option(
+    "--min-content", "min_content", type=click.FloatRange(min=0), default=None,
+    help="Adaptive detector's floor on a cut's content change (min_content_val) "
+         f"[default: cut {SCENE_MIN_CONTENT:g}, baseline PySceneDetect's 15].",
+)
 
 
 @main.command()
@@ -115,11 +121,15 @@ def _table(rows: dict[str, Any], width: int = 13) -> str:
 
 
 def _shot_options(detector: str, detector_threshold: float | None, min_shot: int | None,
-                  edit: Path | None = None) -> Any:
+                  min_content: float | None, edit: Path | None = None,
+                  default_min_content: float | None = SCENE_MIN_CONTENT) -> Any:
     from scenesem_otio.config import ShotOptions
 
+    if min_content is not None and detector != "adaptive":
+        raise click.UsageError("--min-content applies to --shot-detector adaptive only")
     return ShotOptions(detector=detector, detector_threshold=detector_threshold,
-                       min_shot=min_shot, edit=edit)
+                       min_shot=min_shot, edit=edit,
+                       min_content=default_min_content if min_content is None else min_content)
 
 
 @main.command()
@@ -129,16 +139,20 @@ def _shot_options(detector: str, detector_threshold: float | None, min_shot: int
 @shot_detector_option
 @threshold_option
 @min_shot_option
+@min_content_option
 @resolve_markers_option
 @click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @_friendly_errors
 def baseline(video: Path, output: Path, detector: str, detector_threshold: float | None,
-             min_shot: int | None, resolve_markers: bool, no_progress: bool) -> None:
+             min_shot: int | None, min_content: float | None, resolve_markers: bool,
+             no_progress: bool) -> None:
     """PySceneDetect shots of VIDEO, one clip per shot, through the same timeline writer."""
     from scenesem_otio.pipeline import baseline as run_baseline
 
-    result = run_baseline(video, output, _shot_options(detector, detector_threshold, min_shot),
-                          progress=not no_progress, resolve_markers=resolve_markers)
+    shots = _shot_options(detector, detector_threshold, min_shot, min_content,
+                          default_min_content=None)  # PySceneDetect's own defaults
+    result = run_baseline(video, output, shots, progress=not no_progress,
+                          resolve_markers=resolve_markers)
     info = result.info
     click.echo(_table({
         "shots found": len(result.shots),
@@ -162,6 +176,7 @@ def baseline(video: Path, output: Path, detector: str, detector_threshold: float
 @shot_detector_option
 @threshold_option
 @min_shot_option
+@min_content_option
 @click.option("--level", type=click.Choice(OUTPUT_LEVELS), default="scenes",
               show_default=True, help="One clip per scene, or per shot with scene markers.")
 @click.option("--scenes", "n_scenes", type=click.IntRange(min=1), default=None,
@@ -198,7 +213,8 @@ def baseline(video: Path, output: Path, detector: str, detector_threshold: float
 # ---- end issue 16
 @_friendly_errors
 def cut(video: Path, output: Path, model: str | None, shots_edit: Path | None, detector: str,
-        detector_threshold: float | None, min_shot: int | None, level: str,
+        detector_threshold: float | None, min_shot: int | None, min_content: float | None,
+        level: str,
         n_scenes: int | None, min_scene_s: float | None, threshold: float | None, window: int,
         boundary_model: bool,
         device: str, precision: str, batch_size: int, embeddings: bool, report: Path | None,
@@ -213,7 +229,7 @@ def cut(video: Path, output: Path, model: str | None, shots_edit: Path | None, d
     click.echo(f"model: {reason}", err=True)
 
     options = CutOptions(
-        shots=_shot_options(detector, detector_threshold, min_shot, shots_edit),
+        shots=_shot_options(detector, detector_threshold, min_shot, min_content, shots_edit),
         segment=SegmentOptions(window=window, threshold=threshold, min_scene_s=min_scene_s,
                                n_scenes=n_scenes, boundary_model=boundary_model),
         runtime=RuntimeOptions(model=model, model_choice=reason, device=device,

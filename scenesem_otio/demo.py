@@ -159,17 +159,21 @@ def run_config(manifest: Path, out_dir: Path, base_model: str, steps: int, seed:
 
 
 def trained_with(ckpt: Path, cfg: TrainConfig) -> bool:
-    """Whether `ckpt` is a finished run with `cfg`'s settings (its paths aside): benchmarks
-    reuse the demo's own runs instead of training them again."""
+    """Whether `ckpt` is a finished run with `cfg`'s settings (its paths aside) and today's
+    shot detection: benchmarks reuse the demo's own runs instead of training them again."""
     from dataclasses import asdict
+
+    from scenesem_otio.train.calibration import shots_record
 
     meta_path = ckpt / "scenesem.json"
     if not meta_path.is_file():
         return False
-    recorded = json.loads(meta_path.read_text()).get("training") or {}
+    meta = json.loads(meta_path.read_text())
+    recorded = meta.get("training") or {}
     wanted = json.loads(json.dumps(asdict(cfg)))  # tuples as JSON lists, like the record
-    return all(recorded.get(k) == v for k, v in wanted.items()
-               if k not in ("out_dir", "cache_features", "progress"))
+    return meta.get("shots") == shots_record() and all(
+        recorded.get(k) == v for k, v in wanted.items()
+        if k not in ("out_dir", "cache_features", "progress"))
 
 
 def train_runs(root: Path, manifest: Path, backbone: Path, steps: int, seed: int,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from scenesem_otio.config import (
     DEFAULT_MIN_SCENE_S,
+    PYSCENEDETECT_SHOTS,
     CutOptions,
     SamplingOptions,
     SegmentOptions,
@@ -298,7 +299,7 @@ def _timeline(film: FilmEmbedding, scenes: list[Scene], scores: np.ndarray,
         })
 
 
-def baseline(video: str | Path, output: Path, shots: ShotOptions = ShotOptions(), *,
+def baseline(video: str | Path, output: Path, shots: ShotOptions = PYSCENEDETECT_SHOTS, *,
              progress: bool = True, resolve_markers: bool = False) -> BaselineResult:
     """PySceneDetect shots -> one clip per shot, through the same timeline writer as `cut`."""
     from scenesem_otio import __version__
@@ -313,13 +314,14 @@ def baseline(video: str | Path, output: Path, shots: ShotOptions = ShotOptions()
     start = time.perf_counter()
     cuts = detect_shots(info.path, detector=shots.detector,
                         threshold=shots.detector_threshold, min_shot=shots.min_shot,
-                        progress=progress)
+                        progress=progress, min_content=shots.min_content)
     found = shots_from_cuts(cuts, info.n_frames)
     scenes = [Scene(index=i, start=s.start, end=s.end, first_shot=i)
               for i, s in enumerate(found)]
     timeline = build_timeline(info, scenes, metadata={
         "tool": "scenesem baseline", "version": __version__, "detector": shots.detector,
-        "threshold": shots.detector_threshold, "min_shot": shots.min_shot})
+        "threshold": shots.detector_threshold, "min_shot": shots.min_shot,
+        "min_content": shots.min_content})
     write_timeline(timeline, output, resolve_markers=resolve_markers)
     return BaselineResult(info, found, output, time.perf_counter() - start)
 

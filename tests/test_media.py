@@ -108,3 +108,31 @@ def test_sampler_decodes_once_for_any_plan(films: dict) -> None:
         stats = DecodeStats()
         sample_clips(video, frame_sets, size=64, stats=stats)
         assert stats.frames_decoded == max(max(s) for s in frame_sets) + 1 <= n
+
+
+def test_cut_finds_faint_camera_changes_that_pyscenedetect_defaults_miss(tmp_path: Path) -> None:
+    """Crops of one place differ little: PySceneDetect's min_content_val of 15 misses some of
+    those cuts, cut's 8 finds every one (and nothing else); `baseline` stays PySceneDetect."""
+    import scenedetect
+
+    from scenesem_otio.config import PYSCENEDETECT_SHOTS, ShotOptions
+    from scenesem_otio.synth import render_synth_film
+
+    video = tmp_path / "places.mp4"
+    scenes = render_synth_film(video, 1, 128, 72, n_scenes=6)
+    truth = sorted({f for s in scenes for f in s.shots} - {0})
+    reference = [a.frame_num for a, _ in scenedetect.detect(
+        str(video), scenedetect.AdaptiveDetector())[1:]]
+    assert detect_shots(video, min_content=PYSCENEDETECT_SHOTS.min_content) == reference
+    assert set(reference) < set(truth)  # every cut it finds is true, but it misses some
+    assert detect_shots(video, min_content=ShotOptions().min_content) == truth
+    out = tmp_path / "b.otio"
+    result = CliRunner().invoke(main, ["baseline", str(video), "-o", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert len(otio.adapters.read_from_file(str(out)).find_clips()) == len(reference) + 1
+    result = CliRunner().invoke(main, ["baseline", str(video), "-o", str(out), "--no-progress",
+                                       "--min-content", "8"])
+    assert len(otio.adapters.read_from_file(str(out)).find_clips()) == len(truth) + 1
+    result = CliRunner().invoke(main, ["baseline", str(video), "-o", str(out),
+                                       "--shot-detector", "content", "--min-content", "8"])
+    assert result.exit_code == 2 and "adaptive only" in result.output

@@ -162,7 +162,7 @@ def test_streaming_collector_matches_known_shots_with_flat_memory(intercut):
 def test_report_without_embeddings_or_scores(intercut, tmp_path):
     """Works from what a timeline carries: no embeddings -> partial heat map (known pairs
     only, said so); a baseline timeline -> storyboard of shots, no scores, no distances."""
-    from scenesem_otio.config import ShotOptions
+    from scenesem_otio.config import PYSCENEDETECT_SHOTS
     from scenesem_otio.pipeline import baseline
 
     film, timeline_path, _ = intercut
@@ -182,7 +182,7 @@ def test_report_without_embeddings_or_scores(intercut, tmp_path):
     assert "carries no scene embeddings" in page and result.n_scenes == 4
 
     base = tmp_path / "baseline.otio"
-    baseline(film, base, ShotOptions(), progress=False)
+    baseline(film, base, PYSCENEDETECT_SHOTS, progress=False)
     result = write_report(base, tmp_path / "baseline.html")
     page = (tmp_path / "baseline.html").read_text(encoding="utf-8")
     assert result.n_scenes == len(LENGTHS)

@@ -32,7 +32,8 @@ def test_single_pass_equals_two_passes(film: str, request: pytest.FixtureRequest
                                                 precision="fp32"), progress=False)
     one = cut(video, options)
     # The reference: PySceneDetect's own decode first, then clips sampled in a second decode.
-    detected = detect_shots(video)  # = scenedetect.detect
+    # = scenedetect.detect(video, AdaptiveDetector(min_content_val=cut's default))
+    detected = detect_shots(video, min_content=ShotOptions().min_content)
     two = cut(video, replace(options, shots=ShotOptions(cuts=tuple(detected))))
     assert one.shots == two.shots
     assert [s.start for s in one.shots[1:]] == detected

@@ -57,17 +57,24 @@ def test_benchmarks_reuse_a_demo_run_only_when_its_settings_match(tmp_path: Path
     import json
     from dataclasses import asdict, replace
 
+    from scenesem_otio.config import PYSCENEDETECT_SHOTS
     from scenesem_otio.demo import run_config, trained_with
+    from scenesem_otio.train.calibration import shots_record
 
     cfg = run_config(tmp_path / "train.yaml", tmp_path / "a", "embedded", 400, 0, False)
     ckpt = tmp_path / "demo-ckpt"
     assert not trained_with(ckpt, cfg)  # nothing there
     ckpt.mkdir()
     record = {**asdict(replace(cfg, out_dir=str(ckpt))), "progress": True}
-    (ckpt / "scenesem.json").write_text(json.dumps({"training": record}))
+    meta = {"training": record, "shots": shots_record()}
+    (ckpt / "scenesem.json").write_text(json.dumps(meta))
     assert trained_with(ckpt, cfg)  # paths and progress aside, the same run
     assert not trained_with(ckpt, replace(cfg, boundary_folds=0))
     assert not trained_with(ckpt, replace(cfg, text_window=(25.0, 75.0)))
+    # Fitted on other shots (PySceneDetect's defaults, as before min_content existed).
+    (ckpt / "scenesem.json").write_text(json.dumps(
+        {**meta, "shots": shots_record(PYSCENEDETECT_SHOTS)}))
+    assert not trained_with(ckpt, cfg)
     del record["boundary_training"]  # a run from before the option existed
-    (ckpt / "scenesem.json").write_text(json.dumps({"training": record}))
+    (ckpt / "scenesem.json").write_text(json.dumps(meta))
     assert not trained_with(ckpt, cfg)

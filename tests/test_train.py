@@ -18,7 +18,7 @@ from safetensors.torch import load_file as load_torch
 
 from scenesem_otio.adapters.formats import read_timeline, write_timeline
 from scenesem_otio.cli import main
-from scenesem_otio.config import CutOptions, RuntimeOptions, SamplingOptions
+from scenesem_otio.config import CutOptions, RuntimeOptions, SamplingOptions, ShotOptions
 from scenesem_otio.pipeline import cut
 from scenesem_otio.train.clips import build_clip_table
 from scenesem_otio.train.sources import load_sources
@@ -221,6 +221,8 @@ def test_checkpoint_carries_a_boundary_model_that_cut_uses(trained: Path, synth_
     meta = json.loads((trained / "scenesem.json").read_text())
     cosine = meta["cosine_calibration"]
     assert cosine["split"] == "val" and cosine["threshold"] is not None
+    assert meta["shots"] == {"detector": "adaptive", "threshold": None, "min_shot": None,
+                             "min_content": ShotOptions().min_content}  # what cut detects
     options = CutOptions(runtime=RuntimeOptions(model=str(trained)), progress=False)
     learned = cut(synth_dir / "film_002.mp4", options)
     assert learned.timeline.metadata["scenesem"]["boundary_scores_from"] == "boundary model"

@@ -11,8 +11,11 @@ DETECTORS = ("adaptive", "content", "hash", "hist")
 
 
 def make_detector(name: str = "adaptive", threshold: float | None = None,
-                  min_shot: int | None = None) -> Any:
-    """A PySceneDetect detector; `None` keeps PySceneDetect's own default for that knob."""
+                  min_shot: int | None = None, min_content: float | None = None) -> Any:
+    """A PySceneDetect detector; `None` keeps PySceneDetect's own default for that knob.
+
+    `min_content` is the adaptive detector's `min_content_val`; other detectors have none.
+    """
     import scenedetect
 
     kwargs: dict[str, Any] = {}
@@ -21,6 +24,8 @@ def make_detector(name: str = "adaptive", threshold: float | None = None,
     if name == "adaptive":
         if threshold is not None:
             kwargs["adaptive_threshold"] = threshold
+        if min_content is not None:
+            kwargs["min_content_val"] = min_content
         return scenedetect.AdaptiveDetector(**kwargs)
     if threshold is not None:
         kwargs["threshold"] = threshold
@@ -35,7 +40,7 @@ def make_detector(name: str = "adaptive", threshold: float | None = None,
 
 def detect_shots(path: str | os.PathLike, detector: str = "adaptive",
                  threshold: float | None = None, min_shot: int | None = None,
-                 progress: bool = False) -> list[int]:
+                 progress: bool = False, min_content: float | None = None) -> list[int]:
     """Cut frames (first frame of each new shot), via SceneManager + the OpenCV backend.
 
     This is the code path of `scenedetect.detect(path, Detector())`, so `scenesem baseline`
@@ -55,7 +60,7 @@ def detect_shots(path: str | os.PathLike, detector: str = "adaptive",
     except Exception as err:
         raise MediaError(f"{path}: PySceneDetect cannot open it ({err})") from None
     manager = SceneManager()
-    manager.add_detector(make_detector(detector, threshold, min_shot))
+    manager.add_detector(make_detector(detector, threshold, min_shot, min_content))
     manager.detect_scenes(video=video, show_progress=progress)
     scenes = manager.get_scene_list(start_in_scene=True)
     return [start.frame_num for start, _ in scenes[1:]]

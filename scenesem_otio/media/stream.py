@@ -193,7 +193,8 @@ def single_pass(info: VideoInfo, shots: ShotOptions, sampling: SamplingOptions,
     """Shot source that detects cuts in the same decode that samples the clips."""
     from scenesem_otio.media.shots import make_detector
 
-    detector = make_detector(shots.detector, shots.detector_threshold, shots.min_shot)
+    detector = make_detector(shots.detector, shots.detector_threshold, shots.min_shot,
+                             shots.min_content)
     thumbs = ThumbnailCollector(aspect=info.width / info.height) if thumbnails else None
     return SinglePass(info, detector, sampling, stats or DecodeStats(), thumbs)
 

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from scenesem_otio.calibrate import ScoredFilm, calibrate
-from scenesem_otio.config import SegmentOptions
+from scenesem_otio.config import SegmentOptions, ShotOptions
 from scenesem_otio.model.checkpoint import Calibration
 
 
@@ -29,14 +29,22 @@ class EmbeddedFilm:
     truth_s: list[float]  # true scene cuts in seconds (film start excluded)
 
 
+def shots_record(shots: ShotOptions = ShotOptions()) -> dict[str, Any]:
+    """The shot detection the boundary model and θ were fitted on (kept in the checkpoint):
+    they judge the transitions this detector finds, so a change of detector shows."""
+    return {"detector": shots.detector, "threshold": shots.detector_threshold,
+            "min_shot": shots.min_shot, "min_content": shots.min_content}
+
+
 def embed_films(embedder: Any, items: Sequence[Any], progress: bool = False
                 ) -> list[EmbeddedFilm]:
-    """Embed each film as `cut` would; keep its shots and the truth from its edit."""
+    """Embed each film as `cut` would (its default shot detection); keep its shots and the
+    truth from its edit."""
     from scenesem_otio.pipeline import embed_film
 
     films = []
     for item in items:
-        film = embed_film(item.path, embedder, progress=progress)
+        film = embed_film(item.path, embedder, ShotOptions(), progress=progress)
         fr = float(film.info.fps)
         films.append(EmbeddedFilm(
             film.shot_embeddings, [s.start / fr for s in film.shots], film.info.duration_s,

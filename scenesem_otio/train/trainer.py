@@ -491,6 +491,7 @@ def calibrate(run: Run, extra_train: list[Any] | None = None) -> Calibration:
         calibration_of,
         cosine_scored,
         embed_films,
+        shots_record,
     )
 
     split = "val" if run.videos("val") else "train"
@@ -500,7 +501,7 @@ def calibrate(run: Run, extra_train: list[Any] | None = None) -> Calibration:
     progress = run.cfg.progress
     val = embed_films(model, [run.items[i] for i in run.videos(split)], progress)
     cosine = calibration_of(cosine_scored(val), split)
-    run.meta = run.meta.with_record(cosine_calibration=asdict(cosine))
+    run.meta = run.meta.with_record(cosine_calibration=asdict(cosine), shots=shots_record())
     if not run.cfg.boundary_model:
         run.module.train()
         return cosine
