@@ -207,6 +207,16 @@ def test_finevideo_tar_parquet_and_nle_projects_load(synth_dir: Path, tmp_path: 
     frame_mode = load_sources([str(shard)], label_mode="frame")
     t2 = build_clip_table(frame_mode, CLIPS_16x64, 2, label_mode="frame")
     assert len(set(t2.label.tolist())) == len(scenes)
+    # Every boundary stage reads its truth through truth_starts_s: frame labels win in that mode.
+    from scenesem_otio.train.boundary import truth_starts_s
+
+    item, fps = frame_mode[0], float(frame_mode[0].info.fps)
+    starts = [s.start / fps for s in scenes]
+    assert truth_starts_s(item, "frame") == truth_starts_s(item, "scene") == starts
+    item.frame_labels = item.frame_labels.copy()
+    item.frame_labels[10:] += 100  # an extra split at frame 10
+    assert truth_starts_s(item, "frame") == sorted([*starts, 10 / fps])
+    assert truth_starts_s(item, "scene") == starts
 
 
 def test_checkpoint_carries_a_boundary_model_that_cut_uses(trained: Path, synth_dir: Path

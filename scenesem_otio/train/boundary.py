@@ -69,6 +69,15 @@ def starts_from_frame_labels(frame_labels: Sequence[Any], fps: float) -> list[fl
     return starts
 
 
+def truth_starts_s(item: Any, label_mode: str) -> list[float]:
+    """A training film's true scene starts in seconds (first is 0), from its scenes or, in
+    label mode "frame", from its per-frame labels: what every boundary stage learns from."""
+    fps = float(item.info.fps)
+    if label_mode == "frame" and item.frame_labels is not None:
+        return starts_from_frame_labels(item.frame_labels, fps)
+    return sorted({0.0, *(s.start / fps for s in item.scenes)})
+
+
 def _crop(film: FilmShots, rng: np.random.Generator, min_len: int
           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A random run of consecutive shots: the model must not rely on where a film starts."""

@@ -36,11 +36,12 @@ def shots_record(shots: ShotOptions = ShotOptions()) -> dict[str, Any]:
             "min_shot": shots.min_shot, "min_content": shots.min_content}
 
 
-def embed_films(embedder: Any, items: Sequence[Any], progress: bool = False
-                ) -> list[EmbeddedFilm]:
+def embed_films(embedder: Any, items: Sequence[Any], progress: bool = False,
+                label_mode: str = "scene") -> list[EmbeddedFilm]:
     """Embed each film as `cut` would (its default shot detection); keep its shots and the
-    truth from its edit."""
+    truth from its edit (or its per-frame labels with `label_mode` "frame")."""
     from scenesem_otio.pipeline import embed_film
+    from scenesem_otio.train.boundary import truth_starts_s
 
     films = []
     for item in items:
@@ -48,7 +49,7 @@ def embed_films(embedder: Any, items: Sequence[Any], progress: bool = False
         fr = float(film.info.fps)
         films.append(EmbeddedFilm(
             film.shot_embeddings, [s.start / fr for s in film.shots], film.info.duration_s,
-            sorted({s.start / float(item.info.fps) for s in item.scenes if s.start > 0})))
+            [t for t in truth_starts_s(item, label_mode) if t > 0]))
     return films
 
 

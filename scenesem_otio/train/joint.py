@@ -39,16 +39,6 @@ class ShotFilm:
         return len(self.shot_starts_s)
 
 
-def truth_starts_s(item: VideoItem, label_mode: str) -> list[float]:
-    """The film's true scene starts in seconds, from its scenes or its per-frame labels."""
-    from scenesem_otio.train.boundary import starts_from_frame_labels
-
-    fps = float(item.info.fps)
-    if label_mode == "frame" and item.frame_labels is not None:
-        return starts_from_frame_labels(item.frame_labels, fps)
-    return sorted({s.start / fps for s in item.scenes})
-
-
 def decode_shot_films(items: Sequence[VideoItem], videos: Sequence[int],
                       sampling: SamplingOptions, label_mode: str, first_row: int,
                       progress: bool = False) -> tuple[np.ndarray, list[ShotFilm]]:
@@ -59,7 +49,7 @@ def decode_shot_films(items: Sequence[VideoItem], videos: Sequence[int],
     """
     from scenesem_otio.pipeline import shot_source
     from scenesem_otio.progress import progress_bar
-    from scenesem_otio.train.boundary import transition_labels
+    from scenesem_otio.train.boundary import transition_labels, truth_starts_s
 
     chunks: list[np.ndarray] = []
     films: list[ShotFilm] = []

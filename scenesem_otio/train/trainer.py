@@ -472,7 +472,7 @@ def cross_fitted(run: Run) -> list[Any]:
         fit(sub, 0)
         if run.accelerator.is_main_process:
             films.extend(embed_films(cut_embedder(sub), [run.items[i] for i in held],
-                                     cfg.progress))
+                                     cfg.progress, cfg.label_mode))
         del sub
     return films
 
@@ -499,7 +499,8 @@ def calibrate(run: Run, extra_train: list[Any] | None = None) -> Calibration:
         return Calibration(split=split)
     model = cut_embedder(run)
     progress = run.cfg.progress
-    val = embed_films(model, [run.items[i] for i in run.videos(split)], progress)
+    mode = run.cfg.label_mode
+    val = embed_films(model, [run.items[i] for i in run.videos(split)], progress, mode)
     cosine = calibration_of(cosine_scored(val), split)
     run.meta = run.meta.with_record(cosine_calibration=asdict(cosine), shots=shots_record())
     if not run.cfg.boundary_model:
@@ -515,7 +516,8 @@ def calibrate(run: Run, extra_train: list[Any] | None = None) -> Calibration:
         run.meta = run.meta.with_record(boundary_model=stats)
         run.module.train()
         return calib
-    train_films = embed_films(model, [run.items[i] for i in run.videos("train")], progress)
+    train_films = embed_films(model, [run.items[i] for i in run.videos("train")], progress,
+                              mode)
     run.boundary, calib, stats = boundary_stage([*train_films, *(extra_train or [])], val,
                                                 split, run.cfg.seed, run.cfg.boundary_members)
     run.meta = run.meta.with_record(boundary_model={
