@@ -66,7 +66,11 @@ class ShotOptions:
     def describe(self) -> str:
         if self.edit:
             return str(self.edit)
-        return "given cut frames" if self.cuts is not None else f"pyscenedetect {self.detector}"
+        if self.cuts is not None:
+            return "given cut frames"
+        floor = (f" (min_content {self.min_content:g})"
+                 if self.detector == "adaptive" and self.min_content is not None else "")
+        return f"pyscenedetect {self.detector}{floor}"
 
 
 PYSCENEDETECT_SHOTS = ShotOptions(min_content=None)  # PySceneDetect's defaults, for `baseline`
