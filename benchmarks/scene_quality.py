@@ -56,18 +56,12 @@ def checkpoint(root: Path, name: str, seed: int, steps: int) -> Path:
 
 
 def rows_of(ckpt: Path, held_out: list) -> dict[str, dict]:
-    from scenesem_otio.config import CutOptions, SegmentOptions
-    from scenesem_otio.demo import as_segmentation, evaluate
+    from scenesem_otio.config import SegmentOptions
+    from scenesem_otio.demo import evaluate_rules
     from scenesem_otio.model.embedder import load_embedder
-    from scenesem_otio.pipeline import cut
 
-    model = load_embedder(str(ckpt), device="cpu")
-    out = {}
-    for rule, options in (("boundary", CutOptions(progress=False)), ("cosine", CutOptions(
-            segment=SegmentOptions(boundary_model=False), progress=False))):
-        out[rule] = evaluate(held_out, lambda video, o=options: as_segmentation(
-            cut(video, o, embedder=model)))
-    return out
+    return evaluate_rules(held_out, load_embedder(str(ckpt), device="cpu"), {
+        "boundary": SegmentOptions(), "cosine": SegmentOptions(boundary_model=False)})
 
 
 def cell(runs: list[dict], rule: str, key: str) -> str:

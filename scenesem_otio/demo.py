@@ -124,12 +124,32 @@ def held_out_films(films_dir: Path, entries: list[dict[str, Any]] | None = None
 
 
 def as_segmentation(result: Any) -> Segmentation:
+    """A `cut` result as the scorer reads it (see `segmentation_of`)."""
+    return segmentation_of(result.film, result.scenes, result.scores)
+
+
+def segmentation_of(film: Any, scenes: list[Any], scores: np.ndarray) -> Segmentation:
     """Scenes plus every shot cut's boundary score (so AP sees the ranking, not just θ)."""
-    fr = float(result.info.fps)
-    candidates = [(shot.start / fr, float(x)) for shot, x in zip(result.shots[1:], result.scores)
+    fr = float(film.info.fps)
+    candidates = [(shot.start / fr, float(x)) for shot, x in zip(film.shots[1:], scores)
                   if np.isfinite(x)]
-    return Segmentation([s.start / fr for s in result.scenes], result.info.n_frames / fr,
+    return Segmentation([s.start / fr for s in scenes], film.info.n_frames / fr,
                         candidates=candidates)
+
+
+def evaluate_rules(held_out: list[HeldOut], model: Any, rules: dict[str, Any]
+                   ) -> dict[str, dict[str, Any]]:
+    """One table row per rule (name -> SegmentOptions) for `model`, as `cut` would decode:
+    each film is embedded once and decoded every way, so the rows share their embeddings."""
+    from scenesem_otio.pipeline import embed_film, scenes_of
+
+    preds: dict[str, dict[Path, Segmentation]] = {name: {} for name in rules}
+    for film in held_out:
+        embedded = embed_film(film.video, model, progress=False)
+        for name, segment in rules.items():
+            scenes, scores, _, _ = scenes_of(embedded, segment, model)
+            preds[name][film.video] = segmentation_of(embedded, scenes, scores)
+    return {name: evaluate(held_out, by_video.__getitem__) for name, by_video in preds.items()}
 
 
 def evaluate(held_out: list[HeldOut], predict: Callable[[Path], Segmentation]
@@ -212,24 +232,18 @@ def untrained_options(embedder: Any, manifest: Path) -> Any:
 def seed_rows(root: Path, manifest: Path, backbone: Path, held_out: list[HeldOut],
               ckpts: dict[str, str]) -> dict[str, dict[str, Any]]:
     """Every row of the demo table for one training seed (PySceneDetect is seed-free)."""
-    from scenesem_otio.config import CutOptions, SegmentOptions
+    from scenesem_otio.config import SegmentOptions
     from scenesem_otio.model.embedder import load_embedder
-    from scenesem_otio.pipeline import cut
-
-    def row(model: Any, options: Any) -> dict[str, Any]:
-        return evaluate(held_out, lambda video: as_segmentation(
-            cut(video, options, embedder=model)))
 
     rows = {}
     for label, name in ((UNTRAINED, str(backbone)), (EMBEDDED_UNTRAINED, "embedded")):
         model = load_embedder(name, device="cpu", precision="fp32")
-        rows[label] = row(model, untrained_options(model, manifest))
-    cosine = CutOptions(segment=SegmentOptions(boundary_model=False), progress=False)
+        rows.update(evaluate_rules(held_out, model,
+                                   {label: untrained_options(model, manifest).segment}))
     for label, path in ckpts.items():
-        model = load_embedder(path, device="cpu")
-        if label != EMBEDDED_RUN:
-            rows[f"cosine rule, {label}"] = row(model, cosine)
-        rows[f"boundary model, {label}"] = row(model, CutOptions(progress=False))
+        rules = {f"cosine rule, {label}": SegmentOptions(boundary_model=False),
+                 f"boundary model, {label}": SegmentOptions()}
+        rows.update(evaluate_rules(held_out, load_embedder(path, device="cpu"), rules))
     return rows
 
 

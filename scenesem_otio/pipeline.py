@@ -209,14 +209,27 @@ def boundary_probabilities(film: FilmEmbedding, embedder: SceneEmbedder,
                                      film.info.duration_s)
 
 
+def scenes_of(film: FilmEmbedding, segment: SegmentOptions, embedder: SceneEmbedder
+              ) -> tuple[list[Scene], np.ndarray, SegmentOptions, str]:
+    """An embedded film -> (scenes, boundary scores, the settings applied, where θ came from).
+
+    Everything `cut` does after the embeddings; the demo decodes one embedding pass two ways.
+    """
+    from scenesem_otio.segment import segment as run_segment
+
+    seg, threshold_source = resolve_segment(segment, embedder)
+    scores = boundary_probabilities(film, embedder, segment)
+    scenes, scores, theta = run_segment(film.shots, film.shot_embeddings, float(film.info.fps),
+                                        seg, scores)
+    return scenes, scores, replace(seg, threshold=theta), threshold_source
+
+
 def cut(video: str | Path, options: CutOptions = CutOptions(), *,
         embedder: SceneEmbedder | None = None, output: Path | None = None) -> CutResult:
     """probe -> shots -> clips -> embed -> scenes -> timeline (written when `output` is given).
 
     `embedder` lets callers (calibration, the OTIO plugin, the demo) reuse a model in memory.
     """
-    from scenesem_otio.segment import segment
-
     if output is not None:
         from scenesem_otio.adapters.formats import check_output_path
 
@@ -240,11 +253,7 @@ def cut(video: str | Path, options: CutOptions = CutOptions(), *,
         apply_speed_options(embedder, rt)  # --keep, --max-clips-per-shot (issue 16)
     film = embed_film(video, embedder, options.shots, batch_size=options.runtime.batch_size,
                       progress=options.progress, thumbnails=report is not None)
-    seg, threshold_source = resolve_segment(options.segment, embedder)
-    scores = boundary_probabilities(film, embedder, options.segment)
-    scenes, scores, theta = segment(film.shots, film.shot_embeddings, float(film.info.fps),
-                                    seg, scores)
-    seg = replace(seg, threshold=theta)
+    scenes, scores, seg, threshold_source = scenes_of(film, options.segment, embedder)
     precision = "bf16" if embedder.autocast_dtype is not None else "fp32"
     timeline = _timeline(film, scenes, scores, seg, threshold_source, embedder, options,
                          precision)
