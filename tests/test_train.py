@@ -219,6 +219,31 @@ def test_finevideo_tar_parquet_and_nle_projects_load(synth_dir: Path, tmp_path: 
     assert truth_starts_s(item, "scene") == starts
 
 
+def test_demo_rows_decode_one_embedding_pass_as_cut_would(trained: Path, synth_dir: Path
+                                                           ) -> None:
+    """The demo embeds each film once per model and decodes it with every rule: each row must
+    equal what `cut` itself gives with that rule."""
+    import yaml
+
+    from scenesem_otio.config import SegmentOptions
+    from scenesem_otio.demo import as_segmentation, evaluate, evaluate_rules, held_out_films
+    from scenesem_otio.model.embedder import load_embedder
+
+    entries = yaml.safe_load((synth_dir / "manifest.yaml").read_text())
+    held_out = held_out_films(synth_dir, entries[-2:])
+    model = load_embedder(str(trained), device="cpu")
+    rules = {"boundary": SegmentOptions(), "cosine": SegmentOptions(boundary_model=False),
+             "exactly 4": SegmentOptions(n_scenes=4)}
+    rows = evaluate_rules(held_out, model, rules)
+    assert set(rows) == set(rules)
+    for name, segment in rules.items():
+        options = CutOptions(segment=segment, progress=False)
+        alone = evaluate(held_out, lambda video, o=options: as_segmentation(
+            cut(video, o, embedder=model)))
+        assert rows[name] == pytest.approx(alone, nan_ok=True), name
+    assert rows["boundary"] != rows["cosine"]
+
+
 def test_checkpoint_carries_a_boundary_model_that_cut_uses(trained: Path, synth_dir: Path
                                                           ) -> None:
     """The second stage: a boundary model stored beside the weights, its own calibration in
