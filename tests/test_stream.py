@@ -131,5 +131,10 @@ def test_decoded_frames_are_recycled_not_page_faulted_in_again(tmp_path: Path) -
                              capture_output=True, text=True, check=True)
         return int(out.stdout.split()[-1])
 
+    # glibc's own dynamic mmap threshold makes the default vary run to run (48 k–99 k faults
+    # measured on this film, 43 k once in CI); recycled stays at 13 k–17 k. So: well under the
+    # default, and far under one fresh mapping per converted frame (120 × 1519 pages).
     default, recycled = faults("glibc-default"), faults("recycled")
-    assert recycled * 3 < default, (recycled, default)
+    fresh_mapping_per_frame = 120 * (1920 * 1080 * 3 // 4096)
+    assert recycled * 2 < default, (recycled, default)
+    assert recycled * 6 < fresh_mapping_per_frame, recycled
