@@ -334,6 +334,9 @@ def distance(timeline: Path, output: Path | None, top: int) -> None:
 @click.option("--boundary-members", type=click.IntRange(min=1),
               default=TrainConfig.boundary_members, show_default=True,
               help="Boundary models (seeds) averaged; one is fastest, five judge steadier.")
+@click.option("--boundary-colour/--no-boundary-colour", default=TrainConfig.boundary_colour,
+              show_default=True,
+              help="Stage mode: the boundary model also reads each shot's colour histogram.")
 @click.option("--boundary-training", type=click.Choice(BOUNDARY_TRAINING),
               default=TrainConfig.boundary_training, show_default=True,
               help="stage: learn the boundary model after the embeddings, on their frozen "

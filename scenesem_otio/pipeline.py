@@ -43,6 +43,7 @@ class FilmEmbedding:
     clips_per_s: float
     frames_decoded: int
     thumbnails: dict[int, Any] | None = None  # shot start -> ShotThumbs, for the report
+    shot_colours: np.ndarray | None = None  # [n_shots, 64] colour histograms (media.colour)
 
 
 @dataclass
@@ -109,17 +110,21 @@ def shot_source(info: VideoInfo, shots: ShotOptions, sampling: SamplingOptions,
 
 
 def embed_clips(embedder: SceneEmbedder, clips: Any, *, batch_size: int,
-                advance: Any = None, position: Any = None) -> tuple[np.ndarray, float]:
-    """Embed `(index, uint8 clip)` pairs in batches -> ([N, E] in index order, clips/s).
+                advance: Any = None, position: Any = None
+                ) -> tuple[np.ndarray, np.ndarray, float]:
+    """Embed `(index, uint8 clip)` pairs in batches -> ([N, E] in index order, [N, C] colour
+    histograms of the same clips, clips/s).
 
     Decoding runs ahead in a thread (`prefetch`); `advance(position() - shown)` moves the
     progress bar after each batch.
     """
     import numpy as np
 
+    from scenesem_otio.media.colour import COLOUR_DIM, colour_histogram
     from scenesem_otio.prefetch import prefetch
 
     rows: dict[int, np.ndarray] = {}
+    colours: dict[int, np.ndarray] = {}
     start = time.perf_counter()
     shown = 0
     batch: list[tuple[int, np.ndarray]] = []
@@ -128,6 +133,7 @@ def embed_clips(embedder: SceneEmbedder, clips: Any, *, batch_size: int,
         nonlocal shown
         vectors = embedder.embed(np.stack([c for _, c in batch]), batch_size=len(batch))
         rows.update(zip((i for i, _ in batch), vectors))
+        colours.update((i, colour_histogram(c)) for i, c in batch)
         batch.clear()
         if advance is not None:
             now = position() if position is not None else len(rows)
@@ -142,9 +148,11 @@ def embed_clips(embedder: SceneEmbedder, clips: Any, *, batch_size: int,
         flush()
     rate = len(rows) / max(time.perf_counter() - start, 1e-9)
     out = np.zeros((len(rows), embedder.dim), np.float32)
+    hist = np.zeros((len(rows), COLOUR_DIM), np.float32)
     for i, v in rows.items():
         out[i] = v
-    return out, rate
+        hist[i] = colours[i]
+    return out, hist, rate
 
 
 def embed_film(video: str | Path, embedder: SceneEmbedder, shots: ShotOptions = ShotOptions(),
@@ -162,13 +170,15 @@ def embed_film(video: str | Path, embedder: SceneEmbedder, shots: ShotOptions = 
     numbered = ((i, clip) for i, (_, clip) in enumerate(source.clips()))
     with progress_bar("embedding", total=info.n_frames, unit="frames",
                       enabled=progress) as advance:
-        clip_emb, rate = embed_clips(embedder, numbered, batch_size=batch_size,
-                                     advance=advance,
-                                     position=lambda: source.stats.frames_decoded)
-    emb = shot_embeddings(clip_emb, [p.shot for p in source.plans], len(source.shots))
+        clip_emb, clip_colours, rate = embed_clips(
+            embedder, numbered, batch_size=batch_size, advance=advance,
+            position=lambda: source.stats.frames_decoded)
+    owners = [p.shot for p in source.plans]
+    emb = shot_embeddings(clip_emb, owners, len(source.shots))
+    colours = shot_embeddings(clip_colours, owners, len(source.shots))  # mean, normalised
     thumbs = source.thumbs.finish(info.n_frames) if source.thumbs is not None else None
     return FilmEmbedding(info, source.shots, emb, len(source.plans), rate,
-                         source.stats.frames_decoded, thumbs)
+                         source.stats.frames_decoded, thumbs, colours)
 
 
 def uses_boundary_model(embedder: SceneEmbedder, segment: SegmentOptions) -> bool:
@@ -206,7 +216,7 @@ def boundary_probabilities(film: FilmEmbedding, embedder: SceneEmbedder,
         return None
     fr = float(film.info.fps)
     return embedder.boundary.predict(film.shot_embeddings, [s.start / fr for s in film.shots],
-                                     film.info.duration_s)
+                                     film.info.duration_s, film.shot_colours)
 
 
 def scenes_of(film: FilmEmbedding, segment: SegmentOptions, embedder: SceneEmbedder

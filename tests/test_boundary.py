@@ -126,6 +126,13 @@ def test_config_and_state_round_trip(toy_model, tmp_path) -> None:
     np.testing.assert_array_equal(loaded.predict(f.emb, f.shot_starts_s, f.duration_s),
                                   expected)
     assert read_boundary_extra(tmp_path) == {"threshold": 0.4, "min_scene_s": 2.0}
+    # A model stored before shot colours were read has no colour_dim: it reads none.
+    stored = json.loads((tmp_path / "boundary.json").read_text())
+    del stored["config"]["colour_dim"]
+    (tmp_path / "boundary.json").write_text(json.dumps(stored))
+    older = load_boundary_model(tmp_path)
+    np.testing.assert_array_equal(older.predict(f.emb, f.shot_starts_s, f.duration_s,
+                                                np.ones((len(f.emb), 64))), expected)
 
 
 def test_bad_boundary_files_are_one_line_errors(toy_model, tmp_path) -> None:
@@ -334,3 +341,85 @@ def test_standardised_cosines_ignore_how_far_apart_a_film_is_pushed() -> None:
     assert not np.allclose(plain.predict(with_gram(sims), f.shot_starts_s, f.duration_s),
                            plain.predict(with_gram(squeezed), f.shot_starts_s, f.duration_s),
                            atol=1e-3)
+
+
+# ---------------------------------------------------------------- shot colours
+
+
+def test_colour_histogram_counts_pixels_per_rgb_bin() -> None:
+    from scenesem_otio.media.colour import COLOUR_DIM, colour_histogram
+
+    frames = np.zeros((2, 2, 2, 3), np.uint8)  # 8 pixels
+    frames[0, 0, 0] = (255, 0, 0)  # bin (3, 0, 0) = 48
+    frames[1, 1, 1] = (64, 128, 191)  # bin (1, 2, 2) = 16 + 8 + 2 = 26
+    h = colour_histogram(frames)
+    assert h.shape == (COLOUR_DIM,) and h.dtype == np.float32
+    assert h[0] == 6 / 8 and h[48] == 1 / 8 and h[26] == 1 / 8 and h.sum() == pytest.approx(1)
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        colour_histogram(frames.astype(np.float32))
+
+
+def test_boundary_inputs_average_the_embedding_and_colour_cosines() -> None:
+    from scenesem_otio.model.boundary import boundary_inputs
+
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(3, 8))
+    hist = rng.random((3, 64))
+    x = boundary_inputs(emb, hist, 64)
+    unit = emb / np.linalg.norm(emb, axis=1, keepdims=True)
+    root = np.sqrt(hist) / np.linalg.norm(np.sqrt(hist), axis=1, keepdims=True)
+    joined = x / np.linalg.norm(x, axis=1, keepdims=True)
+    np.testing.assert_allclose(joined @ joined.T, (unit @ unit.T + root @ root.T) / 2,
+                               atol=1e-5)
+    np.testing.assert_allclose(boundary_inputs(emb, None, 0), unit, atol=1e-6)
+    with pytest.raises(ValueError, match="reads shot colours"):
+        boundary_inputs(emb, None, 64)
+    with pytest.raises(ValueError, match=r"\[3, 64\]"):
+        boundary_inputs(emb, hist[:, :10], 64)
+
+
+def test_boundary_model_learns_cuts_that_only_the_colours_show() -> None:
+    """Embeddings that say nothing (one scene's shots as unlike as any two), colours that say
+    it all: with colour the model finds every cut, without it cannot."""
+    from scenesem_otio.model.boundary import boundary_inputs
+
+    def films(seeds: range) -> list[tuple[FilmShots, np.ndarray]]:
+        out = []
+        for seed in seeds:
+            f = toy_film(seed)
+            rng = np.random.default_rng(100 + seed)
+            # Each scene's palette: 4 bins of the 64, none shared with the previous scene's.
+            scene = np.concatenate([[0], np.cumsum(f.labels)]).astype(int)
+            palettes, used = [], set()
+            for _ in range(scene[-1] + 1):
+                bins = rng.choice(sorted(set(range(64)) - used), 4, replace=False)
+                used = set(bins.tolist())
+                palettes.append(bins)
+            colours = rng.random((len(f.emb), 64)) * 0.002
+            for i, s in enumerate(scene):
+                colours[i, palettes[s]] += rng.uniform(0.5, 1.0, 4)
+            out.append((FilmShots(rng.normal(size=(len(f.emb), 16)), f.labels,
+                                  f.shot_starts_s, f.duration_s), colours))
+        return out
+
+    train, test = films(range(12)), films(range(50, 54))
+    with_colour, _ = train_boundary_model(
+        [FilmShots(boundary_inputs(f.emb, c, 64), f.labels, f.shot_starts_s, f.duration_s)
+         for f, c in train], steps=150, config={"colour_dim": 64})
+    blind, _ = train_boundary_model([f for f, _ in train], steps=150)
+
+    def f1(model, colour: bool) -> float:
+        hits = n_pred = n_truth = 0
+        for f, c in test:
+            p = model.predict(f.emb, f.shot_starts_s, f.duration_s, c if colour else None)
+            cuts = pick_boundaries(p, f.shot_starts_s, f.duration_s, 0.5, 1, 0.0)
+            truth = [float(f.shot_starts_s[k + 1]) for k in np.flatnonzero(f.labels)]
+            m = boundary_prf([float(f.shot_starts_s[k + 1]) for k in cuts], truth, 0.1)
+            hits, n_pred = hits + m["hits"], n_pred + m["n_pred"]
+            n_truth += m["n_truth"]
+        return 2 * hits / (n_pred + n_truth)
+
+    assert f1(with_colour, True) == 1.0
+    assert f1(blind, False) < 0.8
+    with pytest.raises(ValueError, match="reads shot colours"):
+        with_colour.predict(test[0][0].emb, test[0][0].shot_starts_s, test[0][0].duration_s)

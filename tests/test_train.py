@@ -253,6 +253,8 @@ def test_checkpoint_carries_a_boundary_model_that_cut_uses(trained: Path, synth_
     from scenesem_otio.config import SegmentOptions
 
     assert (trained / "boundary.json").is_file() and (trained / "boundary.safetensors").is_file()
+    stored = json.loads((trained / "boundary.json").read_text())["config"]
+    assert stored["colour_dim"] == 64 and stored["emb_dim"] == 256 + 64  # reads shot colours
     meta = json.loads((trained / "scenesem.json").read_text())
     cosine = meta["cosine_calibration"]
     assert cosine["split"] == "val" and cosine["threshold"] is not None

@@ -24,7 +24,7 @@ CONFIG_FILE = "boundary.json"
 WEIGHTS_FILE = "boundary.safetensors"
 
 DEFAULTS: dict[str, Any] = {
-    "emb_dim": 256,  # the head's output size
+    "emb_dim": 256,  # input size per shot: the head's output size (+ colour_dim)
     # W: each transition sees W shots on either side. On the demo films W = 8 fitted the 16
     # training films perfectly (AP 0.95) and reached test AP 0.77; W = 4 reached 0.80.
     "window": 4,
@@ -36,7 +36,34 @@ DEFAULTS: dict[str, Any] = {
     "use_raw": True,  # also feed a projection of the embeddings themselves
     "use_durations": True,  # log shot duration per token
     "standardise": False,  # cosines as z-scores over the film's neighbouring-shot cosines
+    # Size of the shot colour histograms read beside the embeddings (0: none, as in models
+    # trained before colour was read; `boundary_inputs` says how the two are joined).
+    "colour_dim": 0,
 }
+
+
+def boundary_inputs(shot_emb: np.ndarray, colours: np.ndarray | None, colour_dim: int
+                    ) -> np.ndarray:
+    """What the boundary model reads per shot: the unit embedding, joined (with `colour_dim`)
+    by the unit square root of its colour histogram (Hellinger), so that every cosine the
+    model sees is the mean of an embedding cosine and a colour cosine.
+
+    On the demo's films with the tiny VideoMAE (3 seeds, boundary stage without folds) the
+    colour half took held-out F1 from 0.779 ± 0.043 to 0.888 ± 0.022 and AP from 0.81 to 0.94.
+    """
+    emb = np.asarray(shot_emb, dtype=np.float32)
+    unit = emb / np.maximum(np.linalg.norm(emb, axis=-1, keepdims=True), 1e-12)
+    if not colour_dim:
+        return unit
+    if colours is None:
+        raise ValueError("this boundary model reads shot colours: pass the film's colour "
+                         "histograms (pipeline.embed_film computes them)")
+    hist = np.sqrt(np.maximum(np.asarray(colours, dtype=np.float32), 0.0))
+    if hist.shape != (len(emb), colour_dim):
+        raise ValueError(f"shot colours of shape [{len(emb)}, {colour_dim}] needed, "
+                         f"got {list(hist.shape)}")
+    hist = hist / np.maximum(np.linalg.norm(hist, axis=-1, keepdims=True), 1e-12)
+    return np.concatenate([unit, hist], axis=-1)
 
 
 def shot_durations(shot_starts_s: Sequence[float], duration_s: float) -> np.ndarray:
@@ -165,12 +192,18 @@ class BoundaryModel(nn.Module):
 
     @torch.no_grad()
     def predict(self, shot_emb: np.ndarray, shot_starts_s: Sequence[float],
-                duration_s: float) -> np.ndarray:
-        """Boundary probability per transition: n shots -> n−1 values in (0, 1)."""
+                duration_s: float, colours: np.ndarray | None = None) -> np.ndarray:
+        """Boundary probability per transition: n shots -> n−1 values in (0, 1).
+
+        `colours`: the shots' colour histograms, needed when the model reads them.
+        """
         emb = np.asarray(shot_emb, dtype=np.float32)
-        if emb.ndim != 2 or emb.shape[1] != self.config["emb_dim"]:
-            raise ValueError(f"shot embeddings of shape [n, {self.config['emb_dim']}] needed, "
+        colour_dim = int(self.config.get("colour_dim", 0))
+        width = int(self.config["emb_dim"]) - colour_dim
+        if emb.ndim != 2 or emb.shape[1] != width:
+            raise ValueError(f"shot embeddings of shape [n, {width}] needed, "
                              f"got {list(emb.shape)}")
+        emb = boundary_inputs(emb, colours, colour_dim)
         if len(shot_starts_s) != len(emb):
             raise ValueError("need one start time per shot embedding")
         if len(emb) < 2:
@@ -203,9 +236,9 @@ class BoundaryEnsemble(nn.Module):
 
     @torch.no_grad()
     def predict(self, shot_emb: np.ndarray, shot_starts_s: Sequence[float],
-                duration_s: float) -> np.ndarray:
+                duration_s: float, colours: np.ndarray | None = None) -> np.ndarray:
         """Mean of the members' probabilities per transition (n shots -> n−1 values)."""
-        return np.mean([m.predict(shot_emb, shot_starts_s, duration_s)
+        return np.mean([m.predict(shot_emb, shot_starts_s, duration_s, colours)
                         for m in self.members], axis=0)
 
 

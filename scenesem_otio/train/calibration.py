@@ -27,6 +27,7 @@ class EmbeddedFilm:
     shot_starts_s: list[float]  # [n_shots]
     duration_s: float
     truth_s: list[float]  # true scene cuts in seconds (film start excluded)
+    shot_colours: np.ndarray | None = None  # [n_shots, 64] colour histograms (media.colour)
 
 
 def shots_record(shots: ShotOptions = ShotOptions()) -> dict[str, Any]:
@@ -49,7 +50,7 @@ def embed_films(embedder: Any, items: Sequence[Any], progress: bool = False,
         fr = float(film.info.fps)
         films.append(EmbeddedFilm(
             film.shot_embeddings, [s.start / fr for s in film.shots], film.info.duration_s,
-            [t for t in truth_starts_s(item, label_mode) if t > 0]))
+            [t for t in truth_starts_s(item, label_mode) if t > 0], film.shot_colours))
     return films
 
 
@@ -62,7 +63,8 @@ def cosine_scored(films: Sequence[EmbeddedFilm]) -> list[ScoredFilm]:
 
 def boundary_scored(model: Any, films: Sequence[EmbeddedFilm]) -> list[ScoredFilm]:
     """The films as a boundary model scores them (the twin of `cosine_scored`)."""
-    return [ScoredFilm(model.predict(f.shot_embeddings, f.shot_starts_s, f.duration_s),
+    return [ScoredFilm(model.predict(f.shot_embeddings, f.shot_starts_s, f.duration_s,
+                                     f.shot_colours),
                        f.shot_starts_s, f.duration_s, f.truth_s) for f in films]
 
 
@@ -75,16 +77,25 @@ def calibration_of(films: Sequence[ScoredFilm], split: str,
 
 
 def boundary_stage(train: Sequence[EmbeddedFilm], val: Sequence[EmbeddedFilm], split: str,
-                   seed: int, members: int, **train_kwargs: Any
+                   seed: int, members: int, colour: bool = True, **train_kwargs: Any
                    ) -> tuple[Any, Calibration, dict[str, Any]]:
     """Train the contextual boundary model (`members` seeds averaged) on `train`, calibrate
-    it on `val`. `train_kwargs` go to `train_boundary_model` (benchmarks try variants)."""
+    it on `val`. With `colour`, it reads the shots' colour histograms beside their embeddings
+    (`model.boundary.boundary_inputs`). `train_kwargs` go to `train_boundary_model`
+    (benchmarks try variants)."""
+    from scenesem_otio.media.colour import COLOUR_DIM
+    from scenesem_otio.model.boundary import boundary_inputs
     from scenesem_otio.train.boundary import FilmShots, train_boundary_models, transition_labels
 
-    def shots(f: EmbeddedFilm) -> FilmShots:
-        return FilmShots(f.shot_embeddings, transition_labels(f.truth_s, f.shot_starts_s),
-                         f.shot_starts_s, f.duration_s)
+    colour_dim = COLOUR_DIM if colour else 0
 
+    def shots(f: EmbeddedFilm) -> FilmShots:
+        return FilmShots(boundary_inputs(f.shot_embeddings, f.shot_colours, colour_dim),
+                         transition_labels(f.truth_s, f.shot_starts_s), f.shot_starts_s,
+                         f.duration_s)
+
+    config = {**(train_kwargs.pop("config", None) or {}), "colour_dim": colour_dim}
     model, stats = train_boundary_models([shots(f) for f in train if len(f.shot_starts_s) > 1],
-                                         members=members, seed=seed, **train_kwargs)
+                                         members=members, seed=seed, config=config,
+                                         **train_kwargs)
     return model, calibration_of(boundary_scored(model, val), split), stats

@@ -42,6 +42,7 @@ class TrainConfig:
     save_every: int = 100  # steps between checkpoints
     boundary_model: bool = True  # train the contextual boundary model after the embeddings
     boundary_members: int = DEFAULT_MEMBERS  # boundary models averaged (seeds), stage mode
+    boundary_colour: bool = True  # stage mode: it also reads the shots' colour histograms
     boundary_training: str = "stage"  # one of BOUNDARY_TRAINING
     boundary_weight: float = 1.0  # λ_b: weight of the joint boundary BCE in L
     # K ≥ 2: the second stage also learns on cross-fitted embeddings (K more runs); 0: off;

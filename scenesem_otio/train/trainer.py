@@ -519,7 +519,8 @@ def calibrate(run: Run, extra_train: list[Any] | None = None) -> Calibration:
     train_films = embed_films(model, [run.items[i] for i in run.videos("train")], progress,
                               mode)
     run.boundary, calib, stats = boundary_stage([*train_films, *(extra_train or [])], val,
-                                                split, run.cfg.seed, run.cfg.boundary_members)
+                                                split, run.cfg.seed, run.cfg.boundary_members,
+                                                colour=run.cfg.boundary_colour)
     run.meta = run.meta.with_record(boundary_model={
         "training": "stage", "cross_fitted_films": len(extra_train or []), **stats})
     run.module.train()

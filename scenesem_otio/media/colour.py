@@ -1,0 +1,25 @@
+"""Shot colour signatures: a coarse RGB histogram of the frames a clip already holds.
+
+Places keep their palette from shot to shot, so colour is the classic cue of shot similarity
+for scene segmentation; it costs nothing here (the pixels are decoded for the backbone anyway)
+and it does not depend on what a backbone learnt. The boundary model reads it beside the
+shot embeddings (`model.boundary.boundary_inputs`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BINS = 4  # per channel: 4³ = 64 bins
+COLOUR_DIM = BINS**3
+
+
+def colour_histogram(frames: np.ndarray, bins: int = BINS) -> np.ndarray:
+    """uint8 pixels [..., 3] -> their share per RGB bin, [bins³] summing to 1 (float32)."""
+    pixels = np.asarray(frames)
+    if pixels.dtype != np.uint8 or pixels.ndim < 2 or pixels.shape[-1] != 3:
+        raise ValueError(f"uint8 RGB pixels [..., 3] needed, got {pixels.dtype} "
+                         f"{list(pixels.shape)}")
+    q = (pixels.reshape(-1, 3) // (256 // bins)).astype(np.int64)
+    counts = np.bincount((q[:, 0] * bins + q[:, 1]) * bins + q[:, 2], minlength=bins**3)
+    return (counts / max(len(q), 1)).astype(np.float32)
