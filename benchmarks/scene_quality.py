@@ -30,6 +30,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {  # name -> (backbone, TrainConfig opti
     "embedded: stage, no folds": ("embedded", {"boundary_folds": 0}),
     "embedded: stage + 2 folds (default)": ("embedded", {}),
     "embedded: joint": ("embedded", {"boundary_training": "joint", "boundary_folds": 0}),
+    "tiny: default without colour": ("tiny", {"boundary_colour": False}),
+    "embedded: default without colour": ("embedded", {"boundary_colour": False}),
 }
 DEMO_CHECKPOINT = {"tiny: stage + 2 folds (default)": 1,
                    "embedded: stage + 2 folds (default)": 3}
