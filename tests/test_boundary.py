@@ -357,6 +357,11 @@ def test_colour_histogram_counts_pixels_per_rgb_bin() -> None:
     assert h[0] == 6 / 8 and h[48] == 1 / 8 and h[26] == 1 / 8 and h.sum() == pytest.approx(1)
     with pytest.raises(ValueError, match="uint8 RGB"):
         colour_histogram(frames.astype(np.float32))
+    white = np.full((4, 4, 3), 255, np.uint8)  # the last bin at every size, no overflow
+    for bins in (1, 2, 4, 8, 16):
+        assert colour_histogram(white, bins)[bins**3 - 1] == 1.0
+    with pytest.raises(ValueError, match="1 to 16"):
+        colour_histogram(white, 17)
 
 
 def test_boundary_inputs_average_the_embedding_and_colour_cosines() -> None:
