@@ -49,8 +49,8 @@ def main() -> None:
     entries = yaml.safe_load((films / "train.yaml").read_text())
     from scenesem_otio.train import pseudo
 
-    window = args.window or pseudo.WINDOW
-    min_votes = args.min_votes or pseudo.MIN_VOTES
+    window = pseudo.WINDOW if args.window is None else args.window
+    min_votes = pseudo.MIN_VOTES if args.min_votes is None else args.min_votes
     method = args.method or pseudo.DEFAULT_METHOD
     out = args.root / (f"pseudo-{method}" if method == "cosine" else
                        f"pseudo-{method}-w{window}-v{min_votes:g}")
