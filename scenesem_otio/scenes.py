@@ -24,6 +24,16 @@ def parse_rate(text: object, option: str = "--fps") -> Fraction:
     return value
 
 
+def scene_label(index: int) -> str:
+    """The short name of scene `index` (0-based) everywhere a person reads it: "S001"."""
+    return f"S{index + 1:03d}"
+
+
+def scene_title(index: int) -> str:
+    """The long name of scene `index` (0-based), as clips and strips carry it: "Scene 001"."""
+    return f"Scene {index + 1:03d}"
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     """What `media.probe` found about a file."""
