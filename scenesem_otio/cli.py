@@ -68,8 +68,14 @@ resolve_markers_option = click.option(
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="scenesem")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-def main(verbose: int) -> None:
+@click.option("--progress", "progress_style", type=click.Choice(["bar", "json"]), default="bar",
+              show_default=True, help="Progress as bars, or as JSON lines on stderr for "
+                                      "programs (the Blender add-on).")
+def main(verbose: int, progress_style: str) -> None:
     """Cut films into scenes and measure the semantic distance between them."""
+    from scenesem_otio.progress import set_progress_style
+
+    set_progress_style(progress_style)
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     logging.captureWarnings(True)
@@ -529,6 +535,42 @@ def report(timeline: Path, output: Path, video: Path | None, no_progress: bool) 
     result = write_report(timeline, output, video=video, progress=not no_progress)
     click.echo(result.summary())
 # ---- end of issue 14 insertion
+
+
+# ---- issue 26: timeline conversion and the Blender add-on
+@main.command()
+@click.argument("timeline", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
+              help="Timeline to write; format from the extension (.json for scripts).")
+@click.option("--fps", default=None, help="Rate of an EDL/CSV input (e.g. 24000/1001).")
+@click.option("--resolve-markers", is_flag=True,
+              help="EDL only: write markers in DaVinci Resolve's marker-EDL comment form.")
+@_friendly_errors
+def convert(timeline: Path, output: Path, fps: str | None, resolve_markers: bool) -> None:
+    """Rewrite TIMELINE in another format, e.g. an editor's project as .json and back."""
+    from scenesem_otio.adapters.formats import check_output_path, read_timeline, write_timeline
+    from scenesem_otio.scenes import parse_rate
+
+    check_output_path(output)
+    rate = parse_rate(fps).limit_denominator(1001) if fps else None
+    write_timeline(read_timeline(timeline, rate=rate), output, resolve_markers=resolve_markers)
+    click.echo(f"written: {output}")
+
+
+@main.command(name="blender-addon")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              default=Path("scenesem_blender.zip"), show_default=True,
+              help="Add-on zip to write; install it in Blender: Preferences → Add-ons → "
+                   "Install.")
+@_friendly_errors
+def blender_addon(output: Path) -> None:
+    """Write the Blender Video Sequence Editor add-on (cut, import, export scenes)."""
+    from scenesem_otio.frontends.blender import write_addon
+
+    write_addon(output)
+    click.echo(f"written: {output}\nnext: Blender → Edit → Preferences → Add-ons → Install… "
+               f"→ {output.name}, then enable 'Sequencer: scenesem scenes'")
+# ---- end of issue 26 insertion
 
 
 if __name__ == "__main__":

@@ -1,10 +1,44 @@
-"""Progress bars for long work (rich), off for tests, pipes and `--no-progress`."""
+"""Progress bars for long work (rich), off for tests, pipes and `--no-progress`; or, with
+`scenesem --progress json`, one JSON line per percent on stderr for a program driving the
+CLI (the Blender add-on): `{"task": "embedding", "done": 120, "total": 264}`."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 from collections.abc import Callable, Iterator
+
+STYLES = ("bar", "json")
+_style = "bar"
+
+
+def set_progress_style(style: str) -> None:
+    """How every later progress display of this process looks: `bar` or `json` lines."""
+    global _style
+    if style not in STYLES:
+        raise ValueError(f"unknown progress style {style!r}")
+    _style = style
+
+
+def _json_lines(description: str, total: int | None) -> Callable[[int], None]:
+    done = 0
+    shown = -1
+
+    def emit() -> None:
+        sys.stderr.write(json.dumps({"task": description, "done": done, "total": total}) + "\n")
+        sys.stderr.flush()
+
+    def advance(n: int = 1) -> None:
+        nonlocal done, shown
+        done += n
+        step = done * 100 // total if total else done
+        if step != shown:
+            shown = step
+            emit()
+
+    emit()
+    return advance
 
 
 @contextlib.contextmanager
@@ -13,6 +47,9 @@ def progress_bar(description: str, total: int | None, unit: str = "it",
     """Yield `advance(n)`; shows done/total, rate in `unit`/s and time left on stderr."""
     if not enabled:
         yield lambda n=1: None
+        return
+    if _style == "json":
+        yield _json_lines(description, total)
         return
     from rich.console import Console
     from rich.progress import (

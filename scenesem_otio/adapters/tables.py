@@ -55,13 +55,24 @@ def to_csv(timeline: otio.schema.Timeline) -> str:
 
 
 def to_json(timeline: otio.schema.Timeline) -> dict[str, Any]:
+    """The table plus what an editor needs to rebuild the edit with the standard library only
+    (the Blender add-on): media, track, position on the timeline and the clip's marker."""
     meta = plain_metadata(timeline.metadata.get(NS, {}))
+    rate, _ = nle.rate_info(timeline)
     rows = _rows(timeline)
+    tracks = list(timeline.tracks)
     for row, item in zip(rows, (c for c in timeline.find_clips() if c.source_range)):
         row["metadata"] = plain_metadata(item.metadata.get(NS, {}))
         url = getattr(item.media_reference, "target_url", None)
         if url:
             row["media"] = url
+        track = item.parent()
+        row["track"] = tracks.index(track) if track in tracks else 0
+        row["kind"] = getattr(track, "kind", otio.schema.TrackKind.Video)
+        row["timeline_frame"] = frames(item.range_in_parent().start_time, float(rate))
+        if item.markers:
+            m = item.markers[0]
+            row["marker"] = {"name": m.name, "color": m.color, "comment": m.comment or ""}
     return {"format": "scenesem-scenes", "version": 1, "name": timeline.name,
             "metadata": meta, "clips": rows}
 
@@ -106,27 +117,61 @@ def read_csv(path: Path, rate: float | Fraction | None) -> otio.schema.Timeline:
 
 
 def read_json(path: Path) -> otio.schema.Timeline:
+    """Our JSON back to a timeline: each track's clips at their `timeline_frame` (gaps between),
+    on their `media` when named, with their marker; frames count from the media's start
+    timecode (`metadata.start_timecode`)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or data.get("format") != "scenesem-scenes":
         raise TimelineError(f"{path}: not a scenesem scenes JSON (format key missing)")
     meta = data.get("metadata", {})
     fps = Fraction(str(meta.get("fps", "25")))
     fr = float(fps)
+    tc = meta.get("start_timecode")
+    base = otio.opentime.from_timecode(str(tc), fr).to_frames() if tc else 0
     timeline = otio.schema.Timeline(name=data.get("name") or path.stem)
     timeline.metadata[NS] = meta
-    track = otio.schema.Track(name="Scenes")
-    timeline.tracks.append(track)
+    if base:
+        timeline.global_start_time = RationalTime(base, fr)
+    tracks: dict[int, otio.schema.Track] = {}
     for row in data["clips"]:
         s, e = int(row["start_frame"]), int(row["end_frame"])
+        number = int(row.get("track", 0))
+        if number not in tracks:
+            kind = str(row.get("kind", otio.schema.TrackKind.Video))
+            tracks[number] = otio.schema.Track(
+                name="Scenes" if not tracks and kind == otio.schema.TrackKind.Video else "",
+                kind=kind)
+        track = tracks[number]
+        at = row.get("timeline_frame")
+        if at is not None and int(at) > track.duration().to_frames():
+            track.append(otio.schema.Gap(duration=RationalTime(
+                int(at) - track.duration().to_frames(), fr)))
         item = otio.schema.Clip(
-            name=str(row.get("name", "")), media_reference=_zero_based(fr),
-            source_range=TimeRange(RationalTime(s, fr), RationalTime(e - s, fr)))
+            name=str(row.get("name", "")),
+            media_reference=_media(row.get("media"), fr, base,
+                                   int(row.get("media_frames") or meta.get("n_frames") or 10**9)),
+            source_range=TimeRange(RationalTime(base + s, fr), RationalTime(e - s, fr)))
         item.metadata[NS] = row.get("metadata", {})
+        marker = row.get("marker")
+        if isinstance(marker, dict) and marker.get("name") is not None:
+            item.markers.append(otio.schema.Marker(
+                name=str(marker["name"]), color=str(marker.get("color") or "GREEN"),
+                marked_range=TimeRange(RationalTime(base + s, fr), RationalTime(0, fr)),
+                comment=str(marker.get("comment") or "")))
         track.append(item)
+    for number in sorted(tracks):
+        timeline.tracks.append(tracks[number])
     return timeline
 
 
-def _zero_based(fr: float) -> otio.schema.MissingReference:
-    """CSV/JSON frames count from the media's first frame: say so with a range from 0."""
+def _media(url: Any, fr: float, base: int, n_frames: int) -> otio.core.MediaReference:
+    if not url:
+        return _zero_based(fr, base)
+    return otio.schema.ExternalReference(target_url=str(url), available_range=TimeRange(
+        RationalTime(base, fr), RationalTime(n_frames, fr)))
+
+
+def _zero_based(fr: float, base: int = 0) -> otio.schema.MissingReference:
+    """CSV/JSON frames count from the media's first frame: say so with a range from there."""
     return otio.schema.MissingReference(
-        available_range=TimeRange(RationalTime(0, fr), RationalTime(10**9, fr)))
+        available_range=TimeRange(RationalTime(base, fr), RationalTime(10**9, fr)))

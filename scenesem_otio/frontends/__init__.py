@@ -1,0 +1,1 @@
+"""Front ends: scenesem inside other programs (OTIO plugins, the Blender add-on)."""

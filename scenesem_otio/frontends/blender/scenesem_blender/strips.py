@@ -1,0 +1,261 @@
+"""Scene tables <-> VSE strips and markers, frame-exact.
+
+A movie strip shows media frame `f` on timeline frame `origin + f`, where
+`origin = frame_start - animation_offset_start`; its sound strips share that origin. Everything
+is checked before the first strip is touched, so a refused cut or import changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from fractions import Fraction
+
+import bpy
+
+from .scenelist import (
+    COLOR_TAGS,
+    MARKER_COLORS,
+    AddonError,
+    Clip,
+    SceneList,
+    nearest_text,
+    scene_label,
+    scene_title,
+)
+
+PROP = "scenesem_metadata"  # the CLI's metadata of the scene, as JSON (export gives it back)
+
+
+# ---------------------------------------------------------------- rates
+
+
+def scene_rate(scene: bpy.types.Scene) -> Fraction:
+    """The scene's exact rate: 24000/1001 whether stored as 24/1.001 or 24000/1001."""
+    base = Fraction(scene.render.fps_base).limit_denominator(10000)
+    return Fraction(scene.render.fps) / base
+
+
+def set_scene_rate(scene: bpy.types.Scene, rate: Fraction) -> None:
+    """fps=24000, fps_base=1001 for 23.976: exact, where 24/1.001 is a float's guess."""
+    if rate.numerator <= 32767:
+        scene.render.fps, scene.render.fps_base = rate.numerator, float(rate.denominator)
+    else:
+        scene.render.fps = round(rate)
+        scene.render.fps_base = float(round(rate) / rate)
+
+
+def same_rate(a: Fraction, b: Fraction) -> bool:
+    return abs(float(a) - float(b)) < 1e-3
+
+
+def media_path(strip: bpy.types.Sequence) -> str:
+    raw = strip.filepath if strip.type == "MOVIE" else strip.sound.filepath
+    return os.path.realpath(bpy.path.abspath(raw))
+
+
+def origin(strip: bpy.types.Sequence) -> int:
+    """Timeline frame of the strip's media frame 0."""
+    return round(strip.frame_start) - strip.animation_offset_start
+
+
+# ---------------------------------------------------------------- cut
+
+
+def active_movie(scene: bpy.types.Scene) -> bpy.types.MovieSequence:
+    """The active strip if it is a movie, else the only selected movie strip."""
+    editor = scene.sequence_editor
+    if editor is None:
+        raise AddonError("no movie strip: add the film to the Sequencer first")
+    active = editor.active_strip
+    if active is not None and active.type == "MOVIE":
+        return active
+    selected = [s for s in editor.sequences_all if s.type == "MOVIE" and s.select]
+    if len(selected) == 1:
+        return selected[0]
+    raise AddonError("no movie strip: select the film's movie strip (make it active)")
+
+
+def movie_sounds(scene: bpy.types.Scene, movie: bpy.types.MovieSequence
+                 ) -> list[bpy.types.SoundSequence]:
+    """Sound strips of the same file, in sync with the movie and overlapping its range."""
+    path, start = media_path(movie), origin(movie)
+    return [s for s in scene.sequence_editor.sequences
+            if s.type == "SOUND" and s.sound is not None and media_path(s) == path
+            and origin(s) == start and s.frame_final_start < movie.frame_final_end
+            and s.frame_final_end > movie.frame_final_start]
+
+
+def match_rate(scene: bpy.types.Scene, movie: bpy.types.MovieSequence,
+               sounds: list[bpy.types.SoundSequence], rate: Fraction | None,
+               apply: bool = True) -> None:
+    """A scene holding only this film takes its rate (with `apply`); any other scene must
+    already have it. `new_movie` does not conform the scene, and a 25 fps film in a 24 fps
+    scene would be cut on the right frames but play its sound out of step."""
+    if rate is None or same_rate(scene_rate(scene), rate):
+        return
+    ours = {movie.name, *(s.name for s in sounds)}
+    if all(s.name in ours for s in scene.sequence_editor.sequences_all):
+        if apply:
+            set_scene_rate(scene, rate)
+        return
+    raise AddonError(f"the scene runs at {float(scene_rate(scene)):.3f} fps, the film at "
+                     f"{float(rate):.3f} fps: set the scene's frame rate to the film's")
+
+
+def movie_rate(movie: bpy.types.MovieSequence) -> Fraction | None:
+    """The movie's rate as Blender probed it (a float: 23.976 -> 24000/1001)."""
+    return Fraction(movie.fps).limit_denominator(1001) if movie.fps > 0 else None
+
+
+def _tag(strip: bpy.types.Sequence, clip: Clip, label: str) -> None:
+    strip.color_tag = COLOR_TAGS.get(clip.marker_color.upper(), "COLOR_04")
+    meta = clip.metadata
+    strip["scenesem_scene"] = label
+    if meta.get("distance_prev") is not None:
+        strip["scenesem_delta"] = float(meta["distance_prev"])
+    if meta.get("boundary_score") is not None:
+        strip["scenesem_boundary_score"] = float(meta["boundary_score"])
+    strip["scenesem_nearest"] = nearest_text(meta)
+    strip[PROP] = json.dumps(meta)
+
+
+def split_at_scenes(scene: bpy.types.Scene, movie: bpy.types.MovieSequence,
+                    sounds: list[bpy.types.SoundSequence], table: SceneList
+                    ) -> list[bpy.types.MovieSequence]:
+    """Split the movie and its sounds where each scene starts; name, tag and mark the pieces.
+
+    Returns the movie pieces, one per scene the strip shows.
+    """
+    clips = sorted(table.video, key=lambda c: c.start)
+    if not clips:
+        raise AddonError("the cut found no scenes")
+    zero = origin(movie)
+    lo, hi = movie.frame_final_start, movie.frame_final_end
+    shown = [c for c in clips if zero + c.start < hi and zero + c.end > lo]
+    if not shown:
+        raise AddonError("the cut's scenes lie outside the movie strip")
+    pieces: list[bpy.types.MovieSequence] = []
+    rest: list[bpy.types.Sequence] = [movie, *sounds]
+    for k, clip in enumerate(shown):
+        frame = zero + clip.start
+        if k and lo < frame < hi:  # cut here: the right parts carry on
+            rest = [r for r in (_split(s, frame) for s in rest) if r is not None]
+        piece, *piece_sounds = rest
+        index = int(clip.metadata.get("index", clips.index(clip)))
+        piece.name = clip.name or scene_title(index)
+        _tag(piece, clip, scene_label(index))
+        for sound in piece_sounds:
+            if sound.frame_final_start < piece.frame_final_end:  # it plays in this scene
+                sound.name = f"{piece.name} sound"
+                _tag(sound, clip, scene_label(index))
+        pieces.append(piece)
+        if clip.marker is not None:
+            scene.timeline_markers.new(clip.marker, frame=max(frame, lo))
+    return pieces
+
+
+def _split(strip: bpy.types.Sequence, frame: int) -> bpy.types.Sequence | None:
+    """The part of `strip` from `frame` on (split off when `frame` falls inside it), or None
+    when the strip ends before `frame`."""
+    if frame >= strip.frame_final_end:
+        return None
+    if frame <= strip.frame_final_start:
+        return strip
+    return strip.split(frame=frame, split_method="SOFT")
+
+
+# ---------------------------------------------------------------- import
+
+
+def add_scene_list(scene: bpy.types.Scene, table: SceneList, source: str
+                   ) -> list[bpy.types.MovieSequence]:
+    """Movie strips (with their sound) and markers for every video clip of the table."""
+    clips = [c for c in table.video if c.end > c.start]
+    if not clips:
+        raise AddonError(f"{source}: no video clips")
+    missing = sorted({c.media or "(no media)" for c in clips
+                      if not c.media or not os.path.isfile(c.media)})
+    if missing:
+        raise AddonError(f"{source}: media not found: {missing[0]}"
+                         + (f" and {len(missing) - 1} more" if len(missing) > 1 else ""))
+    editor = scene.sequence_editor_create()
+    empty = len(editor.sequences_all) == 0
+    if empty and table.fps is not None:  # an empty scene takes the timeline's rate
+        set_scene_rate(scene, table.fps)
+    elif table.fps is not None and not same_rate(scene_rate(scene), table.fps):
+        raise AddonError(f"{source}: timeline at {float(table.fps):.3f} fps, the scene at "
+                         f"{float(scene_rate(scene)):.3f} fps")
+    if empty and table.metadata.get("width") and table.metadata.get("height"):
+        scene.render.resolution_x = int(table.metadata["width"])
+        scene.render.resolution_y = int(table.metadata["height"])
+    tracks = sorted({c.track for c in clips})
+    first = 1 + max((s.channel for s in editor.sequences_all), default=0)
+    scratch = first + 2 * len(tracks)
+    if scratch + 1 > 128:
+        raise AddonError(f"{source}: not enough free channels above the existing strips")
+    start = scene.frame_start
+    placed: dict[int, int] = {}
+    made = []
+    for clip in clips:
+        at = start + (clip.timeline_frame if clip.timeline_frame is not None
+                      else placed.get(clip.track, 0))
+        placed[clip.track] = at - start + clip.end - clip.start
+        channel = first + 2 * tracks.index(clip.track)
+        movie = _placed(editor.sequences.new_movie(clip.name or "clip", clip.media,
+                                                   channel=scratch, frame_start=at - clip.start),
+                        clip, at, channel)
+        _tag(movie, clip, scene_label(int(clip.metadata.get("index", len(made)))))
+        sound = editor.sequences.new_sound(f"{movie.name} sound", clip.media,
+                                           channel=scratch, frame_start=at - clip.start)
+        if sound.sound is None or sound.sound.samplerate == 0:  # the file has no audio
+            editor.sequences.remove(sound)
+        else:
+            _tag(_placed(sound, clip, at, channel + 1), clip, movie["scenesem_scene"])
+        if clip.marker is not None:
+            scene.timeline_markers.new(clip.marker, frame=at)
+        made.append(movie)
+    if empty:
+        scene.frame_start = min(m.frame_final_start for m in made)
+        scene.frame_end = max(m.frame_final_end for m in made) - 1
+    return made
+
+
+def _placed(strip: bpy.types.Sequence, clip: Clip, at: int, channel: int
+            ) -> bpy.types.Sequence:
+    """Trim on the scratch channel first, then move: an untrimmed strip overlapping its
+    neighbours would be pushed to another channel."""
+    strip.frame_final_start = at
+    strip.frame_final_end = at + clip.end - clip.start
+    strip.channel = channel
+    return strip
+
+
+# ---------------------------------------------------------------- export
+
+
+def movie_clips(scene: bpy.types.Scene) -> list[Clip]:
+    """The scene's movie strips as table rows: one track per channel, markers at their starts."""
+    editor = scene.sequence_editor
+    movies = [s for s in (editor.sequences if editor else []) if s.type == "MOVIE"]
+    if not movies:
+        raise AddonError("nothing to export: the Sequencer has no movie strips")
+    markers = {m.frame: m.name for m in scene.timeline_markers}
+    channels = sorted({s.channel for s in movies})
+    zero = min(scene.frame_start, *(s.frame_final_start for s in movies))
+    clips = []
+    for strip in sorted(movies, key=lambda s: (s.channel, s.frame_final_start)):
+        start = strip.frame_final_start - origin(strip)
+        try:
+            meta = json.loads(strip.get(PROP, "{}"))
+        except ValueError:
+            meta = {}
+        name = markers.get(strip.frame_final_start)
+        clips.append(Clip(
+            name=strip.name, start=start, end=start + strip.frame_final_duration,
+            media=media_path(strip), track=channels.index(strip.channel),
+            timeline_frame=strip.frame_final_start - zero, marker=name,
+            marker_color=MARKER_COLORS.get(strip.color_tag, "GREEN"),
+            metadata=meta if isinstance(meta, dict) else {},
+            media_frames=strip.frame_duration))
+    return clips

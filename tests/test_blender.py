@@ -1,0 +1,326 @@
+"""The Blender add-on in a real Blender (Debian's, headless): the zip installed and enabled,
+a 25 fps film with sound as a movie and a sound strip, then cut, export, import, errors, and
+a VSE render of every scene's first and last frame against the source frames.
+
+The add-on runs `scenesem` (this checkout's, through PYTHONPATH) in a subprocess; `.ci/run`
+installs Blender. Without it only the zip and CLI tests run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import opentimelineio as otio
+import pytest
+from click.testing import CliRunner
+
+from scenesem_otio.adapters.formats import read_timeline
+from scenesem_otio.adapters.timeline import build_timeline, scenes_from_timeline
+from scenesem_otio.cli import main
+from scenesem_otio.media.decode import iter_frames
+from scenesem_otio.media.probe import probe
+from scenesem_otio.progress import progress_bar, set_progress_style
+from scenesem_otio.scenes import Scene, scene_title
+
+BLENDER = shutil.which("blender")
+needs_blender = pytest.mark.skipif(BLENDER is None, reason="blender is not installed "
+                                   "(apt-get install blender)")
+PRELUDE = Path(__file__).with_name("blender_prelude.py")
+FPS24 = "(24, 1.0)"  # Blender's default scene rate: a scene holding only the film takes its 25
+
+
+def run_ok(args: list[str]) -> str:
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture(scope="module")
+def addon_zip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("addon") / "scenesem_blender.zip"
+    run_ok(["blender-addon", "-o", str(out)])
+    return out
+
+
+@pytest.fixture(scope="module")
+def sound_film(scene_film: tuple[Path, list[int], list[int]],
+               tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The 25 fps scene film with a 440 Hz tone as AAC, as an editor's camera file has."""
+    path = tmp_path_factory.mktemp("sound_film") / "film with sound.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(scene_film[0]), "-f", "lavfi",
+                    "-i", "sine=frequency=440:sample_rate=48000", "-shortest", "-c:v", "copy",
+                    "-c:a", "aac", str(path)], check=True)
+    assert probe(path).has_audio
+    return path
+
+
+def scenesem_exe(folder: Path) -> Path:
+    """A `scenesem` for the add-on to run: this checkout under this interpreter."""
+    exe = folder / "scenesem"
+    exe.write_text(f'#!/bin/sh\nexec "{sys.executable}" -m scenesem_otio "$@"\n')
+    exe.chmod(0o755)
+    return exe
+
+
+def blender(script: str, zip_path: Path, tmp: Path, timeout: int = 600) -> dict:
+    """Run `script` (after tests/blender_prelude.py) in a fresh headless Blender; its RESULT."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    full = tmp / "session.py"
+    full.write_text(PRELUDE.read_text() + "\n" + script + "\nsave()\n")
+    result = tmp / "result.json"
+    env = {**os.environ, "SCENESEM_ADDON_ZIP": str(zip_path), "SCENESEM_RESULT": str(result),
+           "SCENESEM_EXE": str(scenesem_exe(tmp)),
+           "BLENDER_USER_SCRIPTS": str(tmp / "user_scripts"),
+           "PYTHONPATH": str(Path(__file__).parents[1]), "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run([BLENDER, "-b", "--factory-startup", "--python-exit-code", "1",
+                           "--python", str(full)], env=env, capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0 and result.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
+    return json.loads(result.read_text())
+
+
+# ---------------------------------------------------------------- without Blender
+
+
+def test_addon_zip_is_an_installable_module_without_torch(addon_zip: Path) -> None:
+    with zipfile.ZipFile(addon_zip) as zf:
+        names = zf.namelist()
+        sources = {n: zf.read(n).decode() for n in names}
+    assert "scenesem_blender/__init__.py" in names
+    assert all(n.startswith("scenesem_blender/") and n.endswith(".py") for n in names)
+    init = sources["scenesem_blender/__init__.py"]
+    assert '"blender": (3, 4, 0)' in init and "def register" in init
+    heavy = re.compile(r"^\s*(import|from)\s+(torch|scenesem_otio|opentimelineio)\b", re.M)
+    for name, text in sources.items():  # Blender's Python talks to the CLI, nothing heavier
+        assert not heavy.search(text), name
+
+
+def test_progress_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    set_progress_style("json")
+    try:
+        with progress_bar("embedding", total=200, unit="frames") as advance:
+            for _ in range(4):
+                advance(50)
+    finally:
+        set_progress_style("bar")
+    lines = [json.loads(x) for x in capsys.readouterr().err.splitlines()]
+    assert lines[0] == {"task": "embedding", "done": 0, "total": 200}
+    assert lines[-1] == {"task": "embedding", "done": 200, "total": 200}
+    assert len(lines) == 5
+
+
+def test_convert_json_round_trip_keeps_scenes_markers_and_media(
+        sound_film: Path, tmp_path: Path) -> None:
+    info = probe(sound_film)
+    scenes = [Scene(index=0, start=0, end=90, n_shots=3),
+              Scene(index=1, start=90, end=200, distance_prev=0.71, boundary_score=0.6,
+                    nearest=[(0, 0.71)]),
+              Scene(index=2, start=200, end=info.n_frames, distance_prev=0.2)]
+    source = tmp_path / "cut.otio"
+    otio.adapters.write_to_file(build_timeline(info, scenes), str(source))
+    table, back = tmp_path / "cut.json", tmp_path / "back.otio"
+    run_ok(["convert", str(source), "-o", str(table)])
+    rows = json.loads(table.read_text())["clips"]
+    assert [r["marker"]["name"] for r in rows] == ["S001", "S002 Δ0.71", "S003 Δ0.20"]
+    assert [r["timeline_frame"] for r in rows] == [0, 90, 200]
+    assert {r["media"] for r in rows} == {sound_film.absolute().as_uri()}
+    run_ok(["convert", str(table), "-o", str(back)])
+    timeline = read_timeline(back)
+    got = scenes_from_timeline(timeline, info)
+    assert [(s.start, s.end, s.distance_prev) for s in got] == \
+        [(s.start, s.end, s.distance_prev) for s in scenes]
+    assert [m.name for c in timeline.find_clips() for m in c.markers] == \
+        ["S001", "S002 Δ0.71", "S003 Δ0.20"]
+    assert {c.media_reference.target_url for c in timeline.find_clips()} == \
+        {sound_film.absolute().as_uri()}
+
+
+# ---------------------------------------------------------------- in Blender
+
+CUT = """
+add_film({film!r}, fps={fps})
+RESULT["cut"] = attempt(bpy.ops.sequencer.scenesem_cut, model={model!r}, min_scene=0.0,
+                        storyboard=True)
+RESULT["fps"] = [SCENE.render.fps, SCENE.render.fps_base]
+RESULT["strips"] = strips_state()
+RESULT["markers"] = markers_state()
+RESULT["report"] = SCENE.scenesem.last_report
+RESULT["export"] = attempt(bpy.ops.sequencer.scenesem_export, filepath={export!r})
+# A VSE render of each scene's first and last frame (Standard view: no Filmic tone curve).
+SCENE.render.resolution_x, SCENE.render.resolution_y = 320, 180
+SCENE.render.resolution_percentage = 100
+SCENE.view_settings.view_transform = "Standard"
+SCENE.render.image_settings.file_format = "PNG"
+SCENE.render.image_settings.color_mode = "RGB"
+RESULT["renders"] = {{}}
+for s in EDITOR.sequences_all:
+    if s.type == "MOVIE":
+        for frame in (s.frame_final_start, s.frame_final_end - 1):
+            SCENE.frame_set(frame)
+            SCENE.render.filepath = f"{renders}/{{frame:05d}}.png"
+            bpy.ops.render.render(write_still=True)
+            RESULT["renders"][str(frame)] = SCENE.render.filepath
+"""
+
+
+@pytest.fixture(scope="module")
+def cut_session(sound_film: Path, tiny_videomae_dir: Path, addon_zip: Path,
+                tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The CLI's cut and the add-on's cut of the same film, with the same options."""
+    tmp = tmp_path_factory.mktemp("blender_cut")
+    cli = tmp / "cli.otio"
+    run_ok(["cut", str(sound_film), "-o", str(cli), "--model", str(tiny_videomae_dir),
+            "--min-scene", "0", "--no-progress"])
+    export = tmp / "from blender.otio"
+    result = blender(CUT.format(film=str(sound_film), fps=FPS24, model=str(tiny_videomae_dir),
+                                export=str(export), renders=str(tmp / "renders")),
+                     addon_zip, tmp / "session")
+    return {**result, "cli": read_timeline(cli), "export_path": export, "info": probe(sound_film)}
+
+
+@needs_blender
+def test_cut_splits_movie_and_sound_on_the_clis_scene_starts(cut_session: dict) -> None:
+    assert cut_session["cut"] == ""
+    assert cut_session["fps"] == [25, 1.0]  # the scene held only the film: it took its rate
+    cli = cut_session["cli"]
+    clips = list(cli.find_clips())
+    starts = [c.metadata["scenesem"]["start_frame"] for c in clips]
+    assert len(clips) >= 2  # the film's three places give more than one scene
+    movies = [s for s in cut_session["strips"] if s["type"] == "MOVIE"]
+    sounds = [s for s in cut_session["strips"] if s["type"] == "SOUND"]
+    assert [m["start"] - 1 for m in movies] == starts  # film placed at frame 1
+    assert [m["end"] - 1 for m in movies] == [c.metadata["scenesem"]["end_frame"] for c in clips]
+    assert [m["name"] for m in movies] == [scene_title(k) for k in range(len(clips))]
+    assert len(sounds) >= len(clips)
+    assert [(s["start"], s["end"]) for s in sounds] == [(m["start"], m["end"]) for m in movies]
+    assert {m["channel"] for m in movies} == {2} and {s["channel"] for s in sounds} == {1}
+    # markers: the CLI's names on the scene starts
+    cli_markers = [[1 + c.metadata["scenesem"]["start_frame"], m.name]
+                   for c in clips for m in c.markers]
+    assert cut_session["markers"] == cli_markers
+    assert cli_markers[1][1].startswith("S002 Δ")
+    # Δ, nearest and boundary score per strip; colour by the CLI's Δ category
+    tags = {"RED": "COLOR_01", "YELLOW": "COLOR_03", "GREEN": "COLOR_04"}
+    for movie, sound, clip in zip(movies, sounds, clips):
+        meta = clip.metadata["scenesem"]
+        for strip in (movie, sound):
+            assert strip["color_tag"] == tags[clip.markers[0].color]
+            assert strip["props"].get("scenesem_delta") == meta.get("distance_prev")
+            assert strip["props"].get("scenesem_boundary_score") == meta.get("boundary_score")
+            assert "scenesem_nearest" in strip["props"]
+    assert Path(cut_session["report"]).read_text().lstrip().lower().startswith("<!doctype html")
+
+
+@needs_blender
+def test_export_writes_the_clis_scenes(cut_session: dict) -> None:
+    assert cut_session["export"] == ""
+    info = cut_session["info"]
+    exported = read_timeline(cut_session["export_path"])
+    mine = scenes_from_timeline(exported, info)
+    theirs = scenes_from_timeline(cut_session["cli"], info)
+    assert [(s.start, s.end, s.distance_prev, s.boundary_score) for s in mine] == \
+        [(s.start, s.end, s.distance_prev, s.boundary_score) for s in theirs]
+    assert [m.name for c in exported.find_clips() for m in c.markers] == \
+        [m.name for c in cut_session["cli"].find_clips() for m in c.markers]
+    urls = {c.media_reference.target_url for c in exported.find_clips()}
+    assert urls == {Path(info.path).as_uri()}
+
+
+@needs_blender
+def test_vse_render_shows_each_scenes_first_and_last_source_frame(cut_session: dict) -> None:
+    from PIL import Image
+
+    renders = {int(k): v for k, v in cut_session["renders"].items()}
+    assert len(renders) == 2 * len(list(cut_session["cli"].find_clips()))
+    source = {i: f.to_ndarray(format="rgb24").astype(np.int16)
+              for i, f in iter_frames(cut_session["info"].path)}
+    band = slice(75, 105)  # the rows of the square that moves 3 px a frame
+    for frame, path in sorted(renders.items()):
+        got = np.asarray(Image.open(path).convert("RGB"), dtype=np.int16)
+        media = frame - 1
+        error = np.abs(got - source[media]).mean()
+        assert error < 1.0, (frame, error)  # pixel-close (here: identical)
+        near = np.abs(got - source[media])[band].mean()
+        for other in (media - 1, media + 1):  # and no neighbour is as close: frame-exact
+            if other in source:
+                assert np.abs(got - source[other])[band].mean() > near + 0.5, (frame, other)
+
+
+IMPORT = """
+RESULT["import"] = attempt(bpy.ops.sequencer.scenesem_import, filepath={timeline!r})
+RESULT["fps"] = [SCENE.render.fps, SCENE.render.fps_base]
+RESULT["range"] = [SCENE.frame_start, SCENE.frame_end]
+RESULT["strips"] = strips_state()
+RESULT["markers"] = markers_state()
+"""
+
+
+@needs_blender
+def test_import_places_the_scenes_on_their_media(sound_film: Path, addon_zip: Path,
+                                                 tmp_path: Path) -> None:
+    info = probe(sound_film)
+    scenes = [Scene(index=0, start=0, end=90), Scene(index=1, start=90, end=200,
+                                                     distance_prev=0.71),
+              Scene(index=2, start=200, end=info.n_frames, distance_prev=0.3)]
+    timeline = tmp_path / "scenes.kdenlive"
+    run_ok(["convert", str(_otio(info, scenes, tmp_path)), "-o", str(timeline)])
+    got = blender(IMPORT.format(timeline=str(timeline)), addon_zip, tmp_path / "session")
+    assert got["import"] == ""
+    assert got["fps"] == [25, 1.0]  # an empty scene takes the timeline's rate
+    movies = [s for s in got["strips"] if s["type"] == "MOVIE"]
+    sounds = [s for s in got["strips"] if s["type"] == "SOUND"]
+    assert [(m["start"], m["end"]) for m in movies] == [(1 + s.start, 1 + s.end) for s in scenes]
+    assert [(s["start"], s["end"]) for s in sounds] == [(m["start"], m["end"]) for m in movies]
+    assert got["range"] == [1, info.n_frames]
+    assert [name for _, name in got["markers"]] == ["S001", "S002 Δ0.71", "S003 Δ0.30"]
+
+
+def _otio(info: object, scenes: list[Scene], tmp_path: Path) -> Path:
+    path = tmp_path / "scenes.otio"
+    otio.adapters.write_to_file(build_timeline(info, scenes), str(path))
+    return path
+
+
+ERRORS = """
+prefs = bpy.context.preferences.addons["scenesem_blender"].preferences
+RESULT["no movie"] = attempt(bpy.ops.sequencer.scenesem_cut, model="embedded")
+add_film({film!r})
+EDITOR.sequences.new_effect("title", "COLOR", channel=3, frame_start=1, frame_end=50)
+EDITOR.active_strip = EDITOR.sequences_all["film"]
+before = strips_state()
+exe, prefs.scenesem_path = prefs.scenesem_path, "/nonexistent/scenesem"
+RESULT["no scenesem"] = attempt(bpy.ops.sequencer.scenesem_cut, model="embedded")
+prefs.scenesem_path = exe
+RESULT["failed cut"] = attempt(bpy.ops.sequencer.scenesem_cut, model="/nonexistent/model")
+RESULT["bad file"] = attempt(bpy.ops.sequencer.scenesem_import, filepath={bad!r})
+untouched = strips_state() == before
+SCENE.render.fps = 24  # the scene has another strip: it keeps its rate, the cut refuses
+before = strips_state()  # (the sound strip now lasts 24 fps frames)
+RESULT["other rate"] = attempt(bpy.ops.sequencer.scenesem_cut, model="embedded")
+RESULT["untouched"] = untouched and strips_state() == before and markers_state() == []
+"""
+
+
+@needs_blender
+def test_errors_are_one_line_and_leave_the_strips(sound_film: Path, addon_zip: Path,
+                                                  tmp_path: Path) -> None:
+    bad = tmp_path / "broken.otio"
+    bad.write_text('{"OTIO_SCHEMA": "Timeline.1", "tracks": ')
+    got = blender(ERRORS.format(film=str(sound_film), bad=str(bad)), addon_zip,
+                  tmp_path / "session")
+    assert "no movie strip" in got["no movie"]
+    assert "/nonexistent/scenesem" in got["no scenesem"] and "not found" in got["no scenesem"]
+    assert "scenesem cut failed" in got["failed cut"] and "nonexistent" in got["failed cut"]
+    assert "broken.otio" in got["bad file"]
+    assert "24.000 fps" in got["other rate"] and "25.000" in got["other rate"]
+    for key in ("no movie", "no scenesem", "failed cut", "bad file", "other rate"):
+        assert "Traceback" not in got[key] and len(got[key].strip().splitlines()) == 1, key
+    assert got["untouched"] is True
