@@ -70,8 +70,10 @@ def scenesem_exe(folder: Path) -> Path:
     return exe
 
 
-def blender(script: str, zip_path: Path, tmp: Path, timeout: int = 600) -> dict:
-    """Run `script` (after tests/blender_prelude.py) in a fresh headless Blender; its RESULT."""
+def blender(script: str, zip_path: Path, tmp: Path, timeout: int = 600, ui: bool = False
+            ) -> dict:
+    """Run `script` (after tests/blender_prelude.py) in a fresh headless Blender, or with
+    `ui` in a window under Xvfb (events simulated); the RESULT it saved."""
     tmp.mkdir(parents=True, exist_ok=True)
     full = tmp / "session.py"
     full.write_text(PRELUDE.read_text() + "\n" + script + "\nsave()\n")
@@ -80,9 +82,11 @@ def blender(script: str, zip_path: Path, tmp: Path, timeout: int = 600) -> dict:
            "SCENESEM_EXE": str(scenesem_exe(tmp)),
            "BLENDER_USER_SCRIPTS": str(tmp / "user_scripts"),
            "PYTHONPATH": str(Path(__file__).parents[1]), "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run([BLENDER, "-b", "--factory-startup", "--python-exit-code", "1",
-                           "--python", str(full)], env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    mode = ["--enable-event-simulate"] if ui else ["-b"]
+    xvfb = ["xvfb-run", "-a", "-s", "-screen 0 1280x720x24"] if ui else []
+    proc = subprocess.run([*xvfb, BLENDER, *mode, "--factory-startup", "--python-exit-code",
+                           "1", "--python", str(full)], env=env, capture_output=True,
+                          text=True, timeout=timeout)
     assert proc.returncode == 0 and result.exists(), proc.stdout[-3000:] + proc.stderr[-3000:]
     return json.loads(result.read_text())
 
@@ -324,3 +328,64 @@ def test_errors_are_one_line_and_leave_the_strips(sound_film: Path, addon_zip: P
     for key in ("no movie", "no scenesem", "failed cut", "bad file", "other rate"):
         assert "Traceback" not in got[key] and len(got[key].strip().splitlines()) == 1, key
     assert got["untouched"] is True
+
+
+MODAL = """
+import time
+from scenesem_blender.operators import RUNNING
+
+add_film({film!r})
+RESULT["before"] = strips_state()
+WINDOW = bpy.context.window_manager.windows[0]
+state = {{"phase": "splash", "t0": time.monotonic()}}
+
+
+def tick():
+    if state["phase"] == "splash":  # close the first-run splash (before the cut listens)
+        WINDOW.event_simulate("ESC", "PRESS")
+        WINDOW.event_simulate("ESC", "RELEASE")
+        state["phase"] = "invoke"
+        return 1.0
+    if state["phase"] == "invoke":
+        area = max(WINDOW.screen.areas, key=lambda a: a.width * a.height)
+        area.type = "SEQUENCE_EDITOR"
+        with bpy.context.temp_override(window=WINDOW, area=area):
+            RESULT["invoke"] = sorted(bpy.ops.sequencer.scenesem_cut(
+                "INVOKE_DEFAULT", model={model!r}, min_scene=0.0))
+        state["phase"] = "wait"
+        return 0.2
+    job = RUNNING.get(SCENE.name)
+    if state["phase"] == "wait":
+        if job is not None:
+            state["job"] = job
+            RESULT.setdefault("statuses", []).append(job.status)
+            RESULT["fraction"] = job.fraction
+        if (job is not None and job.status.startswith("embedding")) \\
+                or time.monotonic() - state["t0"] > 240:
+            WINDOW.event_simulate("ESC", "PRESS")
+            WINDOW.event_simulate("ESC", "RELEASE")
+            state["phase"] = "check"
+        return 0.5
+    RESULT["running after Esc"] = job is not None
+    RESULT["exit status"] = state["job"].proc.poll() if "job" in state else "no job"
+    RESULT["after"] = strips_state()
+    RESULT["markers"] = markers_state()
+    save()
+    bpy.ops.wm.quit_blender()
+
+
+bpy.app.timers.register(tick, first_interval=2.0)
+"""
+
+
+@needs_blender
+@pytest.mark.skipif(shutil.which("xvfb-run") is None, reason="xvfb-run is not installed")
+def test_modal_cut_shows_progress_and_esc_leaves_the_strips(
+        sound_film: Path, tiny_videomae_dir: Path, addon_zip: Path, tmp_path: Path) -> None:
+    got = blender(MODAL.format(film=str(sound_film), model=str(tiny_videomae_dir)), addon_zip,
+                  tmp_path / "session", ui=True)
+    assert got["invoke"] == ["RUNNING_MODAL"]
+    assert any(s.startswith("embedding") for s in got.get("statuses", [])), got  # the CLI's JSON progress
+    assert got["running after Esc"] is False
+    assert got["exit status"] not in (None, 0)  # the command was ended, not left running
+    assert got["after"] == got["before"] and got["markers"] == []

@@ -27,9 +27,9 @@ class ScenesemSettings(bpy.types.PropertyGroup):
                             description="Let the model decide how many scenes")
     scene_count: IntProperty(name="Scenes", default=10, min=1,
                              description="Exactly this many scenes")
-    use_min_scene: BoolProperty(name="Minimum scene", default=False,
+    use_min_scene: BoolProperty(name="Minimum scene length", default=False,
                                 description="Override the model's shortest scene")
-    min_scene: FloatProperty(name="Seconds", default=2.0, min=0.0, unit="TIME_ABSOLUTE",
+    min_scene: FloatProperty(name="Minimum", default=2.0, min=0.0, unit="TIME_ABSOLUTE",
                              description="Shortest scene in seconds")
     storyboard: BoolProperty(name="Storyboard", default=True,
                          description="Also write the HTML storyboard of the cut")
@@ -48,14 +48,12 @@ class SEQUENCER_PT_scenesem(bpy.types.Panel):
         settings = context.scene.scenesem
         col = layout.column()
         col.prop(settings, "model")
-        row = col.row(heading="Count")
-        row.prop(settings, "automatic", text="Automatic")
-        sub = row.row()
+        col.prop(settings, "automatic")
+        sub = col.row()
         sub.enabled = not settings.automatic
-        sub.prop(settings, "scene_count", text="")
-        row = col.row(heading="Minimum")
-        row.prop(settings, "use_min_scene", text="")
-        sub = row.row()
+        sub.prop(settings, "scene_count")
+        col.prop(settings, "use_min_scene")
+        sub = col.row()
         sub.enabled = settings.use_min_scene
         sub.prop(settings, "min_scene")
         col.prop(settings, "storyboard")
