@@ -174,13 +174,14 @@ class SEQUENCER_OT_scenesem_import(bpy.types.Operator, ImportHelper):
         try:
             if not source.exists():
                 raise AddonError(f"{source}: no such file")
-            table_path = Path(tempfile.mkdtemp(prefix="scenesem-import-")) / "scenes.json"
-            argv = [_scenesem(context), "convert", str(source), "-o", str(table_path)]
-            if source.suffix.lower() in (".edl", ".csv"):  # they carry no rate
-                argv += ["--fps", rate_text(strips.scene_rate(context.scene))]
-            runner.run(argv, f"reading {source.name}")
-            made = strips.add_scene_list(context.scene, read_scene_list(table_path),
-                                         source.name)
+            with tempfile.TemporaryDirectory(prefix="scenesem-import-") as tmp:
+                table_path = Path(tmp) / "scenes.json"
+                argv = [_scenesem(context), "convert", str(source), "-o", str(table_path)]
+                if source.suffix.lower() in (".edl", ".csv"):  # they carry no rate
+                    argv += ["--fps", rate_text(strips.scene_rate(context.scene))]
+                runner.run(argv, f"reading {source.name}")
+                table = read_scene_list(table_path)
+            made = strips.add_scene_list(context.scene, table, source.name)
         except AddonError as err:
             self.report({"ERROR"}, str(err))
             return {"CANCELLED"}
@@ -203,11 +204,12 @@ class SEQUENCER_OT_scenesem_export(bpy.types.Operator, ExportHelper):
         scene = context.scene
         try:
             clips = strips.movie_clips(scene)
-            table_path = Path(tempfile.mkdtemp(prefix="scenesem-export-")) / "scenes.json"
-            write_scene_list(table_path, scene.name, strips.scene_rate(scene), clips,
-                             {"tool": "scenesem Blender add-on"})
-            runner.run([_scenesem(context), "convert", str(table_path), "-o", str(target)],
-                       f"writing {target.name}")
+            with tempfile.TemporaryDirectory(prefix="scenesem-export-") as tmp:
+                table_path = Path(tmp) / "scenes.json"
+                write_scene_list(table_path, scene.name, strips.scene_rate(scene), clips,
+                                 {"tool": "scenesem Blender add-on"})
+                runner.run([_scenesem(context), "convert", str(table_path), "-o",
+                            str(target)], f"writing {target.name}")
         except AddonError as err:
             self.report({"ERROR"}, str(err))
             return {"CANCELLED"}
