@@ -15,12 +15,15 @@ import shutil
 import subprocess
 import sys
 import zipfile
+from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 import opentimelineio as otio
 import pytest
 from click.testing import CliRunner
+from films import render_film
 
 from scenesem_otio.adapters.formats import read_timeline
 from scenesem_otio.adapters.timeline import build_timeline, scenes_from_timeline
@@ -288,6 +291,41 @@ def test_import_places_the_scenes_on_their_media(sound_film: Path, addon_zip: Pa
     assert [(s["start"], s["end"]) for s in sounds] == [(m["start"], m["end"]) for m in movies]
     assert got["range"] == [1, info.n_frames]
     assert [name for _, name in got["markers"]] == ["S001", "S002 Δ0.71", "S003 Δ0.30"]
+
+
+ROUND_TRIP = IMPORT + """
+RESULT["export"] = attempt(bpy.ops.sequencer.scenesem_export, filepath={export!r})
+"""
+
+
+@needs_blender
+def test_23976_film_with_timecode_round_trips_through_blender(addon_zip: Path,
+                                                              tmp_path: Path) -> None:
+    """An NLE's FCPXML of a 23.976 film starting at 01:00:00:00 -> Blender -> OTIO: the
+    scene takes 24000/1001 exactly, strips sit on the scene starts, the timecode comes back."""
+    film = tmp_path / "f23976_tc.mp4"
+    cuts = render_film(film, Fraction(24000, 1001), [30, 41, 25, 52], width=160, height=90,
+                       timecode="01:00:00:00")
+    info = probe(film)
+    bounds = [0, *cuts, info.n_frames]
+    scenes = [Scene(index=k, start=a, end=b, distance_prev=0.6 if k else None)
+              for k, (a, b) in enumerate(pairwise(bounds))]
+    fcpxml, export = tmp_path / "edit.fcpxml", tmp_path / "from blender.otio"
+    run_ok(["convert", str(_otio(info, scenes, tmp_path)), "-o", str(fcpxml)])
+    got = blender(ROUND_TRIP.format(timeline=str(fcpxml), export=str(export)), addon_zip,
+                  tmp_path / "session")
+    assert got["import"] == "" and got["export"] == ""
+    assert got["fps"] == [24000, 1001.0]
+    movies = [s for s in got["strips"] if s["type"] == "MOVIE"]
+    assert [(m["start"], m["end"]) for m in movies] == [(1 + s.start, 1 + s.end) for s in scenes]
+    assert not [s for s in got["strips"] if s["type"] == "SOUND"]  # the film has no audio
+    exported = read_timeline(export)
+    assert [(s.start, s.end) for s in scenes_from_timeline(exported, info)] == \
+        [(s.start, s.end) for s in scenes]
+    assert [c.source_range.start_time.to_frames() for c in exported.find_clips()] == \
+        [86400 + s.start for s in scenes]  # 01:00:00:00 at 24 fps nominal
+    assert [m.name for c in exported.find_clips() for m in c.markers] == \
+        ["S001", "S002 Δ0.60", "S003 Δ0.60", "S004 Δ0.60"]
 
 
 def _otio(info: object, scenes: list[Scene], tmp_path: Path) -> Path:

@@ -56,7 +56,8 @@ def to_csv(timeline: otio.schema.Timeline) -> str:
 
 def to_json(timeline: otio.schema.Timeline) -> dict[str, Any]:
     """The table plus what an editor needs to rebuild the edit with the standard library only
-    (the Blender add-on): media, track, position on the timeline and the clip's marker."""
+    (the Blender add-on): media (with its first frame's number, its start timecode, and the
+    clip's first frame counted from there), track, position on the timeline, the marker."""
     meta = plain_metadata(timeline.metadata.get(NS, {}))
     rate, _ = nle.rate_info(timeline)
     rows = _rows(timeline)
@@ -66,6 +67,11 @@ def to_json(timeline: otio.schema.Timeline) -> dict[str, Any]:
         url = getattr(item.media_reference, "target_url", None)
         if url:
             row["media"] = url
+            available = item.media_reference.available_range
+            if available is not None:  # frames from the media's own first frame (its TC)
+                first = frames(available.start_time, float(rate))
+                row["media_start_frame"] = first
+                row["media_in_frame"] = frames(item.source_range.start_time, float(rate)) - first
         track = item.parent()
         row["track"] = tracks.index(track) if track in tracks else 0
         row["kind"] = getattr(track, "kind", otio.schema.TrackKind.Video)
@@ -118,8 +124,9 @@ def read_csv(path: Path, rate: float | Fraction | None) -> otio.schema.Timeline:
 
 def read_json(path: Path) -> otio.schema.Timeline:
     """Our JSON back to a timeline: each track's clips at their `timeline_frame` (gaps between),
-    on their `media` when named, with their marker; frames count from the media's start
-    timecode (`metadata.start_timecode`)."""
+    on their `media` when named, with their marker. Frames count from the clip's
+    `media_start_frame` when given (`media_in_frame` then is the clip's first frame), else from
+    the film's start timecode (`metadata.start_timecode`)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or data.get("format") != "scenesem-scenes":
         raise TimelineError(f"{path}: not a scenesem scenes JSON (format key missing)")
@@ -133,8 +140,17 @@ def read_json(path: Path) -> otio.schema.Timeline:
     if base:
         timeline.global_start_time = RationalTime(base, fr)
     tracks: dict[int, otio.schema.Track] = {}
+    firsts = {int(r["media_start_frame"]) for r in data["clips"]
+              if r.get("media_start_frame") is not None}
+    if not base and len(firsts) == 1 and firsts != {0}:  # one film's TC: the record starts there
+        timeline.global_start_time = RationalTime(next(iter(firsts)), fr)
     for row in data["clips"]:
         s, e = int(row["start_frame"]), int(row["end_frame"])
+        first = base
+        if row.get("media_start_frame") is not None:  # media-relative frames, per clip
+            first = int(row["media_start_frame"])
+            if row.get("media_in_frame") is not None:
+                s, e = int(row["media_in_frame"]), int(row["media_in_frame"]) + e - s
         number = int(row.get("track", 0))
         if number not in tracks:
             kind = str(row.get("kind", otio.schema.TrackKind.Video))
@@ -148,15 +164,15 @@ def read_json(path: Path) -> otio.schema.Timeline:
                 int(at) - track.duration().to_frames(), fr)))
         item = otio.schema.Clip(
             name=str(row.get("name", "")),
-            media_reference=_media(row.get("media"), fr, base,
+            media_reference=_media(row.get("media"), fr, first,
                                    int(row.get("media_frames") or meta.get("n_frames") or 10**9)),
-            source_range=TimeRange(RationalTime(base + s, fr), RationalTime(e - s, fr)))
+            source_range=TimeRange(RationalTime(first + s, fr), RationalTime(e - s, fr)))
         item.metadata[NS] = row.get("metadata", {})
         marker = row.get("marker")
         if isinstance(marker, dict) and marker.get("name") is not None:
             item.markers.append(otio.schema.Marker(
                 name=str(marker["name"]), color=str(marker.get("color") or "GREEN"),
-                marked_range=TimeRange(RationalTime(base + s, fr), RationalTime(0, fr)),
+                marked_range=TimeRange(RationalTime(first + s, fr), RationalTime(0, fr)),
                 comment=str(marker.get("comment") or "")))
         track.append(item)
     for number in sorted(tracks):

@@ -47,6 +47,7 @@ class Clip:
     marker_color: str = "GREEN"
     metadata: dict = field(default_factory=dict)
     media_frames: int | None = None  # the media's length, when known
+    media_start: int | None = None  # number of the media's first frame (its start timecode)
 
 
 @dataclass
@@ -96,9 +97,14 @@ def read_scene_list(path: str | os.PathLike) -> SceneList:
         clips = []
         for row in data["clips"]:
             marker = row.get("marker") or {}
+            start, end = int(row["start_frame"]), int(row["end_frame"])
+            if row.get("media_in_frame") is not None:  # counted from the media's first frame
+                start, end = int(row["media_in_frame"]), int(row["media_in_frame"]) + end - start
             clips.append(Clip(
-                name=str(row.get("name") or ""), start=int(row["start_frame"]),
-                end=int(row["end_frame"]), media=_local_path(row.get("media")),
+                name=str(row.get("name") or ""), start=start, end=end,
+                media=_local_path(row.get("media")),
+                media_start=(int(row["media_start_frame"])
+                             if row.get("media_start_frame") is not None else None),
                 track=int(row.get("track", 0)), kind=str(row.get("kind", "Video")),
                 timeline_frame=(int(row["timeline_frame"])
                                 if row.get("timeline_frame") is not None else None),
@@ -123,6 +129,8 @@ def write_scene_list(path: str | os.PathLike, name: str, fps: Fraction, clips: l
             row["timeline_frame"] = c.timeline_frame
         if c.media_frames:
             row["media_frames"] = c.media_frames
+        if c.media_start is not None:
+            row["media_start_frame"] = c.media_start
         if c.marker is not None:
             row["marker"] = {"name": c.marker, "color": c.marker_color, "comment": ""}
         rows.append(row)

@@ -25,6 +25,7 @@ from .scenelist import (
 )
 
 PROP = "scenesem_metadata"  # the CLI's metadata of the scene, as JSON (export gives it back)
+MEDIA_START = "scenesem_media_start_frame"  # the media's start TC in frames (Blender: 0)
 
 
 # ---------------------------------------------------------------- rates
@@ -109,6 +110,8 @@ def movie_rate(movie: bpy.types.MovieSequence) -> Fraction | None:
 
 
 def _tag(strip: bpy.types.Sequence, clip: Clip, label: str) -> None:
+    if clip.media_start is not None:
+        strip[MEDIA_START] = clip.media_start
     strip.color_tag = COLOR_TAGS.get(clip.marker_color.upper(), "COLOR_04")
     meta = clip.metadata
     strip["scenesem_scene"] = label
@@ -235,7 +238,8 @@ def _placed(strip: bpy.types.Sequence, clip: Clip, at: int, channel: int
 
 
 def movie_clips(scene: bpy.types.Scene) -> list[Clip]:
-    """The scene's movie strips as table rows: one track per channel, markers at their starts."""
+    """The scene's movie strips as table rows: one track per channel, markers at their starts,
+    the media's start timecode (as the cut or import found it) kept."""
     editor = scene.sequence_editor
     movies = [s for s in (editor.sequences if editor else []) if s.type == "MOVIE"]
     if not movies:
@@ -257,5 +261,5 @@ def movie_clips(scene: bpy.types.Scene) -> list[Clip]:
             timeline_frame=strip.frame_final_start - zero, marker=name,
             marker_color=MARKER_COLORS.get(strip.color_tag, "GREEN"),
             metadata=meta if isinstance(meta, dict) else {},
-            media_frames=strip.frame_duration))
+            media_frames=strip.frame_duration, media_start=strip.get(MEDIA_START)))
     return clips
