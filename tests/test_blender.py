@@ -351,6 +351,10 @@ SCENE.render.fps = 24  # the scene has another strip: it keeps its rate, the cut
 before = strips_state()  # (the sound strip now lasts 24 fps frames)
 RESULT["other rate"] = attempt(bpy.ops.sequencer.scenesem_cut, model="embedded")
 RESULT["untouched"] = untouched and strips_state() == before and markers_state() == []
+RESULT["no report"] = attempt(bpy.ops.sequencer.scenesem_report)
+bpy.ops.preferences.addon_disable(module="scenesem_blender")
+RESULT["disabled"] = not hasattr(bpy.types.Scene, "scenesem") and \
+    "scenesem_cut" not in dir(bpy.ops.sequencer)
 """
 
 
@@ -366,7 +370,9 @@ def test_errors_are_one_line_and_leave_the_strips(sound_film: Path, addon_zip: P
     assert "scenesem cut failed" in got["failed cut"] and "nonexistent" in got["failed cut"]
     assert "broken.otio" in got["bad file"]
     assert "24.000 fps" in got["other rate"] and "25.000" in got["other rate"]
-    for key in ("no movie", "no scenesem", "failed cut", "bad file", "other rate"):
+    assert "no storyboard" in got["no report"]
+    assert got["disabled"] is True  # unregister removes what register added
+    for key in ("no movie", "no scenesem", "failed cut", "bad file", "other rate", "no report"):
         assert "Traceback" not in got[key] and len(got[key].strip().splitlines()) == 1, key
     assert got["untouched"] is True
 
