@@ -145,7 +145,7 @@ def split_at_scenes(scene: bpy.types.Scene, movie: bpy.types.MovieSequence,
         if k and lo < frame < hi:  # cut here: the right parts carry on
             rest = [r for r in (_split(s, frame) for s in rest) if r is not None]
         piece, *piece_sounds = rest
-        index = int(clip.metadata.get("index", clips.index(clip)))
+        index = _index(clip, clips.index(clip))
         piece.name = clip.name or scene_title(index)
         _tag(piece, clip, scene_label(index))
         for sound in piece_sounds:
@@ -156,6 +156,14 @@ def split_at_scenes(scene: bpy.types.Scene, movie: bpy.types.MovieSequence,
         if clip.marker is not None:
             scene.timeline_markers.new(clip.marker, frame=max(frame, lo))
     return pieces
+
+
+def _index(clip: Clip, default: int) -> int:
+    """The scene's number as the CLI counted it, else its place here."""
+    try:
+        return int(clip.metadata.get("index", default))
+    except (TypeError, ValueError):
+        return default
 
 
 def _split(strip: bpy.types.Sequence, frame: int) -> bpy.types.Sequence | None:
@@ -184,19 +192,19 @@ def add_scene_list(scene: bpy.types.Scene, table: SceneList, source: str
                          + (f" and {len(missing) - 1} more" if len(missing) > 1 else ""))
     editor = scene.sequence_editor_create()
     empty = len(editor.sequences_all) == 0
-    if empty and table.fps is not None:  # an empty scene takes the timeline's rate
-        set_scene_rate(scene, table.fps)
-    elif table.fps is not None and not same_rate(scene_rate(scene), table.fps):
+    if not empty and table.fps is not None and not same_rate(scene_rate(scene), table.fps):
         raise AddonError(f"{source}: timeline at {float(table.fps):.3f} fps, the scene at "
                          f"{float(scene_rate(scene)):.3f} fps")
-    if empty and table.metadata.get("width") and table.metadata.get("height"):
-        scene.render.resolution_x = int(table.metadata["width"])
-        scene.render.resolution_y = int(table.metadata["height"])
     tracks = sorted({c.track for c in clips})
     first = 1 + max((s.channel for s in editor.sequences_all), default=0)
     scratch = first + 2 * len(tracks)
     if scratch + 1 > 128:
         raise AddonError(f"{source}: not enough free channels above the existing strips")
+    if empty and table.fps is not None:  # an empty scene takes the timeline's rate
+        set_scene_rate(scene, table.fps)
+    if empty and table.metadata.get("width") and table.metadata.get("height"):
+        scene.render.resolution_x = int(table.metadata["width"])
+        scene.render.resolution_y = int(table.metadata["height"])
     start = scene.frame_start
     placed: dict[int, int] = {}
     made = []
@@ -208,7 +216,7 @@ def add_scene_list(scene: bpy.types.Scene, table: SceneList, source: str
         movie = _placed(editor.sequences.new_movie(clip.name or "clip", clip.media,
                                                    channel=scratch, frame_start=at - clip.start),
                         clip, at, channel)
-        _tag(movie, clip, scene_label(int(clip.metadata.get("index", len(made)))))
+        _tag(movie, clip, scene_label(_index(clip, len(made))))
         sound = editor.sequences.new_sound(f"{movie.name} sound", clip.media,
                                            channel=scratch, frame_start=at - clip.start)
         if sound.sound is None or sound.sound.samplerate == 0:  # the file has no audio
