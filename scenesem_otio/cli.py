@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from scenesem_otio import __version__
-from scenesem_otio.config import (
+from scenesem_otio.core.config import (
     DEFAULT_KEEP,
     DEFAULT_MAX_CLIPS_PER_SHOT,
     DEFAULT_MIN_SCENE_S,
@@ -31,7 +31,7 @@ from scenesem_otio.config import (
     RuntimeOptions,
     SegmentOptions,
 )
-from scenesem_otio.errors import ScenesemError
+from scenesem_otio.core.errors import ScenesemError
 from scenesem_otio.train.config import BOUNDARY_TRAINING, DEFAULT_FOLDS, TrainConfig
 from scenesem_otio.train.pseudo import DEFAULT_METHOD as PSEUDO_METHOD
 from scenesem_otio.train.pseudo import METHODS as PSEUDO_METHODS
@@ -123,7 +123,7 @@ def _table(rows: dict[str, Any], width: int = 13) -> str:
 def _shot_options(detector: str, detector_threshold: float | None, min_shot: int | None,
                   min_content: float | None, edit: Path | None = None,
                   default_min_content: float | None = SCENE_MIN_CONTENT) -> Any:
-    from scenesem_otio.config import ShotOptions
+    from scenesem_otio.core.config import ShotOptions
 
     if min_content is not None and detector != "adaptive":
         raise click.UsageError("--min-content applies to --shot-detector adaptive only")
@@ -221,7 +221,7 @@ def cut(video: Path, output: Path, model: str | None, shots_edit: Path | None, d
         resolve_markers: bool, no_progress: bool, keep: float | None,
         max_clips_per_shot: int | None) -> None:
     """Cut VIDEO into scenes and write a timeline with semantic-distance markers."""
-    from scenesem_otio.config import CutOptions, OutputOptions
+    from scenesem_otio.core.config import CutOptions, OutputOptions
     from scenesem_otio.model.choose import choose_model
     from scenesem_otio.pipeline import cut as run_cut
 
@@ -270,9 +270,9 @@ def cut_summary(result: Any) -> str:
 @_friendly_errors
 def distance(timeline: Path, output: Path | None, top: int) -> None:
     """Semantic distances between the scenes of a TIMELINE written with --embeddings."""
-    from scenesem_otio.fileio import check_writable
-    from scenesem_otio.pipeline import distances, write_heatmap
-    from scenesem_otio.segment import nearest_earlier
+    from scenesem_otio.analysis import distances, write_heatmap
+    from scenesem_otio.core.fileio import check_writable
+    from scenesem_otio.segment.decide import nearest_earlier
 
     if output is not None:
         check_writable(output, (".png", ".pdf", ".svg"))
@@ -403,7 +403,7 @@ def pseudo_label(videos: tuple[Path, ...], out_dir: Path, model: str | None, met
 
     Then: scenesem train --data OUT/manifest.yaml --alpha 0 --out CKPT
     """
-    from scenesem_otio.model.embedder import load_embedder
+    from scenesem_otio.model.checkpoint import load_embedder
     from scenesem_otio.train.pseudo import write_pseudo_projects
 
     for video in videos:
@@ -438,8 +438,8 @@ def eval_(pred: Path, truth: Path | None, tolerance: float, as_json: bool,
 
     PRED may also be a manifest (YAML/JSON list of {pred, truth[, video]}) for many videos.
     """
-    from scenesem_otio.compare import evaluate_pairs, evaluation_pairs
-    from scenesem_otio.scenes import parse_rate
+    from scenesem_otio.core.scenes import parse_rate
+    from scenesem_otio.evaluate.compare import evaluate_pairs, evaluation_pairs
 
     rate = parse_rate(fps, "--fps").limit_denominator(1001) if fps else None
     rows = evaluate_pairs(evaluation_pairs(pred, truth), tolerance=tolerance, fps=rate,
@@ -484,7 +484,7 @@ def eval_table(rows: list[Any], tolerance: float) -> str:
 @_friendly_errors
 def synth(out_dir: Path, n_films: int, seed: int, width: int, height: int, fps: str) -> None:
     """Render benchmark films with a known scene structure, truth timelines and a manifest."""
-    from scenesem_otio.synth import synth_films
+    from scenesem_otio.demo.synth import synth_films
 
     start = time.perf_counter()
     entries = synth_films(out_dir, n_films, seed, width, height, fps)
@@ -507,7 +507,7 @@ def synth(out_dir: Path, n_films: int, seed: int, width: int, height: int, fps: 
 @_friendly_errors
 def demo(minutes: float, workdir: Path | None, seed: int, seeds: int) -> None:
     """Offline end-to-end proof: synth -> train tiny model -> cut -> eval vs PySceneDetect."""
-    from scenesem_otio.demo import run_demo
+    from scenesem_otio.demo.run import run_demo
 
     click.echo(run_demo(minutes=minutes, workdir=workdir, seed=seed, seeds=seeds))
 

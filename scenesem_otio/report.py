@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 
 from scenesem_otio.adapters.formats import FORMATS
 from scenesem_otio.adapters.frames import frames
-from scenesem_otio.errors import MediaError, ReportError, TimelineError
-from scenesem_otio.scenes import Scene, Shot
+from scenesem_otio.core.errors import MediaError, ReportError, TimelineError
+from scenesem_otio.core.scenes import Scene, Shot
 
 if TYPE_CHECKING:
     import numpy as np
@@ -168,7 +168,7 @@ def _shots_and_scores(timeline: otio.schema.Timeline, meta: Mapping, scenes: lis
     """Every shot (scored cuts, clip edges and scene starts), and the scored cuts with their
     boundary scores; both lists are dropped when their lengths disagree."""
     from scenesem_otio.adapters.timeline import cuts_from_timeline
-    from scenesem_otio.scenes import shots_from_cuts
+    from scenesem_otio.core.scenes import shots_from_cuts
 
     cuts = _numbers(meta.get("shot_cuts"), int, source, "shot_cuts")
     starts = {*cuts, *cuts_from_timeline(timeline, source=source),
@@ -201,7 +201,7 @@ def _distances(scenes: list[Scene], source: str
     else the known pairs only (NaN elsewhere), else no matrix."""
     import numpy as np
 
-    from scenesem_otio.segment import distance_matrix
+    from scenesem_otio.segment.decide import distance_matrix
 
     dist: np.ndarray | None = None
     full = all(s.embedding for s in scenes) and len(scenes) > 0
@@ -216,7 +216,7 @@ def _distances(scenes: list[Scene], source: str
 def _nearest(scenes: list[Scene], dist: np.ndarray | None, source: str
              ) -> list[list[tuple[int, float]]]:
     """Per scene, its nearest earlier scenes as `cut` recorded them, else from `dist`."""
-    from scenesem_otio.segment import nearest_earlier
+    from scenesem_otio.segment.decide import nearest_earlier
 
     nearest: list[list[tuple[int, float]]] = []
     for i, s in enumerate(scenes):
@@ -866,7 +866,7 @@ def render_report(film: Film, thumbs: Mapping[int, ShotThumbs],
 
 def check_report_path(output: str | os.PathLike) -> None:
     """Fail before long work (`cut --report`): an .html/.htm path in a writable folder."""
-    from scenesem_otio.fileio import check_writable
+    from scenesem_otio.core.fileio import check_writable
 
     check_writable(output, OUTPUTS, ReportError, unknown="a report is HTML, not")
 
@@ -882,7 +882,7 @@ def write_report(timeline: str | os.PathLike | otio.schema.Timeline,
     cut's own decode) skips decoding; otherwise `video`, else the timeline's media, is
     decoded once. `facts` adds rows to the run facts (e.g. {"cut wall time": "12.1 s"}).
     """
-    from scenesem_otio.fileio import write_text_atomic
+    from scenesem_otio.core.fileio import write_text_atomic
 
     start = time.perf_counter()
     output = Path(output)

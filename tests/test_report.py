@@ -18,7 +18,8 @@ from films import render_film
 
 from scenesem_otio.adapters.formats import read_timeline, write_timeline
 from scenesem_otio.adapters.nle import timecode
-from scenesem_otio.errors import MediaError, ScenesemError, TimelineError
+from scenesem_otio.core.errors import MediaError, ScenesemError, TimelineError
+from scenesem_otio.core.scenes import shots_from_cuts
 from scenesem_otio.media.decode import iter_frames
 from scenesem_otio.media.thumbnails import (
     ThumbnailCollector,
@@ -27,7 +28,6 @@ from scenesem_otio.media.thumbnails import (
     thumbnails_from_video,
 )
 from scenesem_otio.report import gather, write_report
-from scenesem_otio.scenes import shots_from_cuts
 
 RATE = Fraction(30000, 1001)
 LENGTHS = [35, 48, 29, 40, 33, 50, 31, 44, 38]
@@ -40,7 +40,7 @@ def intercut(tmp_path_factory: pytest.TempPathFactory, tiny_videomae_dir: Path
              ) -> tuple[Path, Path, list[int]]:
     """A 29.97 DF film (start 01:00:00;00) with a returning place, cut into 4 scenes by the
     tiny VideoMAE with embeddings: (film, timeline, shot cut frames)."""
-    from scenesem_otio.config import CutOptions, OutputOptions, RuntimeOptions, SegmentOptions
+    from scenesem_otio.core.config import CutOptions, OutputOptions, RuntimeOptions, SegmentOptions
     from scenesem_otio.pipeline import cut
 
     root = tmp_path_factory.mktemp("report")
@@ -162,7 +162,7 @@ def test_streaming_collector_matches_known_shots_with_flat_memory(intercut):
 def test_report_without_embeddings_or_scores(intercut, tmp_path):
     """Works from what a timeline carries: no embeddings -> partial heat map (known pairs
     only, said so); a baseline timeline -> storyboard of shots, no scores, no distances."""
-    from scenesem_otio.config import PYSCENEDETECT_SHOTS
+    from scenesem_otio.core.config import PYSCENEDETECT_SHOTS
     from scenesem_otio.pipeline import baseline
 
     film, timeline_path, _ = intercut
@@ -297,7 +297,7 @@ def test_cut_report_comes_from_the_same_decode(scene_film: tuple[Path, list[int]
     from click.testing import CliRunner
 
     from scenesem_otio.cli import main
-    from scenesem_otio.config import CutOptions, OutputOptions, RuntimeOptions
+    from scenesem_otio.core.config import CutOptions, OutputOptions, RuntimeOptions
     from scenesem_otio.media.probe import probe
     from scenesem_otio.pipeline import cut
 
