@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "scenesem_otio"
 LAYERS: list[set[str]] = [
     # `__version__`: the one name taken from the package root (a string, no import cost).
     {"errors", "fileio", "config", "scenes", "progress", "prefetch", "manifest", "vectors",
-     "__version__"},
+     "colours", "__version__"},
     {"media"},
     {"model"},
     {"segment", "evaluate", "calibrate"},
