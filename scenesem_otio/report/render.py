@@ -1,7 +1,7 @@
 """Report, rendering: the page's values through autoescaped Jinja2 templates.
 
 Markup, styles and script live in `templates/` (package data); every value is escaped on
-the way in, so a scene named `<script>` reads as text. Only the shipped CSS and JS are
+the way in, so a scene named like a script tag reads as text. Only the shipped CSS and JS are
 included verbatim.
 """
 
