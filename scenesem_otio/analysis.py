@@ -55,6 +55,7 @@ def write_heatmap(dist: SceneDistances, output: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from scenesem_otio.core.colours import distance_colormap
     from scenesem_otio.core.fileio import atomic_path, check_writable
 
     check_writable(output, (".png", ".pdf", ".svg"))
@@ -62,7 +63,7 @@ def write_heatmap(dist: SceneDistances, output: Path) -> None:
     n = len(labels)
     size = min(4 + 0.25 * n, 30)
     fig, ax = plt.subplots(figsize=(size, size * 0.85))
-    im = ax.imshow(dist.matrix, cmap="magma_r", vmin=0.0,
+    im = ax.imshow(dist.matrix, cmap=distance_colormap(), vmin=0.0,
                    vmax=max(float(dist.matrix.max()), 1e-6))
     step = max(1, n // 40)
     ax.set_xticks(range(0, n, step), labels[::step], rotation=90, fontsize=7)

@@ -524,7 +524,7 @@ def demo(minutes: float, workdir: Path | None, seed: int, seeds: int) -> None:
 def report(timeline: Path, output: Path, video: Path | None, no_progress: bool) -> None:
     """HTML storyboard of a TIMELINE (.otio/.otioz from `scenesem cut`): scenes, keyframes,
     boundary scores and distances, to look at before importing it into the NLE."""
-    from scenesem_otio.report import write_report
+    from scenesem_otio.report.write import write_report
 
     result = write_report(timeline, output, video=video, progress=not no_progress)
     click.echo(result.summary())

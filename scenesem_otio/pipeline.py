@@ -134,7 +134,7 @@ def cut(video: str | Path, options: CutOptions = CutOptions(), *,
         check_output_path(output)
     report = options.output.report
     if report is not None:
-        from scenesem_otio.report import check_report_path
+        from scenesem_otio.report.write import check_report_path
 
         check_report_path(report)
     start = time.perf_counter()
@@ -160,7 +160,7 @@ def cut(video: str | Path, options: CutOptions = CutOptions(), *,
 
         write_timeline(timeline, output, resolve_markers=options.output.resolve_markers)
     if report is not None:
-        from scenesem_otio.report import write_report
+        from scenesem_otio.report.write import write_report
 
         write_report(timeline, report, thumbnails=film.thumbnails, facts={
             "cut wall time": f"{time.perf_counter() - start:.1f} s",
