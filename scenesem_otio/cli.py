@@ -272,6 +272,7 @@ def distance(timeline: Path, output: Path | None, top: int) -> None:
     """Semantic distances between the scenes of a TIMELINE written with --embeddings."""
     from scenesem_otio.analysis import distances, write_heatmap
     from scenesem_otio.core.fileio import check_writable
+    from scenesem_otio.core.scenes import scene_label
     from scenesem_otio.segment.decide import nearest_earlier
 
     if output is not None:
@@ -281,8 +282,8 @@ def distance(timeline: Path, output: Path | None, top: int) -> None:
     lines = [f"{'scene':<7}{'start':>9}  {'Δprev':>6}  nearest earlier"]
     for i, s in enumerate(found.scenes):
         prev = f"{dist[i, i - 1]:.3f}" if i else "   -  "
-        near = ", ".join(f"S{j + 1:03d} {d:.3f}" for j, d in nearest_earlier(dist, i, top))
-        lines.append(f"S{i + 1:03d}  {s.start:>9}  {prev:>6}  {near or '-'}")
+        near = ", ".join(f"{scene_label(j)} {d:.3f}" for j, d in nearest_earlier(dist, i, top))
+        lines.append(f"{scene_label(i)}  {s.start:>9}  {prev:>6}  {near or '-'}")
     if output is not None:
         write_heatmap(found, output)
         lines.append(f"heatmap written to {output}")
