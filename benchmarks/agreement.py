@@ -30,13 +30,14 @@ HERE = Path(__file__).resolve().parent
 def film_rows(path: Path, embedder, keeps: list[float], caps: list[int], batch: int,
               seconds: float | None = None) -> list[dict]:
     """One row per (keep, cap) for one film."""
-    from scenesem_otio.config import SamplingOptions, SegmentOptions
-    from scenesem_otio.evaluate import boundary_prf
+    from scenesem_otio.core.config import SamplingOptions, SegmentOptions
+    from scenesem_otio.core.scenes import shots_from_cuts
+    from scenesem_otio.core.vectors import shot_embeddings
+    from scenesem_otio.evaluate.metrics import boundary_prf
     from scenesem_otio.media.probe import probe
     from scenesem_otio.media.sampling import iter_clips, plan_clips
     from scenesem_otio.media.shots import detect_shots
-    from scenesem_otio.scenes import shots_from_cuts
-    from scenesem_otio.segment import segment, shot_embeddings
+    from scenesem_otio.segment.decide import segment
 
     info = probe(path)
     fps = float(info.fps)
@@ -112,7 +113,8 @@ def main() -> None:
     from transformers import VideoMAEConfig
 
     from scenesem_otio.model.backbone import VideoBackbone
-    from scenesem_otio.model.embedder import SceneEmbedder, load_embedder
+    from scenesem_otio.model.checkpoint import load_embedder
+    from scenesem_otio.model.embedder import SceneEmbedder
 
     if args.model:
         embedder = load_embedder(args.model, device="cpu", precision="fp32")

@@ -117,8 +117,8 @@ def main() -> None:
 
     import torch
 
-    from scenesem_otio.config import DEFAULT_KEEP
-    from scenesem_otio.model.embedder import cpu_has_fast_bf16
+    from scenesem_otio.core.config import DEFAULT_KEEP
+    from scenesem_otio.model.precision import cpu_has_fast_bf16
 
     cores = os.cpu_count() or 1
     rows = (gpu_rows(DEFAULT_KEEP) if args.device == "cuda"
@@ -156,7 +156,7 @@ def main() -> None:
 
 
 def cpu_name() -> str:
-    from scenesem_otio.model.embedder import cpu_name as name
+    from scenesem_otio.model.precision import cpu_name as name
 
     return name()
 

@@ -21,11 +21,11 @@ import numpy as np
 
 
 def embedded_films(root: Path, ckpt: Path) -> dict[str, list]:
-    """{split: [EmbeddedFilm]} for the demo's films, embedded once (as `train` embeds them
+    """{split: [LabelledFilm]} for the demo's films, embedded once (as `train` embeds them
     for its second stage) and cached as npz."""
     import yaml
 
-    from scenesem_otio.train.calibration import EmbeddedFilm, embed_films
+    from scenesem_otio.train.calibration import LabelledFilm, embed_films
     from scenesem_otio.train.sources import load_sources
 
     cache = ckpt / "shots.npz"
@@ -34,7 +34,7 @@ def embedded_films(root: Path, ckpt: Path) -> dict[str, list]:
     split_of = {e["video"]: e["split"] for e in yaml.safe_load(
         (films_dir / "train.yaml").read_text())}
     if not cache.exists():
-        from scenesem_otio.model.embedder import load_embedder
+        from scenesem_otio.model.checkpoint import load_embedder
 
         films = embed_films(load_embedder(str(ckpt), device="cpu"), items)
         np.savez(cache, **{f"{key}{i}": np.asarray(value) for i, f in enumerate(films)
@@ -44,7 +44,7 @@ def embedded_films(root: Path, ckpt: Path) -> dict[str, list]:
     data = np.load(cache)
     out: dict[str, list] = {"train": [], "val": [], "test": []}
     for i, item in enumerate(items):
-        film = EmbeddedFilm(data[f"emb{i}"], list(data[f"starts{i}"]),
+        film = LabelledFilm(data[f"emb{i}"], list(data[f"starts{i}"]),
                             float(data[f"dur{i}"][0]), list(data[f"truth{i}"]))
         out[split_of.get(Path(item.path).name, "test")].append(film)
     return out
@@ -53,8 +53,8 @@ def embedded_films(root: Path, ckpt: Path) -> dict[str, list]:
 def held_out_scores(films: list, scores: list[np.ndarray], threshold: float,
                     min_scene: float) -> dict[str, float]:
     """Decode like `cut` (θ, local max ±1, min scene) and score like `scenesem demo`."""
-    from scenesem_otio.evaluate import Segmentation, overall, score
-    from scenesem_otio.segment import pick_boundaries
+    from scenesem_otio.evaluate.metrics import Segmentation, overall, score
+    from scenesem_otio.segment.decide import pick_boundaries
 
     rows = []
     for f, s in zip(films, scores):
@@ -117,7 +117,7 @@ def main() -> None:
     parser.add_argument("--variants", default=",".join(VARIANTS),
                         help="names from VARIANTS, separated by commas")
     args = parser.parse_args()
-    from scenesem_otio.model.embedder import cpu_name
+    from scenesem_otio.model.precision import cpu_name
 
     print(f"CPU: {cpu_name()}")
     print(f"{'checkpoint':<18} {'variant':<28} {'F1':>13} {'mIoU':>13} {'AP':>13}")

@@ -143,7 +143,7 @@ STAGES = {
     ),
     "single pass: decode + shots + 224² crops": (
         "from scenesem_otio.media.probe import probe\n"
-        "from scenesem_otio.config import SamplingOptions, ShotOptions\n"
+        "from scenesem_otio.core.config import SamplingOptions, ShotOptions\n"
         "from scenesem_otio.media.stream import single_pass\n"
         "scan = single_pass(probe({v!r}), ShotOptions(),\n"
         "                   SamplingOptions(num_frames=16, image_size=224))\n"
@@ -152,8 +152,8 @@ STAGES = {
     "segmentation + timeline write (2000 shots)": (
         "import numpy as np\n"
         "from scenesem_otio.media.probe import probe\n"
-        "from scenesem_otio.scenes import shots_from_cuts\n"
-        "from scenesem_otio.segment import segment\n"
+        "from scenesem_otio.core.scenes import shots_from_cuts\n"
+        "from scenesem_otio.segment.decide import segment\n"
         "from scenesem_otio.adapters.timeline import build_timeline\n"
         "from scenesem_otio.adapters.formats import write_timeline\n"
         "info = probe({v!r}); n = info.n_frames\n"
@@ -164,7 +164,7 @@ STAGES = {
     ),
     "backbone clips/s (64 clips)": (
         "import numpy as np\n"
-        "from scenesem_otio.model.embedder import load_embedder\n"
+        "from scenesem_otio.model.checkpoint import load_embedder\n"
         "m = load_embedder({m!r})\n"
         "s = m.backbone.image_size\n"
         "m.embed(np.zeros((64, 16, s, s, 3), np.uint8), batch_size=8)"
@@ -174,9 +174,9 @@ STAGES = {
 
 CUT = (
     "from pathlib import Path\n"
-    "from scenesem_otio.config import CutOptions, RuntimeOptions\n"
+    "from scenesem_otio.core.config import CutOptions, RuntimeOptions\n"
     "from scenesem_otio.model.backbone import apply_speed_options\n"
-    "from scenesem_otio.model.embedder import load_embedder\n"
+    "from scenesem_otio.model.checkpoint import load_embedder\n"
     "from scenesem_otio.pipeline import cut\n"
     "rt = RuntimeOptions(model={m!r}, device={d!r}, precision={p!r}, batch_size={b},\n"
     "                    keep={k!r}, max_clips_per_shot={c!r})\n"
@@ -219,7 +219,7 @@ DECODE = {
 
 BEFORE = (
     "from pathlib import Path\n"
-    "from scenesem_otio.config import CutOptions, RuntimeOptions, ShotOptions\n"
+    "from scenesem_otio.core.config import CutOptions, RuntimeOptions, ShotOptions\n"
     "from scenesem_otio.media.shots import detect_shots\n"
     "from scenesem_otio.pipeline import cut\n"
     "shots = ShotOptions(cuts=tuple(detect_shots({v!r})))  # a decode of its own, then clips\n"
@@ -285,7 +285,7 @@ def main() -> None:
     run_child("PySceneDetect (scenedetect.detect, adaptive)",
               [py, "-c", f"import scenedetect as s; s.detect({str(video)!r}, "
                          "s.AdaptiveDetector())"], media_s, rows)
-    from scenesem_otio.config import DEFAULT_KEEP, DEFAULT_MAX_CLIPS_PER_SHOT
+    from scenesem_otio.core.config import DEFAULT_KEEP, DEFAULT_MAX_CLIPS_PER_SHOT
 
     keep = DEFAULT_KEEP if args.keep is None else args.keep
     cap = DEFAULT_MAX_CLIPS_PER_SHOT if args.max_clips_per_shot is None \
@@ -386,7 +386,7 @@ def scene_f1(pred: Path, ref: Path) -> float:
     """Boundary F1 (±0.5 s) of one written cut's scene starts against another's."""
     import opentimelineio as otio
 
-    from scenesem_otio.evaluate import boundary_prf
+    from scenesem_otio.evaluate.metrics import boundary_prf
 
     def starts(p: Path) -> list[float]:
         clips = otio.adapters.read_from_file(str(p)).tracks[0].find_clips()
@@ -395,7 +395,7 @@ def scene_f1(pred: Path, ref: Path) -> float:
 
 
 def cpu_name() -> str:
-    from scenesem_otio.model.embedder import cpu_name as name
+    from scenesem_otio.model.precision import cpu_name as name
 
     return name()
 

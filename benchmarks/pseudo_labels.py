@@ -36,10 +36,11 @@ def main() -> None:
 
     from scenesem_otio.adapters.formats import read_timeline
     from scenesem_otio.adapters.timeline import scenes_from_timeline
-    from scenesem_otio.config import CutOptions, SegmentOptions
-    from scenesem_otio.demo import as_segmentation, evaluate, held_out_films, run_config
-    from scenesem_otio.evaluate import boundary_prf
-    from scenesem_otio.model.embedder import cpu_name, load_embedder
+    from scenesem_otio.core.config import CutOptions, SegmentOptions
+    from scenesem_otio.demo.run import as_segmentation, evaluate, held_out_films, run_config
+    from scenesem_otio.evaluate.metrics import boundary_prf
+    from scenesem_otio.model.checkpoint import load_embedder
+    from scenesem_otio.model.precision import cpu_name
     from scenesem_otio.pipeline import cut
     from scenesem_otio.train.pseudo import write_pseudo_projects
     from scenesem_otio.train.trainer import train

@@ -39,7 +39,7 @@ DEMO_CHECKPOINT = {"tiny: stage + 2 folds (default)": 1,
 
 def checkpoint(root: Path, name: str, seed: int, steps: int) -> Path:
     """Train the variant (or reuse the demo's run when its recorded settings are the same)."""
-    from scenesem_otio.demo import run_config, trained_with
+    from scenesem_otio.demo.run import run_config, trained_with
     from scenesem_otio.train.trainer import train
 
     base, options = VARIANTS[name]
@@ -58,9 +58,9 @@ def checkpoint(root: Path, name: str, seed: int, steps: int) -> Path:
 
 
 def rows_of(ckpt: Path, held_out: list) -> dict[str, dict]:
-    from scenesem_otio.config import SegmentOptions
-    from scenesem_otio.demo import evaluate_rules
-    from scenesem_otio.model.embedder import load_embedder
+    from scenesem_otio.core.config import SegmentOptions
+    from scenesem_otio.demo.run import evaluate_rules
+    from scenesem_otio.model.checkpoint import load_embedder
 
     return evaluate_rules(held_out, load_embedder(str(ckpt), device="cpu"), {
         "boundary": SegmentOptions(), "cosine": SegmentOptions(boundary_model=False)})
@@ -80,8 +80,8 @@ def main() -> None:
     parser.add_argument("--variants", default="|".join(VARIANTS),
                         help="names from VARIANTS, separated by |")
     args = parser.parse_args()
-    from scenesem_otio.demo import held_out_films
-    from scenesem_otio.model.embedder import cpu_name
+    from scenesem_otio.demo.run import held_out_films
+    from scenesem_otio.model.precision import cpu_name
 
     seeds = [int(s) for s in args.seeds.split(",")]
     held_out = held_out_films(args.root / "films")

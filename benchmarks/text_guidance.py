@@ -38,7 +38,7 @@ DEMO_CHECKPOINT = {"visual only (α=0)": 0, "linear α=1 (default)": 1, "squared
 def run(root: Path, name: str, options: dict, seed: int, steps: int) -> dict[str, float]:
     import re
 
-    from scenesem_otio.demo import run_config, trained_with
+    from scenesem_otio.demo.run import run_config, trained_with
     from scenesem_otio.train.trainer import train
 
     out = root / "text-sweep" / f"{re.sub(r'[^a-z0-9]+', '-', name.lower())}-seed{seed}"
@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--settings", default="|".join(SETTINGS),
                         help="names from SETTINGS, separated by |")
     args = parser.parse_args()
-    from scenesem_otio.model.embedder import cpu_name
+    from scenesem_otio.model.precision import cpu_name
 
     seeds = [int(s) for s in args.seeds.split(",")]
     start = time.perf_counter()

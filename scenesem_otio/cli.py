@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from scenesem_otio import __version__
-from scenesem_otio.config import (
+from scenesem_otio.core.config import (
     DEFAULT_KEEP,
     DEFAULT_MAX_CLIPS_PER_SHOT,
     DEFAULT_MIN_SCENE_S,
@@ -31,7 +31,7 @@ from scenesem_otio.config import (
     RuntimeOptions,
     SegmentOptions,
 )
-from scenesem_otio.errors import ScenesemError
+from scenesem_otio.core.errors import ScenesemError
 from scenesem_otio.train.config import BOUNDARY_TRAINING, DEFAULT_FOLDS, TrainConfig
 from scenesem_otio.train.pseudo import DEFAULT_METHOD as PSEUDO_METHOD
 from scenesem_otio.train.pseudo import METHODS as PSEUDO_METHODS
@@ -73,7 +73,7 @@ resolve_markers_option = click.option(
                                       "programs (the Blender add-on).")
 def main(verbose: int, progress_style: str) -> None:
     """Cut films into scenes and measure the semantic distance between them."""
-    from scenesem_otio.progress import set_progress_style
+    from scenesem_otio.core.progress import set_progress_style
 
     set_progress_style(progress_style)
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
@@ -129,7 +129,7 @@ def _table(rows: dict[str, Any], width: int = 13) -> str:
 def _shot_options(detector: str, detector_threshold: float | None, min_shot: int | None,
                   min_content: float | None, edit: Path | None = None,
                   default_min_content: float | None = SCENE_MIN_CONTENT) -> Any:
-    from scenesem_otio.config import ShotOptions
+    from scenesem_otio.core.config import ShotOptions
 
     if min_content is not None and detector != "adaptive":
         raise click.UsageError("--min-content applies to --shot-detector adaptive only")
@@ -227,7 +227,7 @@ def cut(video: Path, output: Path, model: str | None, shots_edit: Path | None, d
         resolve_markers: bool, no_progress: bool, keep: float | None,
         max_clips_per_shot: int | None) -> None:
     """Cut VIDEO into scenes and write a timeline with semantic-distance markers."""
-    from scenesem_otio.config import CutOptions, OutputOptions
+    from scenesem_otio.core.config import CutOptions, OutputOptions
     from scenesem_otio.model.choose import choose_model
     from scenesem_otio.pipeline import cut as run_cut
 
@@ -276,9 +276,10 @@ def cut_summary(result: Any) -> str:
 @_friendly_errors
 def distance(timeline: Path, output: Path | None, top: int) -> None:
     """Semantic distances between the scenes of a TIMELINE written with --embeddings."""
-    from scenesem_otio.fileio import check_writable
-    from scenesem_otio.pipeline import distances, write_heatmap
-    from scenesem_otio.segment import nearest_earlier
+    from scenesem_otio.analysis import distances, write_heatmap
+    from scenesem_otio.core.fileio import check_writable
+    from scenesem_otio.core.scenes import scene_label
+    from scenesem_otio.segment.decide import nearest_earlier
 
     if output is not None:
         check_writable(output, (".png", ".pdf", ".svg"))
@@ -287,8 +288,8 @@ def distance(timeline: Path, output: Path | None, top: int) -> None:
     lines = [f"{'scene':<7}{'start':>9}  {'Δprev':>6}  nearest earlier"]
     for i, s in enumerate(found.scenes):
         prev = f"{dist[i, i - 1]:.3f}" if i else "   -  "
-        near = ", ".join(f"S{j + 1:03d} {d:.3f}" for j, d in nearest_earlier(dist, i, top))
-        lines.append(f"S{i + 1:03d}  {s.start:>9}  {prev:>6}  {near or '-'}")
+        near = ", ".join(f"{scene_label(j)} {d:.3f}" for j, d in nearest_earlier(dist, i, top))
+        lines.append(f"{scene_label(i)}  {s.start:>9}  {prev:>6}  {near or '-'}")
     if output is not None:
         write_heatmap(found, output)
         lines.append(f"heatmap written to {output}")
@@ -409,7 +410,7 @@ def pseudo_label(videos: tuple[Path, ...], out_dir: Path, model: str | None, met
 
     Then: scenesem train --data OUT/manifest.yaml --alpha 0 --out CKPT
     """
-    from scenesem_otio.model.embedder import load_embedder
+    from scenesem_otio.model.checkpoint import load_embedder
     from scenesem_otio.train.pseudo import write_pseudo_projects
 
     for video in videos:
@@ -444,8 +445,8 @@ def eval_(pred: Path, truth: Path | None, tolerance: float, as_json: bool,
 
     PRED may also be a manifest (YAML/JSON list of {pred, truth[, video]}) for many videos.
     """
-    from scenesem_otio.compare import evaluate_pairs, evaluation_pairs
-    from scenesem_otio.scenes import parse_rate
+    from scenesem_otio.core.scenes import parse_rate
+    from scenesem_otio.evaluate.compare import evaluate_pairs, evaluation_pairs
 
     rate = parse_rate(fps, "--fps").limit_denominator(1001) if fps else None
     rows = evaluate_pairs(evaluation_pairs(pred, truth), tolerance=tolerance, fps=rate,
@@ -490,7 +491,7 @@ def eval_table(rows: list[Any], tolerance: float) -> str:
 @_friendly_errors
 def synth(out_dir: Path, n_films: int, seed: int, width: int, height: int, fps: str) -> None:
     """Render benchmark films with a known scene structure, truth timelines and a manifest."""
-    from scenesem_otio.synth import synth_films
+    from scenesem_otio.demo.synth import synth_films
 
     start = time.perf_counter()
     entries = synth_films(out_dir, n_films, seed, width, height, fps)
@@ -513,7 +514,7 @@ def synth(out_dir: Path, n_films: int, seed: int, width: int, height: int, fps: 
 @_friendly_errors
 def demo(minutes: float, workdir: Path | None, seed: int, seeds: int) -> None:
     """Offline end-to-end proof: synth -> train tiny model -> cut -> eval vs PySceneDetect."""
-    from scenesem_otio.demo import run_demo
+    from scenesem_otio.demo.run import run_demo
 
     click.echo(run_demo(minutes=minutes, workdir=workdir, seed=seed, seeds=seeds))
 
@@ -530,7 +531,7 @@ def demo(minutes: float, workdir: Path | None, seed: int, seeds: int) -> None:
 def report(timeline: Path, output: Path, video: Path | None, no_progress: bool) -> None:
     """HTML storyboard of a TIMELINE (.otio/.otioz from `scenesem cut`): scenes, keyframes,
     boundary scores and distances, to look at before importing it into the NLE."""
-    from scenesem_otio.report import write_report
+    from scenesem_otio.report.write import write_report
 
     result = write_report(timeline, output, video=video, progress=not no_progress)
     click.echo(result.summary())
@@ -549,7 +550,7 @@ def report(timeline: Path, output: Path, video: Path | None, no_progress: bool) 
 def convert(timeline: Path, output: Path, fps: str | None, resolve_markers: bool) -> None:
     """Rewrite TIMELINE in another format, e.g. an editor's project as .json and back."""
     from scenesem_otio.adapters.formats import check_output_path, read_timeline, write_timeline
-    from scenesem_otio.scenes import parse_rate
+    from scenesem_otio.core.scenes import parse_rate
 
     check_output_path(output)
     rate = parse_rate(fps).limit_denominator(1001) if fps else None

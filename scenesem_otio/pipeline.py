@@ -11,39 +11,23 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from scenesem_otio.config import (
+from scenesem_otio.core.config import (
     DEFAULT_MIN_SCENE_S,
     PYSCENEDETECT_SHOTS,
     CutOptions,
-    SamplingOptions,
     SegmentOptions,
     ShotOptions,
 )
-from scenesem_otio.scenes import Scene, Shot, VideoInfo
+from scenesem_otio.core.scenes import Scene, Shot, VideoInfo
+from scenesem_otio.embed import FilmEmbedding, embed_film
 
 if TYPE_CHECKING:
     import numpy as np
     import opentimelineio as otio
 
-    from scenesem_otio.media.sampling import KnownShots
-    from scenesem_otio.media.stream import SinglePass
     from scenesem_otio.model.embedder import SceneEmbedder
-
-
-@dataclass
-class FilmEmbedding:
-    """A film's shots and their embeddings: what segmentation (and calibration) needs."""
-
-    info: VideoInfo
-    shots: list[Shot]
-    shot_embeddings: np.ndarray  # [n_shots, E], unit rows
-    n_clips: int
-    clips_per_s: float
-    frames_decoded: int
-    thumbnails: dict[int, Any] | None = None  # shot start -> ShotThumbs, for the report
-    shot_colours: np.ndarray | None = None  # [n_shots, 64] colour histograms (media.colour)
 
 
 @dataclass
@@ -85,102 +69,6 @@ class BaselineResult:
     wall_s: float
 
 
-def shot_source(info: VideoInfo, shots: ShotOptions, sampling: SamplingOptions,
-                thumbnails: bool = False) -> SinglePass | KnownShots:
-    """Detected in the single decode pass, or known up front (an edit, or given cut frames).
-
-    `thumbnails`: the source also keeps each shot's first/middle/last frame (`cut --report`).
-    """
-    from scenesem_otio.media.sampling import KnownShots
-    from scenesem_otio.media.stream import single_pass
-    from scenesem_otio.scenes import shots_from_cuts
-
-    if shots.edit is not None:
-        from scenesem_otio.adapters.formats import read_timeline
-        from scenesem_otio.adapters.timeline import cuts_from_timeline
-
-        timeline = read_timeline(shots.edit, rate=info.fps)
-        cuts = cuts_from_timeline(timeline, info, source=str(shots.edit))
-        return KnownShots(info, shots_from_cuts(cuts, info.n_frames), sampling,
-                          thumbnails=thumbnails)
-    if shots.cuts is not None:
-        return KnownShots(info, shots_from_cuts(list(shots.cuts), info.n_frames), sampling,
-                          thumbnails=thumbnails)
-    return single_pass(info, shots, sampling, thumbnails=thumbnails)
-
-
-def embed_clips(embedder: SceneEmbedder, clips: Any, *, batch_size: int,
-                advance: Any = None, position: Any = None
-                ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Embed `(index, uint8 clip)` pairs in batches -> ([N, E] in index order, [N, C] colour
-    histograms of the same clips, clips/s).
-
-    Decoding runs ahead in a thread (`prefetch`); `advance(position() - shown)` moves the
-    progress bar after each batch.
-    """
-    import numpy as np
-
-    from scenesem_otio.media.colour import COLOUR_DIM, colour_histogram
-    from scenesem_otio.prefetch import prefetch
-
-    rows: dict[int, np.ndarray] = {}
-    colours: dict[int, np.ndarray] = {}
-    start = time.perf_counter()
-    shown = 0
-    batch: list[tuple[int, np.ndarray]] = []
-
-    def flush() -> None:
-        nonlocal shown
-        vectors = embedder.embed(np.stack([c for _, c in batch]), batch_size=len(batch))
-        rows.update(zip((i for i, _ in batch), vectors))
-        colours.update((i, colour_histogram(c)) for i, c in batch)
-        batch.clear()
-        if advance is not None:
-            now = position() if position is not None else len(rows)
-            advance(now - shown)
-            shown = now
-
-    for item in prefetch(clips, depth=max(2 * batch_size, 8)):
-        batch.append(item)
-        if len(batch) >= batch_size:
-            flush()
-    if batch:
-        flush()
-    rate = len(rows) / max(time.perf_counter() - start, 1e-9)
-    out = np.zeros((len(rows), embedder.dim), np.float32)
-    hist = np.zeros((len(rows), COLOUR_DIM), np.float32)
-    for i, v in rows.items():
-        out[i] = v
-        hist[i] = colours[i]
-    return out, hist, rate
-
-
-def embed_film(video: str | Path, embedder: SceneEmbedder, shots: ShotOptions = ShotOptions(),
-               *, batch_size: int = 8, progress: bool = True,
-               thumbnails: bool = False) -> FilmEmbedding:
-    """probe -> shots -> clips -> shot embeddings, in one decode pass through the file."""
-    from scenesem_otio.media.probe import probe
-    from scenesem_otio.progress import progress_bar
-    from scenesem_otio.segment import shot_embeddings
-
-    info = probe(video)
-    backbone = embedder.backbone
-    sampling = embedder.meta.sampling.resolved(backbone.num_frames, backbone.image_size)
-    source = shot_source(info, shots, sampling, thumbnails)
-    numbered = ((i, clip) for i, (_, clip) in enumerate(source.clips()))
-    with progress_bar("embedding", total=info.n_frames, unit="frames",
-                      enabled=progress) as advance:
-        clip_emb, clip_colours, rate = embed_clips(
-            embedder, numbered, batch_size=batch_size, advance=advance,
-            position=lambda: source.stats.frames_decoded)
-    owners = [p.shot for p in source.plans]
-    emb = shot_embeddings(clip_emb, owners, len(source.shots))
-    colours = shot_embeddings(clip_colours, owners, len(source.shots))  # mean, normalised
-    thumbs = source.thumbs.finish(info.n_frames) if source.thumbs is not None else None
-    return FilmEmbedding(info, source.shots, emb, len(source.plans), rate,
-                         source.stats.frames_decoded, thumbs, colours)
-
-
 def uses_boundary_model(embedder: SceneEmbedder, segment: SegmentOptions) -> bool:
     return embedder.boundary is not None and segment.boundary_model
 
@@ -192,7 +80,7 @@ def resolve_segment(segment: SegmentOptions, embedder: SceneEmbedder
     A checkpoint with a boundary model is calibrated for its probabilities; its cosine-rule
     calibration (kept in the record) applies when the boundary model is switched off.
     """
-    from scenesem_otio.model.checkpoint import Calibration
+    from scenesem_otio.model.meta import Calibration
 
     calib = embedder.meta.calibration
     cosine = embedder.meta.record.get("cosine_calibration")
@@ -225,7 +113,7 @@ def scenes_of(film: FilmEmbedding, segment: SegmentOptions, embedder: SceneEmbed
 
     Everything `cut` does after the embeddings; the demo decodes one embedding pass two ways.
     """
-    from scenesem_otio.segment import segment as run_segment
+    from scenesem_otio.segment.decide import segment as run_segment
 
     seg, threshold_source = resolve_segment(segment, embedder)
     scores = boundary_probabilities(film, embedder, segment)
@@ -246,14 +134,14 @@ def cut(video: str | Path, options: CutOptions = CutOptions(), *,
         check_output_path(output)
     report = options.output.report
     if report is not None:
-        from scenesem_otio.report import check_report_path
+        from scenesem_otio.report.write import check_report_path
 
         check_report_path(report)
     start = time.perf_counter()
     rt = options.runtime
     loaded = embedder is None
     if embedder is None:
-        from scenesem_otio.model.embedder import load_embedder
+        from scenesem_otio.model.checkpoint import load_embedder
 
         embedder = load_embedder(rt.model, device=rt.device, precision=rt.precision,
                                  choice=rt.model_choice)
@@ -272,7 +160,7 @@ def cut(video: str | Path, options: CutOptions = CutOptions(), *,
 
         write_timeline(timeline, output, resolve_markers=options.output.resolve_markers)
     if report is not None:
-        from scenesem_otio.report import write_report
+        from scenesem_otio.report.write import write_report
 
         write_report(timeline, report, thumbnails=film.thumbnails, facts={
             "cut wall time": f"{time.perf_counter() - start:.1f} s",
@@ -324,9 +212,9 @@ def baseline(video: str | Path, output: Path, shots: ShotOptions = PYSCENEDETECT
     from scenesem_otio import __version__
     from scenesem_otio.adapters.formats import check_output_path, write_timeline
     from scenesem_otio.adapters.timeline import build_timeline
+    from scenesem_otio.core.scenes import shots_from_cuts
     from scenesem_otio.media.probe import probe
     from scenesem_otio.media.shots import detect_shots
-    from scenesem_otio.scenes import shots_from_cuts
 
     check_output_path(output)
     info = probe(video)
@@ -345,61 +233,3 @@ def baseline(video: str | Path, output: Path, shots: ShotOptions = PYSCENEDETECT
     return BaselineResult(info, found, output, time.perf_counter() - start)
 
 
-@dataclass
-class SceneDistances:
-    """Scenes of a timeline written with `--embeddings` and their distance matrix."""
-
-    name: str
-    scenes: list[Scene]
-    matrix: np.ndarray  # D_ij = (1 − cos) / 2
-
-    @property
-    def labels(self) -> list[str]:
-        return [s.title or f"S{i + 1:03d}" for i, s in enumerate(self.scenes)]
-
-
-def distances(timeline: Path) -> SceneDistances:
-    """Distance matrix between the scenes of a timeline written with `cut --embeddings`."""
-    import numpy as np
-
-    from scenesem_otio.adapters.formats import read_timeline
-    from scenesem_otio.adapters.timeline import scenes_from_timeline
-    from scenesem_otio.errors import TimelineError
-    from scenesem_otio.segment import distance_matrix
-
-    tl = read_timeline(timeline)
-    scenes = scenes_from_timeline(tl, source=str(timeline))
-    if not scenes:
-        raise TimelineError(f"{timeline}: no scenes in it")
-    if any(not s.embedding for s in scenes):
-        raise TimelineError(f"{timeline}: scenes carry no embeddings; write it with "
-                            f"`scenesem cut … --embeddings`")
-    emb = np.asarray([s.embedding for s in scenes], dtype=np.float64)
-    return SceneDistances(tl.name or Path(timeline).stem, scenes, distance_matrix(emb))
-
-
-def write_heatmap(dist: SceneDistances, output: Path) -> None:
-    """The distance matrix as an image (.png/.pdf/.svg), written atomically."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from scenesem_otio.fileio import atomic_path, check_writable
-
-    check_writable(output, (".png", ".pdf", ".svg"))
-    labels = dist.labels
-    n = len(labels)
-    size = min(4 + 0.25 * n, 30)
-    fig, ax = plt.subplots(figsize=(size, size * 0.85))
-    im = ax.imshow(dist.matrix, cmap="magma_r", vmin=0.0,
-                   vmax=max(float(dist.matrix.max()), 1e-6))
-    step = max(1, n // 40)
-    ax.set_xticks(range(0, n, step), labels[::step], rotation=90, fontsize=7)
-    ax.set_yticks(range(0, n, step), labels[::step], fontsize=7)
-    ax.set_title(f"{dist.name}: semantic distance between scenes")
-    fig.colorbar(im, ax=ax, label="D = (1 − cos) / 2")
-    fig.tight_layout()
-    with atomic_path(output) as tmp:
-        fig.savefig(tmp, format=output.suffix.lstrip(".").lower() or "png", dpi=120)
-    plt.close(fig)

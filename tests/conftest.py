@@ -98,7 +98,7 @@ def scene_film(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[int
 @pytest.fixture(scope="session")
 def tiny_videomae_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random 4-layer VideoMAE (hidden 64, 64x64 input) saved with save_pretrained."""
-    from scenesem_otio.demo import tiny_backbone
+    from scenesem_otio.demo.run import tiny_backbone
 
     return tiny_backbone(tmp_path_factory.mktemp("tiny_videomae"), seed=0, hidden_size=64,
                          mean_pooling=False)
@@ -116,7 +116,7 @@ def synth_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Three small benchmark films (scenesem synth); the last one is the validation split."""
     import yaml
 
-    from scenesem_otio.synth import synth_films
+    from scenesem_otio.demo.synth import synth_films
 
     root = tmp_path_factory.mktemp("synth")
     entries = synth_films(root, n_films=3, seed=5, width=128, height=72, progress=False)

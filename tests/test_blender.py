@@ -28,10 +28,10 @@ from films import render_film
 from scenesem_otio.adapters.formats import read_timeline
 from scenesem_otio.adapters.timeline import build_timeline, scenes_from_timeline
 from scenesem_otio.cli import main
+from scenesem_otio.core.progress import progress_bar, set_progress_style
+from scenesem_otio.core.scenes import Scene, scene_title
 from scenesem_otio.media.decode import iter_frames
 from scenesem_otio.media.probe import probe
-from scenesem_otio.progress import progress_bar, set_progress_style
-from scenesem_otio.scenes import Scene, scene_title
 
 BLENDER = shutil.which("blender")
 needs_blender = pytest.mark.skipif(BLENDER is None, reason="blender is not installed "

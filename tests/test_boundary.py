@@ -7,16 +7,10 @@ import itertools
 import numpy as np
 import pytest
 
-from scenesem_otio.calibrate import (
-    ScoredFilm,
-    calibrate,
-    decode_n_scenes,
-    logit,
-    min_scene_grid,
-)
-from scenesem_otio.errors import CheckpointError, DataError
-from scenesem_otio.evaluate import boundary_prf
-from scenesem_otio.segment import pick_boundaries
+from scenesem_otio.core.errors import CheckpointError, DataError
+from scenesem_otio.evaluate.metrics import boundary_prf
+from scenesem_otio.segment.calibrate import ScoredFilm, fit_decoding, min_scene_grid
+from scenesem_otio.segment.decide import decode_n_scenes, logit, pick_boundaries
 from scenesem_otio.train.boundary import (
     FilmShots,
     starts_from_frame_labels,
@@ -220,7 +214,7 @@ def test_calibration_matches_brute_force(seed: int) -> None:
     grid = [0.0, 1.0, 2.5, 4.0]
     best = max(brute_f1(films, float(t), ms) for ms in grid
                for t in {float(x) for f in films for x in f.scores})
-    got = calibrate(films, grid)
+    got = fit_decoding(films, grid)
     assert got.f1 == pytest.approx(best, abs=1e-12)
     # The θ and min scene it returns really score that F1 when decoded as `cut` does.
     assert brute_f1(films, got.threshold, got.min_scene_s) == pytest.approx(best, abs=1e-12)
@@ -231,11 +225,11 @@ def test_calibration_puts_theta_between_scores_and_prefers_wide_margins() -> Non
     # One film, cuts at 10, 20, 30 s; truth at 10 and 30. Scores: truth 0.9/0.8, false 0.2.
     film = ScoredFilm(np.array([0.1, 0.9, 0.1, 0.2, 0.1, 0.8, 0.1]),
                       [0, 5, 10, 15, 20, 25, 30, 35], 40.0, [10.0, 30.0])
-    got = calibrate([film], [0.0])
+    got = fit_decoding([film], [0.0])
     assert got.f1 == 1.0
     assert got.threshold == pytest.approx(0.5)  # half-way between 0.2 and 0.8
     # A min scene that swallows a true scene costs F1 and is not chosen.
-    assert calibrate([film], [0.0, 25.0]).min_scene_s == 0.0
+    assert fit_decoding([film], [0.0, 25.0]).min_scene_s == 0.0
 
 
 def test_min_scene_grid_follows_the_data() -> None:

@@ -12,13 +12,14 @@ from click.testing import CliRunner
 from scenesem_otio.adapters.formats import read_timeline
 from scenesem_otio.adapters.timeline import scenes_from_timeline
 from scenesem_otio.cli import main
-from scenesem_otio.config import CutOptions, RuntimeOptions, SegmentOptions
+from scenesem_otio.core.config import CutOptions, RuntimeOptions, SegmentOptions
 from scenesem_otio.media.probe import probe
 from scenesem_otio.media.shots import detect_shots
 from scenesem_otio.model.backbone import VideoBackbone
-from scenesem_otio.model.checkpoint import Calibration, ModelMeta, save_checkpoint
+from scenesem_otio.model.checkpoint import save_checkpoint
 from scenesem_otio.model.embedder import SceneEmbedder
 from scenesem_otio.model.head import EmbeddingHead
+from scenesem_otio.model.meta import Calibration, ModelMeta
 from scenesem_otio.pipeline import cut
 
 

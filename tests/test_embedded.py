@@ -14,7 +14,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from scenesem_otio.errors import CheckpointError
+from scenesem_otio.core.errors import CheckpointError
 from scenesem_otio.model import efficientnet
 from scenesem_otio.model.efficientnet import (
     FAMILY,
@@ -191,11 +191,11 @@ SETTINGS: dict[int, str | None] = {
 def labelled_keyframes(test_mp4: Path) -> tuple[list, np.ndarray, np.ndarray]:
     """(shots, shot index of each clip, uint8 keyframes [clips, 3, 224, 224, 3]): shots from
     PySceneDetect, 3 keyframes per clip planned as the pipeline plans them, one decode pass."""
-    from scenesem_otio.config import SamplingOptions
+    from scenesem_otio.core.config import SamplingOptions
+    from scenesem_otio.core.scenes import shots_from_cuts
     from scenesem_otio.media.probe import probe
     from scenesem_otio.media.sampling import plan_clips, sample_clips
     from scenesem_otio.media.shots import detect_shots
-    from scenesem_otio.scenes import shots_from_cuts
 
     info = probe(test_mp4)
     shots = shots_from_cuts(detect_shots(test_mp4), info.n_frames)
@@ -314,7 +314,7 @@ def test_embedded_checkpoint_trains_saves_and_cuts(synth_dir: Path, tmp_path: Pa
     """The MLP head, --unfreeze, the feature cache and checkpoints work with the image family."""
     from safetensors.torch import load_file
 
-    from scenesem_otio.config import CutOptions, RuntimeOptions
+    from scenesem_otio.core.config import CutOptions, RuntimeOptions
     from scenesem_otio.model.checkpoint import load_checkpoint
     from scenesem_otio.pipeline import cut
     from scenesem_otio.train.config import TrainConfig

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from scenesem_otio.cli import main
-from scenesem_otio.evaluate import (
+from scenesem_otio.evaluate.metrics import (
     Segmentation,
     average_precision,
     boundary_prf,

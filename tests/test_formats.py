@@ -26,8 +26,8 @@ from scenesem_otio.adapters.timeline import (
     scenes_from_timeline,
 )
 from scenesem_otio.cli import main
+from scenesem_otio.core.scenes import Scene, VideoInfo
 from scenesem_otio.media.probe import timecode_to_frames
-from scenesem_otio.scenes import Scene, VideoInfo
 
 # (id, fps, start timecode or None); DF is the only one written with ';'
 RATES = [
@@ -416,8 +416,8 @@ def test_drop_frame_edl_markers_survive_otios_reader(tmp_path: Path) -> None:
     """Our DF `* LOC: 01:00:59;29` lines (SMPTE ';', as NLEs write them) come back on the
     scene's first frame; OTIO's own cmx_3600 reader dropped them (issue 13)."""
     from scenesem_otio.adapters.timeline import build_timeline
+    from scenesem_otio.core.scenes import Scene, VideoInfo
     from scenesem_otio.media.probe import timecode_to_frames
-    from scenesem_otio.scenes import Scene, VideoInfo
 
     fps = Fraction(30000, 1001)
     base, _ = timecode_to_frames("01:00:00;00", fps)

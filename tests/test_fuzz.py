@@ -29,9 +29,9 @@ from hypothesis import strategies as st
 
 from scenesem_otio.adapters.formats import read_timeline, write_timeline
 from scenesem_otio.adapters.timeline import build_timeline, cuts_from_timeline, scenes_from_timeline
-from scenesem_otio.errors import ScenesemError
-from scenesem_otio.manifest import load_manifest
-from scenesem_otio.scenes import Scene, Shot, VideoInfo
+from scenesem_otio.core.errors import ScenesemError
+from scenesem_otio.core.manifest import load_manifest
+from scenesem_otio.core.scenes import Scene, Shot, VideoInfo
 
 SUFFIXES = (".otio", ".otioz", ".edl", ".xml", ".fcpxml", ".csv", ".json")
 CI_EXAMPLES = 100  # per reader and strategy: the whole module runs in ~10 s
@@ -451,7 +451,7 @@ _CHILD = """
 import sys
 from pathlib import Path
 from scenesem_otio.adapters.formats import read_timeline
-from scenesem_otio.errors import TimelineError
+from scenesem_otio.core.errors import TimelineError
 for name in sys.argv[1:]:
     try:
         read_timeline(name)

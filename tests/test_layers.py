@@ -1,13 +1,17 @@
-"""Layering: every import in the package follows the stage order, read from the source (ast).
+"""Architecture, read from the source (ast): the stage order, no import cycle, short functions,
+no HTML markup in Python.
 
-media -> model -> segment/evaluate -> adapters -> pipeline -> train -> demo -> cli: a module may
-import its own layer and the layers before it, never a later one (lazy imports inside functions
-count too: they hide cycles, they do not remove them).
+core -> media -> adapters -> model -> embed -> segment/evaluate -> pipeline/report/train ->
+batch/demo -> front ends (cli, frontends): a module may import its own layer and the layers
+before it, never a later one. Lazy imports inside functions count too: they hide cycles, they
+do not remove them. Inside a layer the whole import graph must still sort topologically.
 """
 
 from __future__ import annotations
 
 import ast
+import graphlib
+import re
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "scenesem_otio"
@@ -15,18 +19,26 @@ PACKAGE = Path(__file__).resolve().parents[1] / "scenesem_otio"
 # Units are top-level modules or subpackages; a full dotted name overrides its subpackage.
 LAYERS: list[set[str]] = [
     # `__version__`: the one name taken from the package root (a string, no import cost).
-    {"errors", "fileio", "config", "scenes", "progress", "prefetch", "manifest", "vectors",
-     "__version__"},
+    {"core", "__version__"},
     {"media"},
-    {"model"},
-    {"segment", "evaluate", "calibrate"},
+    # Timelines <-> files: they need only the value types, and an edit read from a file gives
+    # the shot stage its cuts, so formats sit under every stage that reads or writes one.
     {"adapters"},
-    {"pipeline", "compare", "synth", "report"},
-    {"train"},
-    {"demo"},
-    # Front ends: the CLI, the OTIO plugin entry points and the package's lazy public API.
-    {"cli", "__main__", "__init__", "adapters.otio_plugin", "adapters.otio_nle_plugin"},
+    {"model"},
+    {"embed"},
+    {"segment", "evaluate"},
+    # Beside each other: cutting (pipeline), reading a cut (analysis, report), training (train)
+    # and the synthetic films that tests, training data and the demo share.
+    {"pipeline", "analysis", "report", "train", "demo.synth"},
+    {"batch", "demo"},
+    # Front ends: the CLI, the OTIO plugins and Blender add-on, the package's lazy public API.
+    {"cli", "__main__", "__init__", "frontends"},
 ]
+MAX_FUNCTION_LINES = 60
+# An HTML/XML tag inside a string constant: markup belongs in templates, XML in a library.
+MARKUP = re.compile(r"<\s*/?\s*(html|head|body|div|span|section|table|tr|td|th|svg|a|p|img|"
+                    r"script|style|li|ul|h[1-6]|br|title|button|input|meta|link)\b[^<]*>",
+                    re.IGNORECASE)
 
 
 def unit_of(dotted: str) -> str:
@@ -34,7 +46,7 @@ def unit_of(dotted: str) -> str:
     parts = dotted.split(".")
     for n in range(len(parts), 0, -1):
         name = ".".join(parts[:n])
-        if any(name in layer for layer in LAYERS) and (n == 1 or n == len(parts)):
+        if any(name in layer for layer in LAYERS):
             return name
     return parts[0]
 
@@ -95,9 +107,67 @@ def package_modules() -> dict[str, str]:
     return out
 
 
+def import_graph(modules: dict[str, str]) -> dict[str, set[str]]:
+    """Module -> the modules it imports, lazily or not, including the subpackages' `__init__`
+    that Python runs on the way. The package root is left out: it holds only `__version__`
+    and a lazy public API that no stage imports."""
+    graph: dict[str, set[str]] = {}
+    for module, source in modules.items():
+        deps = set()
+        for _, target in imported_modules(source):
+            parts = _known(target).split(".")
+            deps.update(".".join(parts[:n]) for n in range(1, len(parts) + 1))
+        graph[module] = {d for d in deps if d in modules and d != module}
+    return graph
+
+
+def cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle of `graph`, or None when it sorts topologically."""
+    try:
+        tuple(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as err:
+        return list(err.args[1])
+    return None
+
+
+def long_functions(module: str, source: str) -> list[str]:
+    return [f"scenesem_otio.{module}.{node.name}: {node.end_lineno - node.lineno + 1} lines"
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.end_lineno is not None
+            and node.end_lineno - node.lineno + 1 > MAX_FUNCTION_LINES]
+
+
+# Kdenlive keeps its project notes as rich text: a line break there is the file format's.
+FORMAT_MARKUP = {("adapters.mlt", "<br/>")}
+
+
+def markup_strings(module: str, source: str) -> list[str]:
+    return [f"scenesem_otio.{module}:{node.lineno} {node.value[:60]!r}"
+            for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and MARKUP.search(node.value) and (module, node.value) not in FORMAT_MARKUP]
+
+
 def test_every_import_follows_the_stage_order() -> None:
     found = [v for module, source in package_modules().items()
              for v in violations(module, source)]
+    assert found == []
+
+
+def test_no_import_cycle_between_modules() -> None:
+    assert cycle(import_graph(package_modules())) is None
+
+
+def test_no_library_function_over_60_lines() -> None:
+    found = [f for module, source in package_modules().items()
+             for f in long_functions(module, source)]
+    assert found == []
+
+
+def test_no_html_markup_in_python() -> None:
+    found = [m for module, source in package_modules().items()
+             for m in markup_strings(module, source)]
     assert found == []
 
 
@@ -106,7 +176,28 @@ def test_a_backwards_import_is_caught() -> None:
     assert violations("model.head", "from scenesem_otio.pipeline import cut\n")
     assert violations("model.embedder", "def f():\n    import scenesem_otio.train.trainer\n")
     assert violations("media.decode", "from scenesem_otio.adapters.formats import read\n")
-    assert violations("evaluate", "from scenesem_otio.adapters import formats\n")
-    assert violations("pipeline", "from scenesem_otio.train.trainer import train\n")
-    assert not violations("train.trainer", "from scenesem_otio.pipeline import embed_film\n")
-    assert not violations("cli", "from scenesem_otio.demo import run_demo\n")
+    assert violations("evaluate.metrics", "from scenesem_otio.pipeline import cut\n")
+    assert violations("embed", "from scenesem_otio.pipeline import cut\n")
+    assert violations("adapters.formats", "from scenesem_otio.frontends import otio_plugin\n")
+    assert violations("adapters.timeline", "from scenesem_otio.segment.decide import segment\n")
+    assert not violations("train.trainer", "from scenesem_otio.embed import embed_film\n")
+    assert not violations("cli", "from scenesem_otio.demo.run import run_demo\n")
+
+
+def test_a_cycle_is_caught_even_through_a_lazy_import() -> None:
+    """The check itself: a lazy import back from `decide` into `calibrate` (the cycle that was
+    there before this test) makes the graph unsortable."""
+    modules = package_modules()
+    modules["segment.decide"] += ("\n\ndef _late():\n"
+                                  "    from scenesem_otio.segment.calibrate import fit_decoding\n")
+    found = cycle(import_graph(modules))
+    assert found is not None and {"segment.decide", "segment.calibrate"} <= set(found)
+
+
+def test_the_checks_find_long_functions_and_markup() -> None:
+    body = "\n".join(f"    x{i} = {i}" for i in range(61))
+    assert long_functions("m", f"def f():\n{body}\n")
+    assert not long_functions("m", "def f():\n    return 1\n")
+    assert markup_strings("m", 'X = f"<div class=a>{1}</div>"\n')
+    assert markup_strings("m", "X = '<svg width=3>'\n")
+    assert not markup_strings("m", "X = 'a < b and c > d'\n")

@@ -115,8 +115,8 @@ def test_cut_finds_faint_camera_changes_that_pyscenedetect_defaults_miss(tmp_pat
     those cuts, cut's 8 finds every one (and nothing else); `baseline` stays PySceneDetect."""
     import scenedetect
 
-    from scenesem_otio.config import PYSCENEDETECT_SHOTS, ShotOptions
-    from scenesem_otio.synth import render_synth_film
+    from scenesem_otio.core.config import PYSCENEDETECT_SHOTS, ShotOptions
+    from scenesem_otio.demo.synth import render_synth_film
 
     video = tmp_path / "places.mp4"
     scenes = render_synth_film(video, 1, 128, 72, n_scenes=6)

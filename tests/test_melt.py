@@ -22,9 +22,9 @@ from films import read_stamp, render_stamped_film
 from scenesem_otio.adapters.formats import read_timeline, write_timeline
 from scenesem_otio.adapters.nle import timecode
 from scenesem_otio.adapters.timeline import build_timeline
+from scenesem_otio.core.scenes import Scene, VideoInfo
 from scenesem_otio.media.decode import iter_frames
 from scenesem_otio.media.probe import probe
-from scenesem_otio.scenes import Scene, VideoInfo
 
 needs_melt = pytest.mark.skipif(shutil.which("melt") is None,
                                 reason="melt is not installed (apt-get install melt)")

@@ -10,16 +10,12 @@ import pytest
 import torch
 from transformers import VideoMAEModel
 
-from scenesem_otio.errors import CheckpointError
+from scenesem_otio.core.errors import CheckpointError
 from scenesem_otio.model.backbone import VideoBackbone
-from scenesem_otio.model.checkpoint import (
-    Calibration,
-    ModelMeta,
-    load_checkpoint,
-    save_checkpoint,
-)
-from scenesem_otio.model.embedder import SceneEmbedder, load_embedder
+from scenesem_otio.model.checkpoint import load_checkpoint, load_embedder, save_checkpoint
+from scenesem_otio.model.embedder import SceneEmbedder
 from scenesem_otio.model.head import EmbeddingHead
+from scenesem_otio.model.meta import Calibration, ModelMeta
 
 
 def clips(n: int = 3, size: int = 64, seed: int = 0) -> np.ndarray:

@@ -70,7 +70,7 @@ def test_nle_adapter_reads_and_writes_frame_exact(tmp_path: Path) -> None:
     from fractions import Fraction
 
     from scenesem_otio.adapters.timeline import build_timeline
-    from scenesem_otio.scenes import Scene, VideoInfo
+    from scenesem_otio.core.scenes import Scene, VideoInfo
 
     fps = Fraction(25)
     starts = [0, 17, 434, 435, 455, 456, 1607, 1905, 3504]

@@ -53,7 +53,7 @@ def test_votes_find_the_cuts_of_clear_blocks() -> None:
 
 
 def test_cosine_method_is_cut_s_own_rule() -> None:
-    from scenesem_otio.segment import boundary_scores, default_threshold, pick_boundaries
+    from scenesem_otio.segment.decide import boundary_scores, default_threshold, pick_boundaries
 
     emb = blocks([5, 9, 4, 7, 3], noise=0.2, seed=2)
     starts = np.arange(28.0)

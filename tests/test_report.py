@@ -4,21 +4,23 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import shutil
 import subprocess
 from fractions import Fraction
 from pathlib import Path
 
 import cv2
+import lxml.html
 import numpy as np
 import opentimelineio as otio
 import pytest
 from films import render_film
+from lxml.html import builder as E
 
 from scenesem_otio.adapters.formats import read_timeline, write_timeline
 from scenesem_otio.adapters.nle import timecode
-from scenesem_otio.errors import MediaError, ScenesemError, TimelineError
+from scenesem_otio.core.errors import MediaError, ScenesemError, TimelineError
+from scenesem_otio.core.scenes import shots_from_cuts
 from scenesem_otio.media.decode import iter_frames
 from scenesem_otio.media.thumbnails import (
     ThumbnailCollector,
@@ -26,13 +28,12 @@ from scenesem_otio.media.thumbnails import (
     thumb_size,
     thumbnails_from_video,
 )
-from scenesem_otio.report import gather, write_report
-from scenesem_otio.scenes import shots_from_cuts
+from scenesem_otio.report.gather import gather
+from scenesem_otio.report.write import write_report
 
 RATE = Fraction(30000, 1001)
 LENGTHS = [35, 48, 29, 40, 33, 50, 31, 44, 38]
 SEEDS = [1, 1, 1, 7, 7, 7, 1, 1, 13]  # the place of scene 1 comes back after scene 2
-IMG = re.compile(r'<img [^>]*src="data:(image/[a-z]+);base64,([A-Za-z0-9+/=]+)"')
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def intercut(tmp_path_factory: pytest.TempPathFactory, tiny_videomae_dir: Path
              ) -> tuple[Path, Path, list[int]]:
     """A 29.97 DF film (start 01:00:00;00) with a returning place, cut into 4 scenes by the
     tiny VideoMAE with embeddings: (film, timeline, shot cut frames)."""
-    from scenesem_otio.config import CutOptions, OutputOptions, RuntimeOptions, SegmentOptions
+    from scenesem_otio.core.config import CutOptions, OutputOptions, RuntimeOptions, SegmentOptions
     from scenesem_otio.pipeline import cut
 
     root = tmp_path_factory.mktemp("report")
@@ -53,37 +54,60 @@ def intercut(tmp_path_factory: pytest.TempPathFactory, tiny_videomae_dir: Path
     return film, out, cuts
 
 
-def _images(page: str) -> list[tuple[str, bytes]]:
-    return [(mime, base64.b64decode(data)) for mime, data in IMG.findall(page)]
+def _tree(page: str) -> lxml.html.HtmlElement:
+    return lxml.html.document_fromstring(page)
+
+
+def _images(tree: lxml.html.HtmlElement) -> list[tuple[str, bytes]]:
+    """(mime, bytes) of every image; each must be an inline base64 data: URI."""
+    found = []
+    for src in tree.xpath("//img/@src"):
+        head, _, data = src.partition(",")
+        assert head.startswith("data:image/") and head.endswith(";base64"), head[:40]
+        found.append((head[len("data:"):-len(";base64")], base64.b64decode(data, validate=True)))
+    return found
+
+
+def _rows(tree: lxml.html.HtmlElement) -> list[lxml.html.HtmlElement]:
+    return tree.xpath('//section[@class="scene"]')
+
+
+def _facts(tree: lxml.html.HtmlElement) -> dict[str, str]:
+    return {tr[0].text_content(): tr[1].text_content()
+            for tr in tree.xpath('//table[@class="facts"]//tr')}
 
 
 def test_report_page_holds_scenes_timecodes_and_decodable_images(intercut, tmp_path):
     _, timeline_path, cuts = intercut
     out = tmp_path / "report.html"
     result = write_report(timeline_path, out)
-    page = out.read_text(encoding="utf-8")
+    tree = _tree(out.read_text(encoding="utf-8"))
     timeline = read_timeline(timeline_path)
     data = gather(timeline, source=str(timeline_path))
     scenes = data.scenes
     assert len(scenes) == 4 and result.n_scenes == 4
-    assert len(re.findall(r"<section class=scene ", page)) == len(scenes)
+    assert len(_rows(tree)) == len(scenes)
     assert data.shots == shots_from_cuts(cuts, sum(LENGTHS))  # every shot, from shot_cuts
     base = 108_000 - 108  # 01:00:00;00 drop-frame = 107,892 frames
     assert data.base == base and data.drop
     for i, s in enumerate(scenes):
         tc_in, tc_out = timecode(base + s.start, RATE, True), timecode(base + s.end, RATE, True)
         assert ";" in tc_in
-        assert f'id="s{i + 1:03d}"' in page
-        assert f"IN {tc_in} · OUT {tc_out}" in page
-    # Links to nearest earlier scenes point at anchors on the page; scene 3 returns to 1.
-    for target in re.findall(r'href="#(s\d{3})"', page):
-        assert f'id="{target}"' in page
+        row = tree.get_element_by_id(f"s{i + 1:03d}")
+        assert row.find_class("tc")[0].text_content() == f"IN {tc_in} · OUT {tc_out}"
+    # Every in-page link points at an element of the page; scene 3 returns to scene 1.
+    links = [h for h in tree.xpath("//a/@href") if h.startswith("#")]
+    assert {f"#s{i + 1:03d}" for i in range(len(scenes))} <= set(links)
+    for target in links:
+        assert tree.get_element_by_id(target[1:], None) is not None, target
     assert data.nearest[2] and data.nearest[2][0][0] == 0
     # Self-contained: no remote URL anywhere a browser would fetch one.
-    assert not re.search(r'(src|href)="(https?:)?//', page)
-    assert "url(http" not in page and "@import" not in page
+    for url in tree.xpath("//@src | //@href"):
+        assert url.startswith(("data:", "#")), url[:60]
+    styles = [*tree.xpath("//style/text()"), *tree.xpath("//@style")]
+    assert not any("url(" in css or "@import" in css for css in styles)
     # Every embedded image decodes; 3 thumbnails per shot, plus heat map and legend.
-    images = _images(page)
+    images = _images(tree)
     assert len(images) == result.n_images
     for mime, blob in images:
         picture = cv2.imdecode(np.frombuffer(blob, np.uint8), cv2.IMREAD_COLOR)
@@ -92,13 +116,18 @@ def test_report_page_holds_scenes_timecodes_and_decodable_images(intercut, tmp_p
     axis = 2 * len(scenes)  # each scene's keyframe on both heat-map axes
     assert len(thumbs) == 3 * len(data.shots) + axis
     # The curve: θ drawn, every chosen cut linked to its scene row.
-    assert f"θ = {data.threshold:.3f}" in page
+    svg = tree.xpath("//svg")[0]
+    assert f"θ = {data.threshold:.3f} (not used: --scenes 4)" in svg.xpath(".//text/text()")
     for i, s in enumerate(scenes[1:], start=1):
         assert s.start in data.cuts
-        assert re.search(rf'<a href="#s{i + 1:03d}"><title>S{i + 1:03d} at ', page)
+        titles = svg.xpath(f'.//a[@href="#s{i + 1:03d}"]/title/text()')
+        assert f"S{i + 1:03d} at {timecode(base + s.start, RATE, True)}: boundary score " \
+            in "\n".join(titles)
     # The run's facts.
-    assert str(timeline.metadata["scenesem"]["model"]) in page
-    assert "30000/1001 (29.970 fps)" in page and "01:00:00;00 drop-frame" in page
+    facts = _facts(tree)
+    assert facts["model"] == str(timeline.metadata["scenesem"]["model"])
+    assert facts["media rate"] == "30000/1001 (29.970 fps)"
+    assert facts["start timecode"] == "01:00:00;00 drop-frame"
     assert result.size_bytes == out.stat().st_size
 
 
@@ -162,7 +191,7 @@ def test_streaming_collector_matches_known_shots_with_flat_memory(intercut):
 def test_report_without_embeddings_or_scores(intercut, tmp_path):
     """Works from what a timeline carries: no embeddings -> partial heat map (known pairs
     only, said so); a baseline timeline -> storyboard of shots, no scores, no distances."""
-    from scenesem_otio.config import PYSCENEDETECT_SHOTS
+    from scenesem_otio.core.config import PYSCENEDETECT_SHOTS
     from scenesem_otio.pipeline import baseline
 
     film, timeline_path, _ = intercut
@@ -178,16 +207,20 @@ def test_report_without_embeddings_or_scores(intercut, tmp_path):
     assert np.allclose(np.diag(matrix, -1), np.diag(full, -1), atol=1e-5)
     assert np.isnan(matrix[2, 0]) and np.isnan(matrix[0, 3])
     result = write_report(timeline, tmp_path / "partial.html", video=film)
-    page = (tmp_path / "partial.html").read_text(encoding="utf-8")
-    assert "carries no scene embeddings" in page and result.n_scenes == 4
+    tree = _tree((tmp_path / "partial.html").read_text(encoding="utf-8"))
+    notes = [p.text_content() for p in tree.find_class("note")]
+    assert any("carries no scene embeddings" in n for n in notes) and result.n_scenes == 4
 
     base = tmp_path / "baseline.otio"
     baseline(film, base, PYSCENEDETECT_SHOTS, progress=False)
     result = write_report(base, tmp_path / "baseline.html")
-    page = (tmp_path / "baseline.html").read_text(encoding="utf-8")
+    tree = _tree((tmp_path / "baseline.html").read_text(encoding="utf-8"))
     assert result.n_scenes == len(LENGTHS)
-    assert len(re.findall(r"<section class=scene ", page)) == len(LENGTHS)
-    assert "no boundary scores in this timeline" in page and "No distances" in page
+    assert len(_rows(tree)) == len(LENGTHS)
+    assert any(t.startswith("no boundary scores in this timeline")
+               for t in tree.xpath("//svg//text/text()"))
+    assert tree.find_class("note")[0].text_content().startswith("No distances")
+    assert tree.get_element_by_id("matrix", None) is None
 
 
 def test_report_refuses_timelines_without_our_metadata(intercut, tmp_path):
@@ -232,10 +265,21 @@ def test_report_refuses_timelines_without_our_metadata(intercut, tmp_path):
 
 # ---------------------------------------------------------------- in a real browser
 
-CHECK = ("<script>window.addEventListener('load',function(){var a=Array.from(document.images);"
-         "document.body.setAttribute('data-check',JSON.stringify({images:a.length,broken:a"
-         ".filter(function(i){return !i.complete||i.naturalWidth===0}).map(function(i){return "
-         "i.alt}),rows:document.querySelectorAll('section.scene').length}))});</script>")
+# Run in the page once loaded: count images and broken ones, count rows, and hover the heat
+# map's cell (row 2, column 0) so report.js writes its readout; the verdict lands on the body.
+PROBE = """window.addEventListener('load', function () {
+  var a = Array.from(document.images), m = document.getElementById('matrix'), hover = null;
+  if (m) {
+    var r = m.getBoundingClientRect(), c = Number(m.dataset.cell);
+    m.dispatchEvent(new MouseEvent('mousemove',
+                                   {clientX: r.left + c / 2, clientY: r.top + 2.5 * c}));
+    hover = document.getElementById('hover').textContent;
+  }
+  document.body.setAttribute('data-check', JSON.stringify({
+    images: a.length, rows: document.querySelectorAll('section.scene').length, hover: hover,
+    broken: a.filter(function (i) { return !i.complete || i.naturalWidth === 0; })
+             .map(function (i) { return i.alt; })}));
+});"""
 
 
 def _chromium() -> str | None:
@@ -254,15 +298,16 @@ def _browse(browser: str, page: Path, profile: Path, *args: str) -> str:
     return proc.stdout
 
 
-def _check(browser: str, page_text: str, tmp_path: Path, name: str) -> dict:
-    """Load a copy of the page with a probe script appended; read its verdict from the DOM."""
+def _check(browser: str, tree: lxml.html.HtmlElement, tmp_path: Path, name: str) -> dict:
+    """Load a copy of the page with the probe script appended; read its verdict from the DOM."""
     probe = tmp_path / f"{name}.html"
-    probe.write_text(page_text.replace("</body>", CHECK + "</body>"), encoding="utf-8")
+    tree.body.append(E.SCRIPT(PROBE))
+    probe.write_bytes(lxml.html.tostring(tree, doctype="<!DOCTYPE html>", encoding="utf-8"))
     dom = _browse(browser, probe, tmp_path / f"profile-{name}", "--virtual-time-budget=5000",
                   "--dump-dom")
-    found = re.search(r'data-check="([^"]*)"', dom)
-    assert found, dom[-500:]
-    return json.loads(found.group(1).replace("&quot;", '"'))
+    verdict = _tree(dom).body.get("data-check")
+    assert verdict, dom[-500:]
+    return json.loads(verdict)
 
 
 def test_report_in_headless_chromium(intercut, tmp_path):
@@ -280,14 +325,54 @@ def test_report_in_headless_chromium(intercut, tmp_path):
     assert picture.std() > 10  # a rendered page, not a blank one
 
     page = out.read_text(encoding="utf-8")
-    verdict = _check(browser, page, tmp_path, "ok")
-    assert verdict == {"images": result.n_images, "broken": [], "rows": 4}
+    d = gather(read_timeline(timeline_path)).dist
+    verdict = _check(browser, _tree(page), tmp_path, "ok")
+    assert verdict == {"images": result.n_images, "broken": [], "rows": 4,
+                       "hover": f"S003 × S001: D = {round(float(d[2, 0]), 3):.3f} "
+                                "(click: go to S003)"}
     # The probe does see a broken image: corrupt one thumbnail's bytes.
-    first = IMG.search(page)
-    assert first is not None
-    broken = page.replace(first.group(2), base64.b64encode(b"not a jpeg" * 20).decode(), 1)
-    verdict = _check(browser, broken, tmp_path, "broken")
-    assert len(verdict["broken"]) == 1 and verdict["rows"] == 4
+    tree = _tree(page)
+    first = tree.xpath("//img")[0]
+    first.set("src", "data:image/jpeg;base64," + base64.b64encode(b"not a jpeg" * 20).decode())
+    verdict = _check(browser, tree, tmp_path, "broken")
+    assert verdict["broken"] == [first.get("alt")] and verdict["rows"] == 4
+
+
+HOSTILE = "<script>alert(1)</script> \"double\" 'single' & amp"
+
+
+def test_names_from_the_timeline_are_text_not_markup(intercut, tmp_path):
+    """Timeline, scene and marker names, descriptions and facts are the editor's text: they
+    come out escaped, so the page has no element or attribute they did not come with."""
+    film, timeline_path, _ = intercut
+    timeline = read_timeline(timeline_path)
+    timeline.name = HOSTILE
+    timeline.metadata["scenesem"]["note"] = "</td></table>" + HOSTILE
+    for k, clip in enumerate(timeline.find_clips()):
+        for marker in clip.markers:  # a ranged marker names its scene
+            marker.marked_range = otio.opentime.TimeRange(marker.marked_range.start_time,
+                                                          clip.source_range.duration)
+            marker.name = f"{HOSTILE} {k}"
+            marker.comment = "<i>not italic</i> & \"quoted\""
+            marker.color = "\" onmouseover=\"alert(2)" if k == 0 else marker.color
+    out = tmp_path / "hostile.html"
+    write_report(timeline, out, video=film, facts={"<b>key</b>": HOSTILE})
+    tree = _tree(out.read_text(encoding="utf-8"))
+
+    scripts = [s.text for s in tree.iter("script")]
+    assert len(scripts) == 1 and "alert" not in scripts[0]  # only the heat map's own
+    assert tree.xpath("//@*[starts-with(name(), 'on')]") == []
+    assert tree.findtext(".//h1") == HOSTILE
+    assert tree.findtext(".//title") == f"{HOSTILE} · scenesem report"
+    assert [t.text for t in tree.find_class("title")] == [f"{HOSTILE} {k}" for k in range(4)]
+    assert tree.get_element_by_id("s001").find_class("dot")[0].get("title") == \
+        "marker \" onmouseover=\"alert(2)"
+    descriptions = tree.find_class("desc")
+    assert len(descriptions) == 4 and all(len(d) == 0 for d in descriptions)  # no i element
+    assert descriptions[0].text == "<i>not italic</i> & \"quoted\""
+    facts = _facts(tree)
+    assert facts["note"] == "</td></table>" + HOSTILE and facts["<b>key</b>"] == HOSTILE
+    assert tree.xpath('//table[@class="facts"]//b') == [] and len(tree.xpath("//table")) == 1
 
 
 def test_cut_report_comes_from_the_same_decode(scene_film: tuple[Path, list[int], list[int]],
@@ -297,7 +382,7 @@ def test_cut_report_comes_from_the_same_decode(scene_film: tuple[Path, list[int]
     from click.testing import CliRunner
 
     from scenesem_otio.cli import main
-    from scenesem_otio.config import CutOptions, OutputOptions, RuntimeOptions
+    from scenesem_otio.core.config import CutOptions, OutputOptions, RuntimeOptions
     from scenesem_otio.media.probe import probe
     from scenesem_otio.pipeline import cut
 
@@ -308,9 +393,10 @@ def test_cut_report_comes_from_the_same_decode(scene_film: tuple[Path, list[int]
                  output=tmp_path / "cut.otio")
     assert result.film.frames_decoded == probe(video).n_frames
     assert sorted(result.film.thumbnails) == [0, *shot_cuts]
-    html = page.read_text()
-    assert len(re.findall(r'<section class=scene id="s\d{3}"', html)) == len(result.scenes)
-    assert html.count("data:image/jpeg;base64,") >= 3 * len(result.shots)
+    tree = _tree(page.read_text())
+    assert [row.get("id") for row in _rows(tree)] == [
+        f"s{i + 1:03d}" for i in range(len(result.scenes))]
+    assert sum(mime == "image/jpeg" for mime, _ in _images(tree)) >= 3 * len(result.shots)
     bad = CliRunner().invoke(main, ["cut", str(video), "-o", str(tmp_path / "x.otio"),
                                     "--model", str(tiny_videomae_dir), "--report",
                                     str(tmp_path / "x.pdf"), "--no-progress"])

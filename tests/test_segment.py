@@ -7,9 +7,10 @@ import itertools
 import numpy as np
 import pytest
 
-from scenesem_otio.config import SegmentOptions
-from scenesem_otio.scenes import shots_from_cuts
-from scenesem_otio.segment import (
+from scenesem_otio.core.config import SegmentOptions
+from scenesem_otio.core.scenes import shots_from_cuts
+from scenesem_otio.core.vectors import shot_embeddings
+from scenesem_otio.segment.decide import (
     boundary_scores,
     build_scenes,
     default_threshold,
@@ -19,7 +20,6 @@ from scenesem_otio.segment import (
     optimal_grouping,
     pick_boundaries,
     segment,
-    shot_embeddings,
 )
 
 

@@ -11,17 +11,18 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from scenesem_otio.config import RuntimeOptions, SamplingOptions
-from scenesem_otio.errors import CheckpointError
+from scenesem_otio.core.config import RuntimeOptions, SamplingOptions
+from scenesem_otio.core.errors import CheckpointError
+from scenesem_otio.core.scenes import Shot
 from scenesem_otio.media.sampling import plan_clips, plan_shot
 from scenesem_otio.model.backbone import (
     VideoBackbone,
     apply_speed_options,
     keep_pattern,
 )
-from scenesem_otio.model.checkpoint import META_FILE, load_checkpoint, save_checkpoint
-from scenesem_otio.model.embedder import SceneEmbedder, load_embedder
-from scenesem_otio.scenes import Shot
+from scenesem_otio.model.checkpoint import load_checkpoint, load_embedder, save_checkpoint
+from scenesem_otio.model.embedder import SceneEmbedder
+from scenesem_otio.model.meta import META_FILE
 
 
 def random_clips(n: int = 2, size: int = 64, seed: int = 0) -> np.ndarray:
@@ -119,7 +120,7 @@ def test_checkpoint_records_its_keep_and_cut_uses_it(tiny_videomae_dir: Path,
     embedder = load_embedder(str(tiny_videomae_dir), device="cpu", precision="fp32")
     assert embedder.meta.keep is None  # not a trained model: cut takes the default
     apply_speed_options(embedder, RuntimeOptions())
-    from scenesem_otio.config import DEFAULT_KEEP
+    from scenesem_otio.core.config import DEFAULT_KEEP
 
     assert embedder.backbone.keep == DEFAULT_KEEP
     apply_speed_options(embedder, RuntimeOptions(keep=0.25))
@@ -183,7 +184,7 @@ def test_clip_budget_leaves_short_shots_alone() -> None:
 
 
 def test_default_cap_and_no_cap_override(tiny_videomae_dir: Path) -> None:
-    from scenesem_otio.config import DEFAULT_MAX_CLIPS_PER_SHOT
+    from scenesem_otio.core.config import DEFAULT_MAX_CLIPS_PER_SHOT
 
     assert SamplingOptions().max_clips_per_shot == DEFAULT_MAX_CLIPS_PER_SHOT
     embedder = load_embedder(str(tiny_videomae_dir), device="cpu", precision="fp32")
@@ -195,8 +196,8 @@ def test_default_cap_and_no_cap_override(tiny_videomae_dir: Path) -> None:
 
 def test_shot_embedding_is_the_mean_of_its_capped_clips(tiny_videomae_dir: Path,
                                                         test_mp4: Path) -> None:
+    from scenesem_otio.core.vectors import shot_embeddings
     from scenesem_otio.media.sampling import sample_clips
-    from scenesem_otio.segment import shot_embeddings
 
     shots = [Shot(0, 400), Shot(400, 1000)]  # 16 s and 24 s at 25 fps
     plans = plan_clips(shots, Fraction(25), SamplingOptions(num_frames=16, image_size=64,

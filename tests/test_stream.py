@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from scenesem_otio.config import (
+from scenesem_otio.core.config import (
     CutOptions,
     RuntimeOptions,
     SamplingOptions,
@@ -95,7 +95,7 @@ def test_frame_buffer_resolves_crops_made_in_a_worker() -> None:
 
 FAULTS = """
 import resource, sys
-from scenesem_otio.config import SamplingOptions, ShotOptions
+from scenesem_otio.core.config import SamplingOptions, ShotOptions
 from scenesem_otio.media import decode
 from scenesem_otio.media.probe import probe
 from scenesem_otio.media.stream import single_pass

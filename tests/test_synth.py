@@ -57,8 +57,8 @@ def test_benchmarks_reuse_a_demo_run_only_when_its_settings_match(tmp_path: Path
     import json
     from dataclasses import asdict, replace
 
-    from scenesem_otio.config import PYSCENEDETECT_SHOTS
-    from scenesem_otio.demo import run_config, trained_with
+    from scenesem_otio.core.config import PYSCENEDETECT_SHOTS
+    from scenesem_otio.demo.run import run_config, trained_with
     from scenesem_otio.train.calibration import shots_record
 
     cfg = run_config(tmp_path / "train.yaml", tmp_path / "a", "embedded", 400, 0, False)

@@ -12,7 +12,7 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from scenesem_otio.errors import CheckpointError
+from scenesem_otio.core.errors import CheckpointError
 from scenesem_otio.model.text import (
     CachedTextEncoder,
     HTTPTextEncoder,

@@ -18,7 +18,7 @@ from safetensors.torch import load_file as load_torch
 
 from scenesem_otio.adapters.formats import read_timeline, write_timeline
 from scenesem_otio.cli import main
-from scenesem_otio.config import CutOptions, RuntimeOptions, SamplingOptions, ShotOptions
+from scenesem_otio.core.config import CutOptions, RuntimeOptions, SamplingOptions, ShotOptions
 from scenesem_otio.pipeline import cut
 from scenesem_otio.train.clips import build_clip_table
 from scenesem_otio.train.sources import load_sources
@@ -225,9 +225,9 @@ def test_demo_rows_decode_one_embedding_pass_as_cut_would(trained: Path, synth_d
     equal what `cut` itself gives with that rule."""
     import yaml
 
-    from scenesem_otio.config import SegmentOptions
-    from scenesem_otio.demo import as_segmentation, evaluate, evaluate_rules, held_out_films
-    from scenesem_otio.model.embedder import load_embedder
+    from scenesem_otio.core.config import SegmentOptions
+    from scenesem_otio.demo.run import as_segmentation, evaluate, evaluate_rules, held_out_films
+    from scenesem_otio.model.checkpoint import load_embedder
 
     entries = yaml.safe_load((synth_dir / "manifest.yaml").read_text())
     held_out = held_out_films(synth_dir, entries[-2:])
@@ -250,7 +250,7 @@ def test_checkpoint_carries_a_boundary_model_that_cut_uses(trained: Path, synth_
     the checkpoint, the cosine rule's kept for `--cosine-rule`; `--scenes N` still exact."""
     from dataclasses import replace
 
-    from scenesem_otio.config import SegmentOptions
+    from scenesem_otio.core.config import SegmentOptions
 
     assert (trained / "boundary.json").is_file() and (trained / "boundary.safetensors").is_file()
     stored = json.loads((trained / "boundary.json").read_text())["config"]

@@ -1,4 +1,4 @@
-"""Timeline stage: scenes -> OTIO timelines and NLE files; also the OTIO adapter plugin.
+"""Timeline stage: scenes <-> OTIO timelines <-> NLE files (a registry of formats).
 
-This package is the `opentimelineio.plugins` entry point, so it must stay light: no torch.
+Format code only: the OTIO plugin entry points live in `frontends`. No torch.
 """

@@ -21,8 +21,8 @@ import opentimelineio as otio
 from scenesem_otio.adapters import mlt, nle, tables
 from scenesem_otio.adapters.otio_guard import check_otio_json, check_usable
 from scenesem_otio.adapters.timeline import NS, plain_metadata
-from scenesem_otio.errors import TimelineError
-from scenesem_otio.fileio import atomic_path, check_writable
+from scenesem_otio.core.errors import TimelineError
+from scenesem_otio.core.fileio import atomic_path, check_writable
 
 Rate = float | Fraction | None
 Writer = Callable[[otio.schema.Timeline, Path, dict[str, Any]], None]

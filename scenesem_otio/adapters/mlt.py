@@ -25,7 +25,7 @@ from opentimelineio.opentime import RationalTime, TimeRange
 from scenesem_otio.adapters.frames import frames, media_start
 from scenesem_otio.adapters.nle import rate_info, timecode
 from scenesem_otio.adapters.timeline import NS
-from scenesem_otio.errors import TimelineError
+from scenesem_otio.core.errors import TimelineError
 
 log = logging.getLogger("scenesem")
 
@@ -103,7 +103,7 @@ def _size(timeline: otio.schema.Timeline, paths: list[str]) -> tuple[int, int]:
     width, height = meta.get("width"), meta.get("height")
     if width and height:
         return int(width), int(height)
-    from scenesem_otio.errors import MediaError
+    from scenesem_otio.core.errors import MediaError
     from scenesem_otio.media.probe import probe
 
     for path in paths:

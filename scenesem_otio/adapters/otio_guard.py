@@ -19,7 +19,7 @@ import opentimelineio as otio
 from opentimelineio.opentime import RationalTime, TimeRange
 
 from scenesem_otio.adapters.timeline import NS, plain_metadata
-from scenesem_otio.errors import TimelineError
+from scenesem_otio.core.errors import TimelineError
 
 
 def check_usable(path: Path, timeline: otio.schema.Timeline) -> None:

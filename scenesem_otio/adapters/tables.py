@@ -19,7 +19,7 @@ from opentimelineio.opentime import RationalTime, TimeRange
 from scenesem_otio.adapters import nle
 from scenesem_otio.adapters.frames import frames, record_start
 from scenesem_otio.adapters.timeline import NS, plain_metadata
-from scenesem_otio.errors import TimelineError
+from scenesem_otio.core.errors import TimelineError
 
 
 def _rows(timeline: otio.schema.Timeline) -> list[dict[str, Any]]:

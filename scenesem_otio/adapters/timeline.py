@@ -17,8 +17,8 @@ import opentimelineio as otio
 from opentimelineio.opentime import RationalTime, TimeRange
 
 from scenesem_otio.adapters.frames import frames, media_start
-from scenesem_otio.errors import TimelineError
-from scenesem_otio.scenes import Scene, Shot, VideoInfo
+from scenesem_otio.core.errors import TimelineError
+from scenesem_otio.core.scenes import Scene, Shot, VideoInfo
 
 NS = "scenesem"  # metadata namespace
 

@@ -1,1 +1,3 @@
-"""Front ends: scenesem inside other programs (OTIO plugins, the Blender add-on)."""
+"""Front ends that are not the CLI: the OTIO adapter plugins (this package is the
+`opentimelineio.plugins` entry point, so it stays light: no torch) and the Blender add-on.
+"""

@@ -8,10 +8,25 @@ shot embeddings (`model.boundary.boundary_inputs`).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 BINS = 4  # per channel: 4³ = 64 bins
 COLOUR_DIM = BINS**3
+
+
+def quantise(values: Any, bins: int) -> Any:
+    """0..255 channel values -> bin 0..bins − 1 (numpy arrays or torch tensors alike)."""
+    if bins < 1 or 256 % bins:
+        raise ValueError(f"bins per channel must divide 256, not {bins}")
+    return values // (256 // bins)
+
+
+def joint_bin(r: Any, g: Any, b: Any, bins: int) -> Any:
+    """Quantised channels -> their joint RGB bin: the one layout that the shot colour signature
+    here and the embedded backbone's colour part (`model.efficientnet`) share."""
+    return (r * bins + g) * bins + b
 
 
 def colour_histogram(frames: np.ndarray, bins: int = BINS) -> np.ndarray:
@@ -24,7 +39,7 @@ def colour_histogram(frames: np.ndarray, bins: int = BINS) -> np.ndarray:
         raise ValueError(f"bins per channel: 1 to 16, not {bins}")
     # Bin indices in uint16 (≤ 16³ − 1), not int64: a VideoMAE clip is 2.4 M pixels, and this
     # runs for every clip of every cut (8.8 ms -> 1.9 ms per 16×224² clip, same counts).
-    q = pixels.reshape(-1, 3).astype(np.uint16) // np.uint16(256 // bins)
-    width = np.uint16(bins)
-    counts = np.bincount((q[:, 0] * width + q[:, 1]) * width + q[:, 2], minlength=bins**3)
+    q = quantise(pixels.reshape(-1, 3).astype(np.uint16), np.uint16(bins))
+    counts = np.bincount(joint_bin(q[:, 0], q[:, 1], q[:, 2], np.uint16(bins)),
+                         minlength=bins**3)
     return (counts / max(len(q), 1)).astype(np.float32)

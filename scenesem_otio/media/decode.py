@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scenesem_otio.errors import MediaError
+from scenesem_otio.core.errors import MediaError
 from scenesem_otio.media.probe import open_container
 
 log = logging.getLogger("scenesem")

@@ -7,8 +7,8 @@ import os
 from fractions import Fraction
 from pathlib import Path
 
-from scenesem_otio.errors import MediaError
-from scenesem_otio.scenes import VideoInfo
+from scenesem_otio.core.errors import MediaError
+from scenesem_otio.core.scenes import VideoInfo
 
 log = logging.getLogger("scenesem")
 

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from scenesem_otio.config import SamplingOptions
+from scenesem_otio.core.config import SamplingOptions
+from scenesem_otio.core.scenes import Shot, VideoInfo
 from scenesem_otio.media.decode import DecodeStats, iter_frames, to_square_rgb
-from scenesem_otio.scenes import Shot, VideoInfo
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from scenesem_otio.errors import MediaError
+from scenesem_otio.core.errors import MediaError
 
 DETECTORS = ("adaptive", "content", "hash", "hist")
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from scenesem_otio.config import SamplingOptions, ShotOptions
+from scenesem_otio.core.config import SamplingOptions, ShotOptions
+from scenesem_otio.core.scenes import Shot, VideoInfo, shots_from_cuts
 from scenesem_otio.media.decode import DecodeStats, iter_frames, square_from_bgr
 from scenesem_otio.media.sampling import ClipPlan, plan_shot
 from scenesem_otio.media.thumbnails import ThumbnailCollector
-from scenesem_otio.scenes import Shot, VideoInfo, shots_from_cuts
 
 log = logging.getLogger("scenesem")
 

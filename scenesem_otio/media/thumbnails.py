@@ -6,7 +6,7 @@ Fed by a decode pass: the single pass of `cut --report` (shots still unknown) or
 Size budget (issue 14: a 2-hour film's report under ~30 MB). Measured with
 `cv2.imencode(quality 70, optimize)` at 144 px wide: ~3.0 KB a thumbnail for detailed HD
 frames (Big Buck Bunny 720p), ~1.9 KB for bikes.mp4, ~1.3 KB for test.mp4 (160x90 source).
-Base64 adds a third and the <img> tag ~90 bytes: ≤ 4.1 KB on the page. A 2-hour film of
+Base64 adds a third and the image element ~90 bytes: ≤ 4.1 KB on the page. A 2-hour film of
 ~1,500 shots x 3 thumbnails = 4,500 x 4.1 KB ≈ 18.5 MB, plus two heat-map axes of scene
 keyframes (≤ 2 x 300 x 4.1 KB ≈ 2.5 MB): ~21 MB, leaving room for films with ~2,000 shots.
 """
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from scenesem_otio.scenes import Shot
+from scenesem_otio.core.scenes import Shot
 
 if TYPE_CHECKING:
     from scenesem_otio.media.decode import DecodeStats
@@ -197,8 +197,8 @@ def thumbnails_from_video(path: str | os.PathLike, shots: Iterable[Shot], *,
     Only the needed frames are converted (scaled to the thumbnail size by swscale's area
     filter); decoding stops after the last needed frame.
     """
+    from scenesem_otio.core.progress import progress_bar
     from scenesem_otio.media.decode import iter_frames
-    from scenesem_otio.progress import progress_bar
 
     collector = ThumbnailCollector(shots=list(shots), width=width, quality=quality,
                                    aspect=aspect)

@@ -21,8 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from scenesem_otio.config import DEFAULT_KEEP, DEFAULT_MODEL, RuntimeOptions
-from scenesem_otio.errors import CheckpointError
+from scenesem_otio.core.config import DEFAULT_KEEP, DEFAULT_MODEL, RuntimeOptions
+from scenesem_otio.core.errors import CheckpointError
 
 log = logging.getLogger("scenesem")
 

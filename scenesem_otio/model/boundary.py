@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scenesem_otio.errors import CheckpointError
+from scenesem_otio.core.errors import CheckpointError
 
 CONFIG_FILE = "boundary.json"
 WEIGHTS_FILE = "boundary.safetensors"
@@ -268,7 +268,7 @@ def write_boundary_files(model: BoundaryModel | BoundaryEnsemble, directory: str
     swapped in atomically; on its own each file is written atomically too."""
     from safetensors.torch import save as save_bytes
 
-    from scenesem_otio.fileio import write_bytes_atomic, write_text_atomic
+    from scenesem_otio.core.fileio import write_bytes_atomic, write_text_atomic
 
     directory = Path(directory)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}

@@ -8,95 +8,19 @@ head dims, clip sampling, calibrated θ and minimum scene, text a/b, the trainin
 from __future__ import annotations
 
 import json
+import logging
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from scenesem_otio.config import SamplingOptions
-from scenesem_otio.errors import CheckpointError
-from scenesem_otio.fileio import atomic_dir
+from scenesem_otio.core.errors import CheckpointError
+from scenesem_otio.core.fileio import atomic_dir
+from scenesem_otio.model.embedder import SceneEmbedder
+from scenesem_otio.model.meta import META_FILE, WEIGHTS_FILE, ModelMeta, is_checkpoint, read_meta
+from scenesem_otio.model.precision import resolve_device, resolve_dtype
 
-FORMAT = 1
-META_FILE = "scenesem.json"
-WEIGHTS_FILE = "model.safetensors"
-
-
-@dataclass(frozen=True)
-class Calibration:
-    """θ and minimum scene length chosen on a validation split for boundary F1."""
-
-    threshold: float | None = None  # θ on the boundary score
-    min_scene_s: float | None = None  # seconds
-    f1: float | None = None  # boundary F1 at that choice
-    split: str | None = None  # "val", or "train" when the data had no validation split
-
-
-@dataclass(frozen=True)
-class ModelMeta:
-    """What a model needs besides its weights; `scenesem.json` is its JSON form.
-
-    `record` keeps the training run's facts (text calibration a/b, loss settings, step, the
-    resolved training options) that `cut` does not read but a user auditing a model does.
-    """
-
-    backbone: str | None = None  # where the backbone came from (hub id or directory)
-    backbone_config: dict[str, Any] = field(default_factory=dict)  # rebuilds the backbone
-    head: tuple[int, int, int] | None = None  # (d, hidden, out); None: no trained head
-    pooling: str = "mean+fc_norm"
-    unfreeze: int = 0  # encoder layers that were trained
-    sampling: SamplingOptions = field(default_factory=SamplingOptions)
-    calibration: Calibration = field(default_factory=Calibration)
-    record: dict[str, Any] = field(default_factory=dict)
-    # issue 16: fraction of VideoMAE tokens the backbone saw in training and calibration;
-    # None: not a trained model (cut takes config.DEFAULT_KEEP). Checkpoints written before
-    # this field existed saw every token: they read back as 1.0.
-    keep: float | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """Flat JSON, as scenesem.json has always been written."""
-        return {
-            "format": FORMAT, "backbone": self.backbone,
-            "backbone_config": self.backbone_config, "pooling": self.pooling,
-            "head": list(self.head) if self.head else None, "unfreeze": self.unfreeze,
-            "sampling": asdict(self.sampling), "keep": self.keep,
-            "threshold": self.calibration.threshold,
-            "min_scene_s": self.calibration.min_scene_s,
-            "calibration_f1": self.calibration.f1, "calibrated_on": self.calibration.split,
-            **self.record,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ModelMeta:
-        known = {"format", "backbone", "backbone_config", "pooling", "head", "unfreeze",
-                 "sampling", "threshold", "min_scene_s", "calibration_f1", "calibrated_on",
-                 "keep"}
-        head = data.get("head")
-        return cls(
-            backbone=data.get("backbone"), backbone_config=dict(data["backbone_config"]),
-            head=tuple(int(x) for x in head) if head else None,  # type: ignore[arg-type]
-            pooling=str(data.get("pooling", "mean+fc_norm")),
-            unfreeze=int(data.get("unfreeze") or 0),
-            sampling=SamplingOptions.from_dict(data.get("sampling")),
-            calibration=Calibration(
-                threshold=_opt_float(data.get("threshold")),
-                min_scene_s=_opt_float(data.get("min_scene_s")),
-                f1=_opt_float(data.get("calibration_f1")), split=data.get("calibrated_on")),
-            record={k: v for k, v in data.items() if k not in known},
-            keep=float(data["keep"]) if data.get("keep") is not None else 1.0,
-        )
-
-    def with_record(self, **items: Any) -> ModelMeta:
-        return replace(self, record={**self.record, **items})
-
-
-def _opt_float(value: Any) -> float | None:
-    return None if value is None else float(value)
-
-
-def is_checkpoint(path: str | os.PathLike) -> bool:
-    return (Path(path) / META_FILE).is_file()
-
+log = logging.getLogger("scenesem")
 
 def save_checkpoint(embedder: Any, directory: str | os.PathLike, meta: ModelMeta | None = None,
                     extra: Any = None) -> None:
@@ -138,20 +62,11 @@ def save_checkpoint(embedder: Any, directory: str | os.PathLike, meta: ModelMeta
                               "previous checkpoint, if any, is untouched") from None
 
 
-def read_meta(directory: str | os.PathLike) -> ModelMeta:
-    directory = Path(directory)
-    try:
-        return ModelMeta.from_json(json.loads((directory / META_FILE).read_text()))
-    except (OSError, ValueError, KeyError, TypeError) as err:
-        raise CheckpointError(f"{directory}: unreadable {META_FILE} ({err})") from None
-
-
 def load_checkpoint(directory: str | os.PathLike) -> Any:
     """Rebuild a SceneEmbedder (with its `meta`) from a scenesem checkpoint directory alone."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
 
-    from scenesem_otio.model.embedder import SceneEmbedder
     from scenesem_otio.model.head import EmbeddingHead
 
     directory = Path(directory)
@@ -187,3 +102,36 @@ def _backbone_from_config(directory: Path, config: dict[str, Any]) -> Any:
         return VideoBackbone.from_config(VideoMAEConfig.from_dict(config))
     except (ValueError, TypeError) as err:
         raise CheckpointError(f"{directory}: unreadable {META_FILE} ({err})") from None
+
+
+def load_embedder(name_or_dir: str | os.PathLike | None = None, device: str = "auto",
+                  precision: str = "auto", choice: str | None = None) -> SceneEmbedder:
+    """A scenesem checkpoint, a save_pretrained directory, a hub id, `embedded` (the ImageNet
+    EfficientNet-Lite0 that installs with the package) or `auto`/None -> a ready embedder.
+
+    `auto` takes VideoMAE-base when it is cached or the hub answers within ~2 s, else the
+    embedded model (`model.choose`); the reason is logged and kept in `embedder.choice`
+    (`choice`: the reason a caller that already decided gives).
+    """
+    from scenesem_otio.model.choose import EMBEDDED, choose_model
+
+    name, reason = choose_model(name_or_dir)
+    reason = choice or reason
+    log.info("model: %s", reason)
+    if name == EMBEDDED:
+        from scenesem_otio.model.efficientnet import ImageBackbone
+
+        embedder = SceneEmbedder(ImageBackbone.pretrained(), None, ModelMeta(backbone=EMBEDDED))
+    elif is_checkpoint(name):
+        embedder = load_checkpoint(name)
+    else:
+        from scenesem_otio.model.backbone import VideoBackbone
+
+        backbone = VideoBackbone.from_pretrained(name)
+        embedder = SceneEmbedder(backbone, None, ModelMeta(backbone=name))
+    embedder.choice = reason
+    dev = resolve_device(device)
+    embedder.to(dev)
+    embedder.autocast_dtype = resolve_dtype(precision, dev)
+    embedder.eval()
+    return embedder

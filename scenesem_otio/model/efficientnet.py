@@ -19,7 +19,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scenesem_otio.errors import CheckpointError
+from scenesem_otio.core.errors import CheckpointError
+from scenesem_otio.media.colour import joint_bin, quantise
 
 log = logging.getLogger("scenesem")
 
@@ -202,7 +203,7 @@ def pretrained_weights_path() -> Path:
         return target
     from safetensors.torch import save_file
 
-    from scenesem_otio.fileio import atomic_path
+    from scenesem_otio.core.fileio import atomic_path
 
     try:
         state = torch.load(source, map_location="cpu", weights_only=True)
@@ -254,8 +255,8 @@ def colour_histogram(pixels: torch.Tensor, bins: int = COLOUR_BINS) -> torch.Ten
     [N, bins^3], each summing to 1. Exact: the (x - 127) / 128 scaling is undone losslessly."""
     n = pixels.shape[0]
     values = (pixels.float() * LITE_STD + LITE_MEAN).round_().clamp_(0, 255).to(torch.int32)
-    q = values.mul_(bins).div_(256, rounding_mode="floor")  # [N, 3, H, W]
-    index = (q[:, 0] * bins + q[:, 1]).mul_(bins).add_(q[:, 2]).flatten(1)
+    q = quantise(values, bins)  # [N, 3, H, W]
+    index = joint_bin(q[:, 0], q[:, 1], q[:, 2], bins).flatten(1)
     index += torch.arange(n, device=index.device, dtype=index.dtype).unsqueeze(1) * bins**3
     counts = torch.bincount(index.flatten(), minlength=n * bins**3).view(n, bins**3)
     return counts.float() / counts.sum(dim=1, keepdim=True)

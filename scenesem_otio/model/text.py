@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from scenesem_otio.errors import CheckpointError
-from scenesem_otio.vectors import normalise
+from scenesem_otio.core.errors import CheckpointError
+from scenesem_otio.core.vectors import normalise
 
 HUB_DEFAULT = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -172,7 +172,7 @@ class CachedTextEncoder(TextEncoder):
         if self.cache_dir is None:
             self.misses += len(texts)
             return self.inner.encode(texts)
-        from scenesem_otio.fileio import write_bytes_atomic
+        from scenesem_otio.core.fileio import write_bytes_atomic
 
         vectors: dict[int, np.ndarray] = {}
         todo = []

@@ -14,8 +14,9 @@ from typing import Any
 
 import numpy as np
 
-from scenesem_otio.errors import DataError
-from scenesem_otio.evaluate import matched_pairs
+from scenesem_otio.core.errors import DataError
+from scenesem_otio.evaluate.metrics import matched_pairs
+from scenesem_otio.train.augment import DIM_DROPOUT, NOISE, perturb
 
 
 @dataclass
@@ -90,8 +91,6 @@ def _crop(film: FilmShots, rng: np.random.Generator, min_len: int
     return film.emb[a : a + length], durations[a : a + length], film.labels[a : a + length - 1]
 
 
-NOISE = 0.4  # Gaussian noise on the unit shot embeddings (norm ≈ NOISE)
-DIM_DROPOUT = 0.1  # share of embedding dimensions dropped per film
 DEFAULT_MEMBERS = 5  # boundary models averaged (BoundaryEnsemble): +0.04 F1 over one
 
 
@@ -140,10 +139,7 @@ def train_boundary_model(films: Sequence[FilmShots], *, window: int = 4, steps: 
         torch.manual_seed(seed)
         model = BoundaryModel(**{**(config or {}), "emb_dim": emb_dim, "window": window})
         pos_weight = torch.tensor((n_all - n_pos) / n_pos)
-        opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
-        warm = max(1, steps // 10)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / warm) * 0.5
-                                                  * (1 + np.cos(np.pi * min(s, steps) / steps)))
+        opt, sched = _optimiser(model, lr, weight_decay, steps)
         losses: list[float] = []
         val_curve: list[tuple[int, float]] = []
         best: tuple[float, dict[str, Any] | None, int] = (float("inf"), None, 0)
@@ -172,10 +168,20 @@ def train_boundary_model(films: Sequence[FilmShots], *, window: int = 4, steps: 
         "films": len(films), "transitions": int(n_all), "scene_cuts": int(n_pos),
         "steps": steps, "seed": seed, "window": window,
         "loss_first10": float(np.mean(losses[:10])), "loss_last10": float(np.mean(losses[-10:])),
-        "wall_s": time.perf_counter() - start}
-    if val_curve:
-        stats.update(val_loss=val_curve, best_step=best[2])
+        "wall_s": time.perf_counter() - start,
+        **({"val_loss": val_curve, "best_step": best[2]} if val_curve else {})}
     return model, stats
+
+
+def _optimiser(model: Any, lr: float, weight_decay: float, steps: int) -> tuple[Any, Any]:
+    """AdamW with a tenth of the steps warming up under the cosine (`state.lr_lambda`)."""
+    import torch
+
+    from scenesem_otio.train.state import lr_lambda
+
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    return opt, torch.optim.lr_scheduler.LambdaLR(
+        opt, lr_lambda(steps, max(1, steps // 10), overlap=True))
 
 
 def _usable(films: Sequence[FilmShots]) -> tuple[list[FilmShots], float, float, int]:
@@ -201,15 +207,13 @@ def _augmented_batch(model: Any, films: Sequence[FilmShots], rng: np.random.Gene
     dropped dimensions and jittered durations (what lets ~20 films generalise)."""
     import torch
 
-    emb_dim = films[0].emb.shape[1]
     pick = rng.choice(len(films), size=min(batch_films, len(films)), replace=False)
     logits, targets = [], []
     for i in pick:
         emb, dur, lab = _crop(films[int(i)], rng, crop_min)
         if len(emb) < 2:
             continue
-        x = emb + rng.normal(size=emb.shape) * noise / np.sqrt(emb_dim)
-        x = x * (rng.random(emb_dim) >= dim_dropout)
+        x = perturb(emb, lambda shape: rng.normal(size=shape), rng.random, noise, dim_dropout)
         d = dur * np.exp(rng.normal(size=len(dur)) * duration_jitter)
         logits.append(model(torch.from_numpy(x.astype(np.float32)),
                             torch.from_numpy(np.log(d + 0.1)).float()))

@@ -14,14 +14,15 @@ from typing import Any
 
 import numpy as np
 
-from scenesem_otio.calibrate import ScoredFilm, calibrate
-from scenesem_otio.config import SegmentOptions, ShotOptions
-from scenesem_otio.model.checkpoint import Calibration
+from scenesem_otio.core.config import SegmentOptions, ShotOptions
+from scenesem_otio.model.meta import Calibration
+from scenesem_otio.segment.calibrate import ScoredFilm, fit_decoding
 
 
 @dataclass
-class EmbeddedFilm:
-    """A training/validation film's shots, their embeddings and its true scene cuts."""
+class LabelledFilm:
+    """A training/validation film: its shots embedded as `cut` embeds them (`embed.FilmEmbedding`)
+    reduced to what fitting needs, and its true scene cuts."""
 
     shot_embeddings: np.ndarray  # [n_shots, E]
     shot_starts_s: list[float]  # [n_shots]
@@ -38,30 +39,30 @@ def shots_record(shots: ShotOptions = ShotOptions()) -> dict[str, Any]:
 
 
 def embed_films(embedder: Any, items: Sequence[Any], progress: bool = False,
-                label_mode: str = "scene") -> list[EmbeddedFilm]:
+                label_mode: str = "scene") -> list[LabelledFilm]:
     """Embed each film as `cut` would (its default shot detection); keep its shots and the
     truth from its edit (or its per-frame labels with `label_mode` "frame")."""
-    from scenesem_otio.pipeline import embed_film
+    from scenesem_otio.embed import embed_film
     from scenesem_otio.train.boundary import truth_starts_s
 
     films = []
     for item in items:
         film = embed_film(item.path, embedder, ShotOptions(), progress=progress)
         fr = float(film.info.fps)
-        films.append(EmbeddedFilm(
+        films.append(LabelledFilm(
             film.shot_embeddings, [s.start / fr for s in film.shots], film.info.duration_s,
             [t for t in truth_starts_s(item, label_mode) if t > 0], film.shot_colours))
     return films
 
 
-def cosine_scored(films: Sequence[EmbeddedFilm]) -> list[ScoredFilm]:
-    from scenesem_otio.segment import boundary_scores
+def cosine_scored(films: Sequence[LabelledFilm]) -> list[ScoredFilm]:
+    from scenesem_otio.segment.decide import boundary_scores
 
     return [ScoredFilm(boundary_scores(f.shot_embeddings, SegmentOptions.window),
                        f.shot_starts_s, f.duration_s, f.truth_s) for f in films]
 
 
-def boundary_scored(model: Any, films: Sequence[EmbeddedFilm]) -> list[ScoredFilm]:
+def boundary_scored(model: Any, films: Sequence[LabelledFilm]) -> list[ScoredFilm]:
     """The films as a boundary model scores them (the twin of `cosine_scored`)."""
     return [ScoredFilm(model.predict(f.shot_embeddings, f.shot_starts_s, f.duration_s,
                                      f.shot_colours),
@@ -71,12 +72,12 @@ def boundary_scored(model: Any, films: Sequence[EmbeddedFilm]) -> list[ScoredFil
 def calibration_of(films: Sequence[ScoredFilm], split: str,
                    min_scene_values: Sequence[float] | None = None) -> Calibration:
     """θ and minimum scene maximising pooled boundary F1 (±0.5 s) on `films`."""
-    chosen = calibrate(films, min_scene_values)
+    chosen = fit_decoding(films, min_scene_values)
     return Calibration(threshold=chosen.threshold, min_scene_s=chosen.min_scene_s,
                        f1=chosen.f1, split=split)
 
 
-def boundary_stage(train: Sequence[EmbeddedFilm], val: Sequence[EmbeddedFilm], split: str,
+def boundary_stage(train: Sequence[LabelledFilm], val: Sequence[LabelledFilm], split: str,
                    seed: int, members: int, colour: bool = True, **train_kwargs: Any
                    ) -> tuple[Any, Calibration, dict[str, Any]]:
     """Train the contextual boundary model (`members` seeds averaged) on `train`, calibrate
@@ -89,7 +90,7 @@ def boundary_stage(train: Sequence[EmbeddedFilm], val: Sequence[EmbeddedFilm], s
 
     colour_dim = COLOUR_DIM if colour else 0
 
-    def shots(f: EmbeddedFilm) -> FilmShots:
+    def shots(f: LabelledFilm) -> FilmShots:
         return FilmShots(boundary_inputs(f.shot_embeddings, f.shot_colours, colour_dim),
                          transition_labels(f.truth_s, f.shot_starts_s), f.shot_starts_s,
                          f.duration_s)

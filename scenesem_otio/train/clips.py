@@ -10,8 +10,8 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from scenesem_otio.config import SamplingOptions
-from scenesem_otio.scenes import Shot, VideoInfo
+from scenesem_otio.core.config import SamplingOptions
+from scenesem_otio.core.scenes import Shot, VideoInfo
 from scenesem_otio.train.sources import SceneItem, VideoItem
 
 
@@ -47,8 +47,8 @@ def plan_scene_clips(scene: SceneItem, info: VideoInfo, sampling: SamplingOption
 def build_clip_table(items: list[VideoItem], sampling: SamplingOptions, per_scene: int = 2,
                      label_mode: str = "scene", progress: bool = False) -> ClipTable:
     """Decode every clip of every scene (one pass per video) into one array."""
+    from scenesem_otio.core.progress import progress_bar
     from scenesem_otio.media.sampling import iter_clips
-    from scenesem_otio.progress import progress_bar
 
     plans: list[tuple[int, int, tuple[int, ...]]] = []  # (video, global scene, frames)
     scene_video, texts = [], []

@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from scenesem_otio.config import SamplingOptions, ShotOptions
+from scenesem_otio.core.config import SamplingOptions, ShotOptions
 from scenesem_otio.train.clips import ClipTable
 from scenesem_otio.train.sources import VideoItem
 
@@ -47,8 +47,8 @@ def decode_shot_films(items: Sequence[VideoItem], videos: Sequence[int],
     Returns the clips' pixels (to append to the clip table, whose rows start at `first_row`)
     and one `ShotFilm` per film with two shots or more.
     """
-    from scenesem_otio.pipeline import shot_source
-    from scenesem_otio.progress import progress_bar
+    from scenesem_otio.core.progress import progress_bar
+    from scenesem_otio.embed import shot_source
     from scenesem_otio.train.boundary import transition_labels, truth_starts_s
 
     chunks: list[np.ndarray] = []
@@ -78,7 +78,7 @@ def decode_shot_films(items: Sequence[VideoItem], videos: Sequence[int],
 
 def positive_weight(films: Sequence[ShotFilm]) -> float:
     """pos_weight of the class-balanced BCE: negatives per positive over all films."""
-    from scenesem_otio.errors import DataError
+    from scenesem_otio.core.errors import DataError
 
     n_pos = float(sum(f.labels.sum() for f in films))
     n_all = float(sum(len(f.labels) for f in films))
@@ -95,7 +95,7 @@ def with_shot_films(table: ClipTable, items: Sequence[VideoItem], videos: Sequen
     pixels, films = decode_shot_films(items, videos, sampling, label_mode, len(table.pixels),
                                       progress)
     if not films:
-        from scenesem_otio.errors import DataError
+        from scenesem_otio.core.errors import DataError
 
         raise DataError("--boundary-training joint: no training film has two shots or more")
     n = len(pixels)

@@ -75,7 +75,7 @@ def pseudo_cuts(shot_emb: np.ndarray, shot_starts_s: Sequence[float], duration_s
     method "dtw": the DTW votes ≥ `min_votes`. "cosine": the base model's cosine rule
     (±2 shots) above its 80th percentile, cut's own default θ (self-training).
     """
-    from scenesem_otio.segment import boundary_scores, default_threshold, pick_boundaries
+    from scenesem_otio.segment.decide import boundary_scores, default_threshold, pick_boundaries
 
     if method not in METHODS:
         raise ValueError(f"pseudo-label method: one of {', '.join(METHODS)}, not {method!r}")
@@ -115,10 +115,10 @@ def write_pseudo_projects(videos: Sequence[str | Path], out_dir: str | Path, emb
 
     from scenesem_otio.adapters.formats import write_timeline
     from scenesem_otio.adapters.timeline import build_timeline
-    from scenesem_otio.errors import DataError
-    from scenesem_otio.fileio import write_text_atomic
-    from scenesem_otio.pipeline import embed_film
-    from scenesem_otio.segment import build_scenes
+    from scenesem_otio.core.errors import DataError
+    from scenesem_otio.core.fileio import write_text_atomic
+    from scenesem_otio.embed import embed_film
+    from scenesem_otio.segment.decide import build_scenes
 
     if not videos:
         raise DataError("pseudo-label: no videos given")

@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from scenesem_otio.errors import DataError, ScenesemError
-from scenesem_otio.scenes import VideoInfo
+from scenesem_otio.core.errors import DataError, ScenesemError
+from scenesem_otio.core.scenes import VideoInfo
 
 log = logging.getLogger("scenesem")
 
@@ -127,7 +127,7 @@ def load_frame_labels(path: str, n_frames: int) -> np.ndarray:
 
 
 def load_manifest_projects(path: str) -> list[VideoItem]:
-    from scenesem_otio.manifest import load_manifest
+    from scenesem_otio.core.manifest import load_manifest
 
     items = []
     for i, entry in enumerate(load_manifest(path)):
@@ -219,7 +219,7 @@ def _cache_root() -> Path:
 
 def _store_mp4(data: bytes) -> str:
     """FineVideo carries video bytes; PyAV and PySceneDetect want a file: content-addressed."""
-    from scenesem_otio.fileio import write_bytes_atomic
+    from scenesem_otio.core.fileio import write_bytes_atomic
 
     path = _cache_root() / f"{hashlib.sha256(data).hexdigest()[:32]}.mp4"
     if not path.exists():

@@ -21,9 +21,16 @@ STATE_JSON = "trainer_state.json"
 METRICS = "metrics.jsonl"
 
 
-def lr_lambda(total: int, warmup: int) -> Callable[[int], float]:
-    """Linear warm-up, then cosine decay to 0 (SPEC §3.4)."""
+def lr_lambda(total: int, warmup: int, *, overlap: bool = False) -> Callable[[int], float]:
+    """Linear warm-up, then cosine decay to 0 (SPEC §3.4): the one home of the LR schedule.
+
+    `overlap`: the cosine runs over all `total` steps and the warm-up scales its start (the
+    boundary model's schedule, kept as it was fitted); otherwise the cosine starts after it.
+    """
     def f(step: int) -> float:
+        if overlap:
+            return float(min(1.0, (step + 1) / warmup) * 0.5
+                         * (1 + np.cos(np.pi * min(step, total) / total)))
         if step < warmup:
             return (step + 1) / warmup
         progress = (step - warmup) / max(1, total - warmup)

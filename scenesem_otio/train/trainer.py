@@ -22,8 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from scenesem_otio.errors import CheckpointError, DataError
-from scenesem_otio.model.checkpoint import Calibration, ModelMeta
+from scenesem_otio.core.errors import CheckpointError, DataError
+from scenesem_otio.model.meta import Calibration, ModelMeta
 from scenesem_otio.train.config import (
     BOUNDARY_TRAINING,
     TrainConfig,
@@ -76,10 +76,10 @@ class TrainModule(nn.Module):
         shot = torch.zeros(len(log_dur), v.shape[1], device=v.device)
         shot = nn.functional.normalize(shot.index_add(0, clip_shot, v[n:].float()), dim=-1)
         if self.training:  # the second stage's augmentation (train.boundary)
-            from scenesem_otio.train.boundary import DIM_DROPOUT, NOISE
+            from scenesem_otio.train.augment import perturb
 
-            shot = shot + torch.randn_like(shot) * NOISE / shot.shape[1] ** 0.5
-            shot = shot * (torch.rand(shot.shape[1], device=v.device) >= DIM_DROPOUT)
+            shot = perturb(shot, lambda _: torch.randn_like(shot),
+                           lambda n: torch.rand(n, device=v.device))
         return v[:n], self.boundary(shot, log_dur)
 
 
@@ -118,7 +118,7 @@ class Run:
 
 def check_config(cfg: TrainConfig) -> None:
     """Refuse a run that would fail later or overwrite something that is not ours."""
-    from scenesem_otio.model.checkpoint import is_checkpoint
+    from scenesem_otio.model.meta import is_checkpoint
 
     out = Path(cfg.out_dir)
     if cfg.resume and not (out / STATE_JSON).is_file():
@@ -151,24 +151,21 @@ def check_config(cfg: TrainConfig) -> None:
 
 
 def mixed_precision(precision: str) -> str:
-    """accelerate's mixed_precision: bf16 where it is fast (GPU, AMX/AVX512-BF16 CPUs)."""
-    from scenesem_otio.model.embedder import cpu_has_fast_bf16
+    """accelerate's mixed_precision, from the same bf16 rule inference uses."""
+    from scenesem_otio.model.precision import resolve_dtype
 
-    if precision != "auto":
-        return "bf16" if precision == "bf16" else "no"
-    cuda = torch.cuda.is_available()
-    fast = (cuda and torch.cuda.is_bf16_supported()) or (not cuda and cpu_has_fast_bf16())
-    return "bf16" if fast else "no"
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return "bf16" if resolve_dtype(precision, device) is not None else "no"
 
 
 def prepare_model(cfg: TrainConfig) -> tuple[Any, int]:
     """Backbone + a fresh (or the checkpoint's) head, the last K layers trainable."""
-    from scenesem_otio.model.embedder import load_embedder
+    from scenesem_otio.model.checkpoint import load_embedder
     from scenesem_otio.model.head import EmbeddingHead
 
     embedder = load_embedder(cfg.base_model, device="cpu", precision="fp32")
     # issue 16: the token fraction the whole run (cache, calibration, checkpoint) uses
-    from scenesem_otio.config import RuntimeOptions
+    from scenesem_otio.core.config import RuntimeOptions
     from scenesem_otio.model.backbone import apply_speed_options
 
     apply_speed_options(embedder, RuntimeOptions(keep=cfg.keep))
@@ -407,7 +404,7 @@ def save(run: Run, step: int, final: bool) -> None:
 
 def fit(run: Run, start_step: int) -> tuple[int, list[float]]:
     """The step loop, saving every `save_every`; returns (last step, epoch times)."""
-    from scenesem_otio.progress import progress_bar
+    from scenesem_otio.core.progress import progress_bar
 
     cfg = run.cfg
     stop_at = min(run.total, cfg.stop_after) if cfg.stop_after else run.total

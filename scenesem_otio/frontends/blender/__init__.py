@@ -11,7 +11,7 @@ import os
 import zipfile
 from pathlib import Path
 
-from scenesem_otio.fileio import atomic_path, check_writable
+from scenesem_otio.core.fileio import atomic_path, check_writable
 
 ADDON = Path(__file__).parent / "scenesem_blender"
 

@@ -63,12 +63,12 @@ class SceneList:
 
 
 def scene_label(index: int) -> str:
-    """"S001" for scene 0: scenesem_otio.scenes.scene_label, which Blender cannot import."""
+    """"S001" for scene 0: scenesem_otio.core.scenes.scene_label, which Blender cannot import."""
     return f"S{index + 1:03d}"
 
 
 def scene_title(index: int) -> str:
-    """"Scene 001" for scene 0, as the CLI names clips (scenesem_otio.scenes.scene_title)."""
+    """"Scene 001" for scene 0, as the CLI names clips (scenesem_otio.core.scenes.scene_title)."""
     return f"Scene {index + 1:03d}"
 
 

@@ -10,7 +10,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from scenesem_otio.errors import DataError
+from scenesem_otio.core.errors import DataError
 
 PATH_KEYS = ("video", "timeline", "pred", "truth", "labels")
 

@@ -39,7 +39,7 @@ def read_from_file(
                          "known: model level shots min_scene scenes threshold device embeddings")
     from pathlib import Path
 
-    from scenesem_otio.config import (
+    from scenesem_otio.core.config import (
         CutOptions,
         OutputOptions,
         RuntimeOptions,

@@ -1,7 +1,7 @@
-"""Segment stage settings learned from data: θ and minimum scene length for boundary F1, and
-exactly-N-scenes decoding from boundary probabilities (SPEC §2.7).
+"""Segment stage settings learned from data: θ and minimum scene length for boundary F1
+(SPEC §2.7).
 
-Numpy only. Decoding is `segment.pick_boundaries` (θ, local maximum within ±r, min scene), the
+Numpy only. Decoding is `decide.pick_boundaries` (θ, local maximum within ±r, min scene), the
 rule `cut` applies, so the F1 maximised here is the F1 `cut` then gets on these films.
 """
 
@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scenesem_otio.evaluate import boundary_prf, match_boundaries
-from scenesem_otio.segment import pick_boundaries, sequential_partition
+from scenesem_otio.evaluate.metrics import boundary_prf, match_boundaries, prf_arrays
+from scenesem_otio.segment.decide import pick_boundaries
 
 
 @dataclass
@@ -27,8 +27,10 @@ class ScoredFilm:
 
 
 @dataclass
-class Calibration:
-    """The chosen decoding settings and the validation F1 they reach."""
+class DecodingFit:
+    """The decoding settings `fit_decoding` chose and the validation F1 they reach.
+
+    Its `as_meta` fields become a checkpoint's `model.meta.Calibration`."""
 
     threshold: float
     min_scene_s: float
@@ -63,15 +65,6 @@ def _accept_order(scores: np.ndarray, starts: Sequence[float], duration: float, 
     return np.asarray(cuts, dtype=np.int64), np.asarray(scores, dtype=np.float64)[cuts]
 
 
-def _f1(hits: np.ndarray, n_pred: np.ndarray, n_truth: int) -> tuple[np.ndarray, ...]:
-    """Pooled P/R/F1 with `evaluate.overall`'s conventions for empty sides."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        p = np.where(n_pred > 0, hits / np.maximum(n_pred, 1), 1.0 if n_truth == 0 else 0.0)
-        r = (hits / n_truth if n_truth else np.where(n_pred > 0, 0.0, 1.0)) * np.ones_like(p)
-        f = np.where(p + r > 0, 2 * p * r / np.where(p + r > 0, p + r, 1), 0.0)
-    return p, r, f
-
-
 def sweep(films: Sequence[ScoredFilm], min_scene_s: float, radius: int = 1,
           tolerance: float = 0.5) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Pooled P, R, F1 at every distinct score as θ (ascending) for one min-scene value.
@@ -101,12 +94,12 @@ def sweep(films: Sequence[ScoredFilm], min_scene_s: float, radius: int = 1,
         m = np.searchsorted(-ranked, -thetas, side="right")
         hits += prefix_hits[m]
         n_pred += m
-    p, r, f = _f1(hits, n_pred, n_truth)
+    p, r, f = prf_arrays(hits, n_pred, n_truth)
     return thetas, p, r, f
 
 
-def calibrate(films: Sequence[ScoredFilm], min_scene_values: Sequence[float] | None = None,
-              radius: int = 1, tolerance: float = 0.5) -> Calibration:
+def fit_decoding(films: Sequence[ScoredFilm], min_scene_values: Sequence[float] | None = None,
+              radius: int = 1, tolerance: float = 0.5) -> DecodingFit:
     """θ and min scene maximising pooled boundary F1 (±`tolerance` s) on validation films.
 
     Every distinct score is a θ candidate, every `min_scene_values` entry (default: the
@@ -125,7 +118,7 @@ def calibrate(films: Sequence[ScoredFilm], min_scene_values: Sequence[float] | N
             lengths += list(np.diff(bounds))
         min_scene_values = min_scene_grid(lengths)
     best: tuple[float, float, float] | None = None  # (f1, width, −min_scene)
-    choice = Calibration(threshold=1.0, min_scene_s=0.0, f1=0.0, precision=0.0, recall=0.0)
+    choice = DecodingFit(threshold=1.0, min_scene_s=0.0, f1=0.0, precision=0.0, recall=0.0)
     for ms in sorted({float(x) for x in min_scene_values}):
         thetas, p, r, f = sweep(films, ms, radius, tolerance)
         if len(thetas) == 0:
@@ -151,7 +144,7 @@ def calibrate(films: Sequence[ScoredFilm], min_scene_values: Sequence[float] | N
             key = (top, width, -ms)
             if best is None or key > best:
                 best = key
-                choice = Calibration(threshold=theta, min_scene_s=ms, f1=top,
+                choice = DecodingFit(threshold=theta, min_scene_s=ms, f1=top,
                                      precision=float(p[b]), recall=float(r[b]))
             j += 1
     return choice
@@ -167,50 +160,4 @@ def decoded_f1(films: Sequence[ScoredFilm], threshold: float, min_scene_s: float
         m = boundary_prf([float(film.shot_starts_s[k + 1]) for k in cuts],
                          [float(t) for t in film.truth_s], tolerance)
         hits, n_pred, n_truth = hits + m["hits"], n_pred + m["n_pred"], n_truth + m["n_truth"]
-    return float(_f1(np.array([hits], float), np.array([n_pred], float), n_truth)[2][0])
-
-
-# ---------------------------------------------------------------- exactly N scenes
-
-
-def logit(p: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """log(p / (1 − p)), clipped so that p = 0 or 1 stays finite."""
-    p = np.clip(np.asarray(p, dtype=np.float64), eps, 1 - eps)
-    return np.log(p) - np.log1p(-p)
-
-
-def decode_n_scenes(probs: np.ndarray, n_scenes: int, shot_starts_s: Sequence[float] | None = None,
-                    duration_s: float | None = None, min_scene_s: float = 0.0) -> list[int]:
-    """Exactly N scenes from boundary probabilities: the first shot of each scene.
-
-    Chooses the N − 1 cuts that maximise Σ log p (cuts) + Σ log(1 − p) (other transitions),
-    i.e. the summed log-odds of the chosen cuts, with every scene ≥ `min_scene_s` seconds
-    (needs `shot_starts_s` and `duration_s`). Dynamic programming over (scenes, shot),
-    O(N · shots²); if no N scenes can all be that long, the length limit is dropped.
-    """
-    gain = logit(probs)
-    n = len(gain) + 1
-    if not 1 <= n_scenes <= n:
-        raise ValueError(f"cannot make {n_scenes} scenes from {n} shots")
-    if min_scene_s > 0 and shot_starts_s is not None and duration_s is not None:
-        if len(shot_starts_s) != n:
-            raise ValueError("need one start time per shot (one more than the probabilities)")
-        edges = np.append(np.asarray(shot_starts_s, dtype=np.float64), float(duration_s))
-        ok = (edges[None, :] - edges[:, None]) >= min_scene_s - 1e-9  # ok[i, j]: shots i..j−1
-        starts = _dp(gain, n_scenes, ok)
-        if starts is not None:
-            return starts
-    length_ok = np.ones((n + 1, n + 1), dtype=bool)
-    starts = _dp(gain, n_scenes, length_ok)
-    assert starts is not None  # any N ≤ n is feasible without a length limit
-    return starts
-
-
-def _dp(gain: np.ndarray, n_scenes: int, ok: np.ndarray) -> list[int] | None:
-    """best[l, j]: the best summed gain of l scenes tiling shots 0..j−1; a scene starting at
-    shot i > 0 earns gain[i − 1]."""
-    n = len(gain) + 1
-    idx = np.arange(n + 1)
-    valid = (idx[None, :] > idx[:, None]) & ok  # [i, j]: a scene of shots i..j−1
-    enter = np.concatenate([[0.0], gain, [0.0]])  # earned by a scene starting at i
-    return sequential_partition(np.where(valid, enter[:, None], -np.inf), n_scenes)
+    return float(prf_arrays(hits, n_pred, n_truth)[2])

@@ -213,8 +213,8 @@ def write_truth(video: Path, scenes: list[SynthScene], path: Path) -> None:
 
     from scenesem_otio.adapters.formats import write_timeline
     from scenesem_otio.adapters.timeline import NS, build_timeline
+    from scenesem_otio.core.scenes import Scene
     from scenesem_otio.media.probe import probe
-    from scenesem_otio.scenes import Scene
 
     info = probe(video)
     objs = [Scene(index=i, start=s.start, end=s.end, n_shots=len(s.shots), title=s.title,
@@ -238,10 +238,10 @@ def synth_films(out_dir: Path, n_films: int = 4, seed: int = 0, width: int = 320
                 height: int = 180, fps: str | Fraction = "25", progress: bool = True
                 ) -> list[dict[str, Any]]:
     """Render films + truth timelines + `manifest.yaml`; returns the manifest entries."""
-    from scenesem_otio.errors import DataError
-    from scenesem_otio.fileio import write_text_atomic
-    from scenesem_otio.progress import progress_bar
-    from scenesem_otio.scenes import parse_rate
+    from scenesem_otio.core.errors import DataError
+    from scenesem_otio.core.fileio import write_text_atomic
+    from scenesem_otio.core.progress import progress_bar
+    from scenesem_otio.core.scenes import parse_rate
 
     rate = parse_rate(fps, "--fps")
     if width < 64 or height < 64 or width % 2 or height % 2:

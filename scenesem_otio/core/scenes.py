@@ -13,7 +13,7 @@ from fractions import Fraction
 
 def parse_rate(text: object, option: str = "--fps") -> Fraction:
     """A user-given frame rate ("25", "24000/1001", "29.97") as an exact, positive Fraction."""
-    from scenesem_otio.errors import DataError
+    from scenesem_otio.core.errors import DataError
 
     try:
         value = Fraction(str(text).strip())

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from scenesem_otio.evaluate import Segmentation, boundary_prf, miou, overall, prf, score
+from scenesem_otio.evaluate.metrics import Segmentation, boundary_prf, miou, overall, prf, score
 
 if TYPE_CHECKING:
     from scenesem_otio.train.config import TrainConfig
@@ -83,7 +83,7 @@ def make_films(root: Path, seed: int, progress: bool) -> tuple[Path, list[HeldOu
     """Render the films; returns (training manifest, held-out films, n_train, n_val)."""
     import yaml
 
-    from scenesem_otio.synth import synth_films
+    from scenesem_otio.demo.synth import synth_films
 
     # 8 held-out films (64 scene cuts, 16 intercut/revisited scenes at seed 0) and 4 for θ:
     # 3 and 2 were too few to rank the rows (even on 8 they swap between seeds).
@@ -141,7 +141,8 @@ def evaluate_rules(held_out: list[HeldOut], model: Any, rules: dict[str, Any]
                    ) -> dict[str, dict[str, Any]]:
     """One table row per rule (name -> SegmentOptions) for `model`, as `cut` would decode:
     each film is embedded once and decoded every way, so the rows share their embeddings."""
-    from scenesem_otio.pipeline import embed_film, scenes_of
+    from scenesem_otio.embed import embed_film
+    from scenesem_otio.pipeline import scenes_of
 
     preds: dict[str, dict[Path, Segmentation]] = {name: {} for name in rules}
     for film in held_out:
@@ -219,7 +220,7 @@ def train_runs(root: Path, manifest: Path, backbone: Path, steps: int, seed: int
 def untrained_options(embedder: Any, manifest: Path) -> Any:
     """Cut options for a model without a head: θ and min scene calibrated on the same
     validation films the trained runs use."""
-    from scenesem_otio.config import CutOptions, SegmentOptions
+    from scenesem_otio.core.config import CutOptions, SegmentOptions
     from scenesem_otio.train.calibration import calibration_of, cosine_scored, embed_films
     from scenesem_otio.train.sources import load_sources
 
@@ -232,8 +233,8 @@ def untrained_options(embedder: Any, manifest: Path) -> Any:
 def seed_rows(root: Path, manifest: Path, backbone: Path, held_out: list[HeldOut],
               ckpts: dict[str, str]) -> dict[str, dict[str, Any]]:
     """Every row of the demo table for one training seed (PySceneDetect is seed-free)."""
-    from scenesem_otio.config import SegmentOptions
-    from scenesem_otio.model.embedder import load_embedder
+    from scenesem_otio.core.config import SegmentOptions
+    from scenesem_otio.model.checkpoint import load_embedder
 
     rows = {}
     for label, name in ((UNTRAINED, str(backbone)), (EMBEDDED_UNTRAINED, "embedded")):
@@ -280,7 +281,7 @@ def run_demo(minutes: float = 8.0, workdir: Path | None = None, seed: int = 0,
 
     The films come from `seed`; the training runs are repeated for seeds seed … seed+seeds−1.
     """
-    from scenesem_otio.compare import baseline_segmentation
+    from scenesem_otio.evaluate.compare import baseline_segmentation
 
     start = time.perf_counter()
     keep = workdir is not None

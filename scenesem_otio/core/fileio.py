@@ -78,7 +78,7 @@ def check_writable(path: str | os.PathLike, suffixes: tuple[str, ...],
 
     `error` is the ScenesemError subclass to raise (TimelineError for timelines).
     """
-    from scenesem_otio.errors import ScenesemError
+    from scenesem_otio.core.errors import ScenesemError
 
     error = error or ScenesemError
     path = Path(path)

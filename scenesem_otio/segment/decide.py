@@ -11,25 +11,13 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from scenesem_otio.config import (
+from scenesem_otio.core.config import (
     DEFAULT_MIN_SCENE_S,
     DEFAULT_THRESHOLD_PERCENTILE,
     SegmentOptions,
 )
-from scenesem_otio.scenes import Scene, Shot
-from scenesem_otio.vectors import normalise
-
-
-def shot_embeddings(clip_embeddings: np.ndarray, clip_shots: Sequence[int],
-                    n_shots: int) -> np.ndarray:
-    """Shot embedding = normalised mean of its clips' embeddings (§2.5). Shape [n_shots, E]."""
-    clip_embeddings = np.asarray(clip_embeddings, dtype=np.float64)
-    owners = np.asarray(clip_shots, dtype=np.int64)
-    if len(owners) != len(clip_embeddings):
-        raise ValueError("one shot index per clip embedding is needed")
-    sums = np.zeros((n_shots, clip_embeddings.shape[1]))
-    np.add.at(sums, owners, clip_embeddings)
-    return normalise(sums)
+from scenesem_otio.core.scenes import Scene, Shot
+from scenesem_otio.core.vectors import normalise
 
 
 def boundary_scores(shots: np.ndarray, window: int = 2) -> np.ndarray:
@@ -204,8 +192,6 @@ def segment(shots: Sequence[Shot], shot_emb: np.ndarray, fps: float,
     starts_s = [s.start / fps for s in shots]
     duration = shots[-1].end / fps if shots else 0.0
     if options.n_scenes is not None and learned:
-        from scenesem_otio.calibrate import decode_n_scenes
-
         starts = decode_n_scenes(scores, min(options.n_scenes, len(shots)), starts_s,
                                  duration, min_scene)
     elif options.n_scenes is not None:
@@ -214,3 +200,49 @@ def segment(shots: Sequence[Shot], shot_emb: np.ndarray, fps: float,
         cuts = pick_boundaries(scores, starts_s, duration, theta, options.radius, min_scene)
         starts = [0, *(k + 1 for k in cuts)]
     return build_scenes(shots, shot_emb, starts, scores), scores, theta
+
+
+# ---------------------------------------------------------------- exactly N scenes
+
+
+def logit(p: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """log(p / (1 − p)), clipped so that p = 0 or 1 stays finite."""
+    p = np.clip(np.asarray(p, dtype=np.float64), eps, 1 - eps)
+    return np.log(p) - np.log1p(-p)
+
+
+def decode_n_scenes(probs: np.ndarray, n_scenes: int, shot_starts_s: Sequence[float] | None = None,
+                    duration_s: float | None = None, min_scene_s: float = 0.0) -> list[int]:
+    """Exactly N scenes from boundary probabilities: the first shot of each scene.
+
+    Chooses the N − 1 cuts that maximise Σ log p (cuts) + Σ log(1 − p) (other transitions),
+    i.e. the summed log-odds of the chosen cuts, with every scene ≥ `min_scene_s` seconds
+    (needs `shot_starts_s` and `duration_s`). Dynamic programming over (scenes, shot),
+    O(N · shots²); if no N scenes can all be that long, the length limit is dropped.
+    """
+    gain = logit(probs)
+    n = len(gain) + 1
+    if not 1 <= n_scenes <= n:
+        raise ValueError(f"cannot make {n_scenes} scenes from {n} shots")
+    if min_scene_s > 0 and shot_starts_s is not None and duration_s is not None:
+        if len(shot_starts_s) != n:
+            raise ValueError("need one start time per shot (one more than the probabilities)")
+        edges = np.append(np.asarray(shot_starts_s, dtype=np.float64), float(duration_s))
+        ok = (edges[None, :] - edges[:, None]) >= min_scene_s - 1e-9  # ok[i, j]: shots i..j−1
+        starts = _dp(gain, n_scenes, ok)
+        if starts is not None:
+            return starts
+    length_ok = np.ones((n + 1, n + 1), dtype=bool)
+    starts = _dp(gain, n_scenes, length_ok)
+    assert starts is not None  # any N ≤ n is feasible without a length limit
+    return starts
+
+
+def _dp(gain: np.ndarray, n_scenes: int, ok: np.ndarray) -> list[int] | None:
+    """best[l, j]: the best summed gain of l scenes tiling shots 0..j−1; a scene starting at
+    shot i > 0 earns gain[i − 1]."""
+    n = len(gain) + 1
+    idx = np.arange(n + 1)
+    valid = (idx[None, :] > idx[:, None]) & ok  # [i, j]: a scene of shots i..j−1
+    enter = np.concatenate([[0.0], gain, [0.0]])  # earned by a scene starting at i
+    return sequential_partition(np.where(valid, enter[:, None], -np.inf), n_scenes)

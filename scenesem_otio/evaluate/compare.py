@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from scenesem_otio.errors import DataError, TimelineError
-from scenesem_otio.evaluate import Segmentation, overall, score
+from scenesem_otio.core.errors import DataError, TimelineError
+from scenesem_otio.evaluate.metrics import Segmentation, overall, score
 
 
 def load_segmentation(path: str | os.PathLike, rate: Fraction | None = None) -> Segmentation:
@@ -117,7 +117,7 @@ class EvalRow:
 
 def evaluation_pairs(pred: Path, truth: Path | None) -> list[tuple[Path, Path, str | None]]:
     """(pred, truth, video) for one comparison, or for each entry of a manifest."""
-    from scenesem_otio.manifest import is_manifest, load_manifest
+    from scenesem_otio.core.manifest import is_manifest, load_manifest
 
     pred = Path(pred)
     if truth is not None:

@@ -46,16 +46,28 @@ def boundary_prf(pred: Sequence[float], truth: Sequence[float], tolerance: float
     return prf(match_boundaries(pred, truth, tolerance), len(pred), len(truth))
 
 
-def prf(hits: int, n_pred: int, n_truth: int) -> dict[str, Any]:
-    """Precision, recall and F1 from counts: the one place their empty-input rule lives.
+def prf_arrays(hits: Any, n_pred: Any, n_truth: Any
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Precision, recall and F1, elementwise over counts: the one place their empty-input rule
+    lives (`calibrate` sweeps every θ at once through it).
 
     Nothing predicted scores precision 1 only when there was nothing to find (and recall
     likewise), so an empty prediction on an empty truth is perfect and on a full one is 0.
     """
-    precision = hits / n_pred if n_pred else (1.0 if not n_truth else 0.0)
-    recall = hits / n_truth if n_truth else (1.0 if not n_pred else 0.0)
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "hits": hits,
+    hits, n_pred, n_truth = np.broadcast_arrays(np.asarray(hits, np.float64),
+                                                np.asarray(n_pred, np.float64),
+                                                np.asarray(n_truth, np.float64))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = np.where(n_pred > 0, hits / np.maximum(n_pred, 1), np.where(n_truth == 0, 1.0, 0.0))
+        r = np.where(n_truth > 0, hits / np.maximum(n_truth, 1), np.where(n_pred == 0, 1.0, 0.0))
+        f = np.where(p + r > 0, 2 * p * r / np.where(p + r > 0, p + r, 1), 0.0)
+    return p, r, f
+
+
+def prf(hits: int, n_pred: int, n_truth: int) -> dict[str, Any]:
+    """Precision, recall and F1 from counts (`prf_arrays` on one set of counts)."""
+    p, r, f = (float(x) for x in prf_arrays(hits, n_pred, n_truth))
+    return {"precision": p, "recall": r, "f1": f, "hits": hits,
             "n_pred": n_pred, "n_truth": n_truth}
 
 

@@ -18,8 +18,8 @@ from typing import Any
 
 def _rate(rate: Any) -> Fraction | None:
     """`-a rate=24000/1001` arrives as a string; EDLs need it, other formats carry their own."""
-    from scenesem_otio.errors import DataError
-    from scenesem_otio.scenes import parse_rate
+    from scenesem_otio.core.errors import DataError
+    from scenesem_otio.core.scenes import parse_rate
 
     if rate is None or str(rate).strip().lower() in ("", "none"):
         return None

@@ -1,0 +1,1 @@
+"""The demo: synthetic films with known scenes (`synth`) and the end-to-end run (`run`)."""

@@ -1,0 +1,1 @@
+"""Evaluation: scenes against truth (`metrics`) and methods side by side (`compare`)."""
