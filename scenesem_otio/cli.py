@@ -542,7 +542,7 @@ def demo(minutes: float, workdir: Path | None, seed: int, seeds: int) -> None:
               show_default=True, help="Worker processes here, or Ray actors (pip install "
               "'scenesem-otio[ray]').")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
-              help="Workers [default: one per GPU, else one per 2 CPU cores].")
+              help="Workers [default: one per 2 CPU cores, at least one per GPU].")
 @click.option("--ray-address", default=None,
               help="Join this Ray cluster (e.g. ray://head:10001 or auto) instead of starting "
                    "a local Ray.")

@@ -21,6 +21,7 @@ from click.testing import CliRunner
 
 from scenesem_otio.adapters.formats import read_timeline
 from scenesem_otio.adapters.timeline import scenes_from_timeline
+from scenesem_otio.batch.engines import Workers, size_workers
 from scenesem_otio.batch.plan import plan_films
 from scenesem_otio.cli import main
 from scenesem_otio.errors import ScenesemError
@@ -107,6 +108,14 @@ def test_plan_folders_lists_and_names(tmp_path: Path) -> None:
         plan_films([str(tmp_path / "nowhere")])
     twins = plan_films([str(tmp_path / "loose/reel1.mp4"), str(tmp_path / "arch/a/reel1.mov")])
     assert len({j.name for j in twins}) == 2 and all(j.name.startswith("reel1-") for j in twins)
+
+
+def test_workers_sized_to_cores_and_gpus() -> None:
+    assert size_workers(2, 0) == Workers(1, 2, 0.0)  # this machine
+    assert size_workers(16, 0) == Workers(8, 2, 0.0)
+    assert size_workers(16, 1) == Workers(8, 2, 0.125)  # CPU decoders keep one GPU fed
+    assert size_workers(8, 8) == Workers(8, 1, 1.0)
+    assert size_workers(16, 2, count=2) == Workers(2, 8, 1.0)
 
 
 def test_local_batch_equals_cut_skips_done_and_resumes_state(

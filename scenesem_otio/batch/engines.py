@@ -1,9 +1,9 @@
 """Batch stage 3: who runs `FilmCutter.cut` on which film. Two engines, one per-film code path.
 
 - local: worker processes on this machine (spawned, so CUDA and torch start clean), one per
-  GPU or one per `CPU_THREADS_PER_WORKER` cores, each loading the model once;
+  `CPU_THREADS_PER_WORKER` cores and at least one per GPU, each loading the model once;
 - ray: Ray actors that are `FilmCutter`s (Ray's batch-inference idiom: a stateful actor holds
-  the model, films stream through it), one per GPU of the cluster or per few CPUs, on a
+  the model, films stream through it), sized the same over the cluster's CPUs and GPUs, on a
   cluster joined with `--ray-address` or on a local Ray started and stopped here.
 
 Both keep exactly one film in flight per worker, so when a worker dies (a decoder crash, the
@@ -42,19 +42,20 @@ class Workers:
     gpus: float  # GPUs per worker (0: CPU workers)
 
     def describe(self) -> str:
-        kind = "GPU" if self.gpus else "CPU"
-        return f"{self.count} {kind} worker{'s' * (self.count != 1)} x {self.threads} threads"
+        gpu = f", {self.gpus:.2g} GPU each" if self.gpus else ""
+        return f"{self.count} worker{'s' * (self.count != 1)} x {self.threads} threads{gpu}"
 
 
 def size_workers(cpus: int, gpus: int, count: int | None = None) -> Workers:
-    """One worker per GPU when there are GPUs, else one per CPU_THREADS_PER_WORKER cores;
-    `count` overrides the number (the cores and GPUs are then shared out)."""
+    """One worker per CPU_THREADS_PER_WORKER cores, and at least one per GPU.
+
+    With GPUs the workers share them (a fraction each): the backbone is fast there and each
+    film's decode and shot detection on the CPU becomes the limit, so a GPU is kept fed by
+    several workers decoding side by side. `count` overrides the number.
+    """
     cpus = max(1, cpus)
-    if gpus > 0:
-        n = count or gpus
-        return Workers(n, max(1, cpus // n), min(1.0, gpus / n))
-    n = count or max(1, cpus // CPU_THREADS_PER_WORKER)
-    return Workers(n, max(1, cpus // n), 0.0)
+    n = count or max(gpus, cpus // CPU_THREADS_PER_WORKER, 1)
+    return Workers(n, max(1, cpus // n), min(1.0, gpus / n) if gpus > 0 else 0.0)
 
 
 @dataclass(frozen=True)
