@@ -230,7 +230,7 @@ def test_killed_batch_resumes_without_partial_or_duplicate_outputs(
     proc.wait()
     assert list(out.glob("*.otio")), proc.stderr.read().decode()[-2000:]
     done_at_kill = {r["film"] for r in _readable(out) if r.get("status") == "done"}
-    assert len(done_at_kill) < len(GOOD)  # the kill did interrupt the batch
+    assert len(done_at_kill) < len(GOOD), done_at_kill  # the kill did interrupt the batch
 
     code, text = invoke(["batch", *args])  # resume (in this process's Ray for ray)
     assert code == 1, text
