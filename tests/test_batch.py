@@ -22,6 +22,8 @@ from click.testing import CliRunner
 from scenesem_otio.adapters.formats import read_timeline
 from scenesem_otio.adapters.timeline import scenes_from_timeline
 from scenesem_otio.batch.engines import Workers, size_workers
+from scenesem_otio.batch.index import render_index
+from scenesem_otio.batch.ledger import FilmRecord
 from scenesem_otio.batch.plan import plan_films
 from scenesem_otio.cli import main
 from scenesem_otio.errors import ScenesemError
@@ -116,6 +118,17 @@ def test_workers_sized_to_cores_and_gpus() -> None:
     assert size_workers(16, 1) == Workers(8, 2, 0.125)  # CPU decoders keep one GPU fed
     assert size_workers(8, 8) == Workers(8, 1, 1.0)
     assert size_workers(16, 2, count=2) == Workers(2, 8, 1.0)
+
+
+def test_index_links_and_escapes() -> None:
+    page = render_index([
+        FilmRecord(film="a/<b>&c", input="/x/<b>&c.mp4", status="done", scenes=3, shots=9,
+                   seconds=75.0, outputs=["a/<b>&c.otio", "a/<b>&c.html"]),
+        FilmRecord(film="bad", input="/x/bad.mp4", status="failed",
+                   error="/x/bad.mp4: <truncated> file")], "OUT")
+    assert 'href="a/%3Cb%3E%26c.html"' in page and 'href="a/%3Cb%3E%26c.otio"' in page
+    assert "a/&lt;b&gt;&amp;c" in page and "&lt;truncated&gt;" in page
+    assert "<b>" not in page and "0:01:15" in page and "1 done, 1 failed" in page
 
 
 def test_local_batch_equals_cut_skips_done_and_resumes_state(
