@@ -227,14 +227,33 @@ def cut(video: Path, output: Path, model: str | None, shots_edit: Path | None, d
         resolve_markers: bool, no_progress: bool, keep: float | None,
         max_clips_per_shot: int | None) -> None:
     """Cut VIDEO into scenes and write a timeline with semantic-distance markers."""
+    from scenesem_otio.pipeline import cut as run_cut
+
+    options = cut_options(
+        model=model, shots_edit=shots_edit, detector=detector,
+        detector_threshold=detector_threshold, min_shot=min_shot, min_content=min_content,
+        level=level, n_scenes=n_scenes, min_scene_s=min_scene_s, threshold=threshold,
+        window=window, boundary_model=boundary_model, device=device, precision=precision,
+        batch_size=batch_size, embeddings=embeddings, report=report,
+        resolve_markers=resolve_markers, no_progress=no_progress, keep=keep,
+        max_clips_per_shot=max_clips_per_shot)
+    click.echo(cut_summary(run_cut(video, options, output=output)))
+
+
+def cut_options(*, model: str | None, shots_edit: Path | None, detector: str,
+                detector_threshold: float | None, min_shot: int | None,
+                min_content: float | None, level: str, n_scenes: int | None,
+                min_scene_s: float | None, threshold: float | None, window: int,
+                boundary_model: bool, device: str, precision: str, batch_size: int,
+                embeddings: bool, report: Path | None, resolve_markers: bool,
+                no_progress: bool, keep: float | None, max_clips_per_shot: int | None) -> Any:
+    """`cut`'s options -> CutOptions, the model chosen once (`batch` builds them the same)."""
     from scenesem_otio.core.config import CutOptions, OutputOptions
     from scenesem_otio.model.choose import choose_model
-    from scenesem_otio.pipeline import cut as run_cut
 
     model, reason = choose_model(model)
     click.echo(f"model: {reason}", err=True)
-
-    options = CutOptions(
+    return CutOptions(
         shots=_shot_options(detector, detector_threshold, min_shot, min_content, shots_edit),
         segment=SegmentOptions(window=window, threshold=threshold, min_scene_s=min_scene_s,
                                n_scenes=n_scenes, boundary_model=boundary_model),
@@ -245,7 +264,6 @@ def cut(video: Path, output: Path, model: str | None, shots_edit: Path | None, d
         output=OutputOptions(level=level, embeddings=embeddings,
                              resolve_markers=resolve_markers, report=report),
         progress=not no_progress)
-    click.echo(cut_summary(run_cut(video, options, output=output)))
 
 
 def cut_summary(result: Any) -> str:
@@ -517,6 +535,53 @@ def demo(minutes: float, workdir: Path | None, seed: int, seeds: int) -> None:
     from scenesem_otio.demo.run import run_demo
 
     click.echo(run_demo(minutes=minutes, workdir=workdir, seed=seed, seeds=seeds))
+
+
+# ---- issue 27: `scenesem batch` (batch/); one insertion, kept together
+@main.command()
+@click.argument("inputs", nargs=-1, required=True)
+@click.option("-o", "--output", "out_dir", type=click.Path(path_type=Path), required=True,
+              help="Folder for the films' outputs, batch.jsonl and index.html.")
+@click.option("--format", "formats", default="otio", show_default=True,
+              help="Timeline formats per film, comma-separated (otio,edl,xml,fcpxml,…).")
+@click.option("--report", is_flag=True, help="Also write each film's HTML storyboard.")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local",
+              show_default=True, help="Worker processes here, or Ray actors (pip install "
+              "'scenesem-otio[ray]').")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Workers [default: one per 2 CPU cores, at least one per GPU].")
+@click.option("--ray-address", default=None,
+              help="Join this Ray cluster (e.g. ray://head:10001 or auto) instead of starting "
+                   "a local Ray.")
+@click.option("--redo", is_flag=True, help="Cut every film again, even those already done.")
+@click.option("--retry-failed", is_flag=True,
+              help="Try again the films that failed earlier on the same file and options.")
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
+@_friendly_errors
+def batch(inputs: tuple[str, ...], out_dir: Path, formats: str, report: bool, engine: str,
+          workers: int | None, ray_address: str | None, redo: bool, retry_failed: bool,
+          no_progress: bool, **cut_params: Any) -> None:
+    """Cut every film in INPUTS (files, folders, list files of paths) into OUTDIR with `cut`'s
+    options; resumable: films already cut from the same file the same way are skipped."""
+    from scenesem_otio.batch.run import run_batch
+
+    options = cut_options(shots_edit=None, report=None, no_progress=True, **cut_params)
+    summary = run_batch(list(inputs), out_dir, options, formats=formats, report=report,
+                        engine=engine, workers=workers, ray_address=ray_address, redo=redo,
+                        retry_failed=retry_failed, progress=not no_progress)
+    click.echo(summary.table())
+    for record in summary.failed:
+        error = record.error or ""
+        click.echo(f"failed: {error if record.input in error else f'{record.input}: {error}'}",
+                   err=True)
+    if summary.failed:
+        sys.exit(1)
+
+
+# `cut`'s own options (model, shots, scenes, runtime, output), not copies that could drift
+batch.params.extend(p for p in cut.params if p.name not in
+                    {"video", "output", "shots_edit", "report", "no_progress"})
+# ---- end of issue 27 insertion
 
 
 # ---- issue 14: `scenesem report` (report.py); one insertion, kept together

@@ -40,7 +40,7 @@ def test_no_pickle_anywhere() -> None:
 
 @pytest.mark.parametrize(
     "command", ["info", "baseline", "cut", "distance", "train", "eval", "synth", "demo",
-                "report", "pseudo-label", "convert", "blender-addon"]
+                "report", "pseudo-label", "convert", "blender-addon", "batch"]
 )
 def test_every_command_has_help(command: str) -> None:
     result = CliRunner().invoke(main, [command, "--help"])
