@@ -285,7 +285,7 @@ def run_demo(minutes: float = 8.0, workdir: Path | None = None, seed: int = 0,
 
     start = time.perf_counter()
     keep = workdir is not None
-    root = Path(workdir) if keep else Path(tempfile.mkdtemp(prefix="scenesem-demo-"))
+    root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="scenesem-demo-"))
     root.mkdir(parents=True, exist_ok=True)
     manifest, held_out, n_train, n_val = make_films(root, seed, progress)
     backbone = tiny_backbone(root / "tiny-videomae", seed)

@@ -143,7 +143,7 @@ class ThumbnailCollector:
         if pool:
             chosen = []
             for target in shot_keyframes(start, end):
-                best = min(pool, key=lambda i, t=target: (abs(i - t), i))
+                best = min((abs(i - target), i) for i in pool)[1]
                 if best not in chosen:
                     chosen.append(best)
             chosen.sort()

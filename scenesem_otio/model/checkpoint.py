@@ -39,12 +39,12 @@ def save_checkpoint(embedder: Any, directory: str | os.PathLike, meta: ModelMeta
     from scenesem_otio import __version__
 
     backbone = embedder.backbone
-    config = backbone.config if isinstance(backbone.config, dict) else backbone.config.to_dict()
+    config = backbone.config
     meta = meta or embedder.meta
     meta = replace(meta, backbone_config=config,
                    head=embedder.head.dims if embedder.head is not None else None,
                    sampling=meta.sampling.resolved(backbone.num_frames, backbone.image_size),
-                   keep=getattr(backbone, "keep", 1.0))  # issue 16: what the model ran with
+                   keep=backbone.keep)  # issue 16: what the model ran with
     data = meta.to_json()
     data["versions"] = {"scenesem": __version__, "torch": torch.__version__,
                         "transformers": transformers.__version__}
@@ -75,8 +75,8 @@ def load_checkpoint(directory: str | os.PathLike) -> Any:
         raise CheckpointError(f"{directory}: missing {WEIGHTS_FILE}")
     head = EmbeddingHead(*meta.head) if meta.head else None
     embedder = SceneEmbedder(_backbone_from_config(directory, meta.backbone_config), head, meta)
-    if hasattr(embedder.backbone, "set_keep"):  # issue 16: the keep it was trained with
-        embedder.backbone.set_keep(meta.keep if meta.keep is not None else 1.0)
+    # issue 16: the keep it was trained with
+    embedder.backbone.set_keep(meta.keep if meta.keep is not None else 1.0)
     try:
         embedder.load_state_dict(load_file(str(directory / WEIGHTS_FILE)), strict=True)
     except (SafetensorError, RuntimeError, OSError) as err:

@@ -40,7 +40,8 @@ class FilmShots:
                             f"{len(self.shot_starts_s)}, {len(self.labels)})")
 
 
-def transition_labels(truth_starts_s: Sequence[float], shot_starts_s: Sequence[float],
+def transition_labels(truth_starts_s: Sequence[float] | np.ndarray,
+                      shot_starts_s: Sequence[float] | np.ndarray,
                       tolerance: float = 0.5) -> np.ndarray:
     """Scene truth -> one label per shot transition (n shots -> n − 1 labels).
 

@@ -92,7 +92,8 @@ def boundary_stage(train: Sequence[LabelledFilm], val: Sequence[LabelledFilm], s
 
     def shots(f: LabelledFilm) -> FilmShots:
         return FilmShots(boundary_inputs(f.shot_embeddings, f.shot_colours, colour_dim),
-                         transition_labels(f.truth_s, f.shot_starts_s), f.shot_starts_s,
+                         transition_labels(f.truth_s, f.shot_starts_s),
+                         np.asarray(f.shot_starts_s, np.float64),
                          f.duration_s)
 
     config = {**(train_kwargs.pop("config", None) or {}), "colour_dim": colour_dim}
