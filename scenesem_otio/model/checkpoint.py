@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scenesem_otio.core.errors import CheckpointError
 from scenesem_otio.core.fileio import atomic_dir
@@ -20,10 +21,14 @@ from scenesem_otio.model.embedder import SceneEmbedder
 from scenesem_otio.model.meta import META_FILE, WEIGHTS_FILE, ModelMeta, is_checkpoint, read_meta
 from scenesem_otio.model.precision import resolve_device, resolve_dtype
 
+if TYPE_CHECKING:
+    from scenesem_otio.model.contract import Backbone
+
 log = logging.getLogger("scenesem")
 
-def save_checkpoint(embedder: Any, directory: str | os.PathLike, meta: ModelMeta | None = None,
-                    extra: Any = None) -> None:
+def save_checkpoint(embedder: SceneEmbedder, directory: str | os.PathLike,
+                    meta: ModelMeta | None = None,
+                    extra: Callable[[Path], None] | None = None) -> None:
     """Write the checkpoint directory atomically (old one kept until the new one is whole).
 
     `meta` defaults to the embedder's own; the backbone config, head dims and clip shape are
@@ -62,7 +67,7 @@ def save_checkpoint(embedder: Any, directory: str | os.PathLike, meta: ModelMeta
                               "previous checkpoint, if any, is untouched") from None
 
 
-def load_checkpoint(directory: str | os.PathLike) -> Any:
+def load_checkpoint(directory: str | os.PathLike) -> SceneEmbedder:
     """Rebuild a SceneEmbedder (with its `meta`) from a scenesem checkpoint directory alone."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -88,7 +93,7 @@ def load_checkpoint(directory: str | os.PathLike) -> Any:
     return embedder
 
 
-def _backbone_from_config(directory: Path, config: dict[str, Any]) -> Any:
+def _backbone_from_config(directory: Path, config: dict[str, Any]) -> Backbone:
     """The backbone family the config names (random weights; the state dict fills them)."""
     from scenesem_otio.model.efficientnet import FAMILY, ImageBackbone
 

@@ -11,10 +11,14 @@ import json
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from scenesem_otio.model.embedder import SceneEmbedder
+    from scenesem_otio.train.clips import ClipTable
 
 STATE_TENSORS = "trainer_state.safetensors"
 STATE_JSON = "trainer_state.json"
@@ -96,7 +100,7 @@ class FeatureCache:
         return torch.from_numpy(np.asarray(self.data[idx], dtype=np.float32))
 
 
-def fingerprint(embedder: Any, start_layer: int, table: Any) -> str:
+def fingerprint(embedder: SceneEmbedder, start_layer: int, table: ClipTable) -> str:
     """Hash of the frozen weights and the training pixels: a cache filled by other weights or
     data is never reused."""
     h = hashlib.sha256()
