@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # torch is imported where it runs: `train.config` reads this 
     import torch
     from torch import nn
 
+    from scenesem_otio.model.boundary import BoundaryEnsemble, BoundaryModel
     from scenesem_otio.train.sources import VideoItem
 
 
@@ -103,7 +104,8 @@ DEFAULT_MEMBERS = 5  # boundary models averaged (BoundaryEnsemble): +0.04 F1 ove
 
 
 def train_boundary_models(films: Sequence[FilmShots], *, members: int = DEFAULT_MEMBERS,
-                          seed: int = 0, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+                          seed: int = 0, **kwargs: Any
+                          ) -> tuple[BoundaryModel | BoundaryEnsemble, dict[str, Any]]:
     """`members` boundary models (seeds seed, seed + 7919, …) as one `BoundaryEnsemble`;
     with one member, exactly `train_boundary_model`'s model. Same keywords as that."""
     from scenesem_otio.model.boundary import BoundaryEnsemble
@@ -126,7 +128,7 @@ def train_boundary_model(films: Sequence[FilmShots], *, window: int = 4, steps: 
                          dim_dropout: float = DIM_DROPOUT, duration_jitter: float = 0.15,
                          config: dict[str, Any] | None = None,
                          val_films: Sequence[FilmShots] | None = None,
-                         eval_every: int = 50) -> tuple[Any, dict[str, Any]]:
+                         eval_every: int = 50) -> tuple[BoundaryModel, dict[str, Any]]:
     """Fit a `BoundaryModel` with class-balanced BCE; returns (model in eval mode, stats).
 
     Augmentation, so that a model fitted on ~20 films judges unseen ones: random crops of the

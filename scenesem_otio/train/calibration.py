@@ -85,7 +85,7 @@ def calibration_of(films: Sequence[ScoredFilm], split: str,
 
 def boundary_stage(train: Sequence[LabelledFilm], val: Sequence[LabelledFilm], split: str,
                    seed: int, members: int, colour: bool = True, **train_kwargs: Any
-                   ) -> tuple[Any, Calibration, dict[str, Any]]:
+                   ) -> tuple[BoundaryModel | BoundaryEnsemble, Calibration, dict[str, Any]]:
     """Train the contextual boundary model (`members` seeds averaged) on `train`, calibrate
     it on `val`. With `colour`, it reads the shots' colour histograms beside their embeddings
     (`model.boundary.boundary_inputs`). `train_kwargs` go to `train_boundary_model`

@@ -46,7 +46,7 @@ from scenesem_otio.train.state import (
 if TYPE_CHECKING:
     from accelerate import Accelerator
 
-    from scenesem_otio.model.boundary import BoundaryModel
+    from scenesem_otio.model.boundary import BoundaryEnsemble, BoundaryModel
     from scenesem_otio.model.embedder import SceneEmbedder
     from scenesem_otio.train.calibration import LabelledFilm
     from scenesem_otio.train.clips import ClipTable
@@ -104,7 +104,8 @@ class RunState:
     text_a: float
     text_b: float
     cache: FeatureCache | None = None
-    boundary: BoundaryModel | None = None  # joint's from the start, the second stage's once trained
+    # Joint training's from the start; the second stage's (an ensemble) once trained.
+    boundary: BoundaryModel | BoundaryEnsemble | None = None
     previous: list[dict[str, Any]] = field(default_factory=list)  # metrics before --resume
     logs: list[dict[str, Any]] = field(default_factory=list)
 
