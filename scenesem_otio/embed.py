@@ -8,9 +8,10 @@ Heavy modules are imported inside functions so that importing this module stays 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from scenesem_otio.core.config import SamplingOptions, ShotOptions
 from scenesem_otio.core.scenes import Shot, VideoInfo
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
     from scenesem_otio.media.sampling import KnownShots
     from scenesem_otio.media.stream import SinglePass
+    from scenesem_otio.media.thumbnails import ShotThumbs
     from scenesem_otio.model.embedder import SceneEmbedder
 
 
@@ -33,7 +35,7 @@ class FilmEmbedding:
     n_clips: int
     clips_per_s: float
     frames_decoded: int
-    thumbnails: dict[int, Any] | None = None  # shot start -> ShotThumbs, for the report
+    thumbnails: dict[int, ShotThumbs] | None = None  # by shot start, for the report
     shot_colours: np.ndarray | None = None  # [n_shots, 64] colour histograms (media.colour)
 
 
@@ -61,8 +63,9 @@ def shot_source(info: VideoInfo, shots: ShotOptions, sampling: SamplingOptions,
     return single_pass(info, shots, sampling, thumbnails=thumbnails)
 
 
-def embed_clips(embedder: SceneEmbedder, clips: Any, *, batch_size: int,
-                advance: Any = None, position: Any = None
+def embed_clips(embedder: SceneEmbedder, clips: Iterable[tuple[int, np.ndarray]], *,
+                batch_size: int, advance: Callable[[int], None] | None = None,
+                position: Callable[[], int] | None = None
                 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Embed `(index, uint8 clip)` pairs in batches -> ([N, E] in index order, [N, C] colour
     histograms of the same clips, clips/s).

@@ -100,10 +100,11 @@ def resolve_segment(segment: SegmentOptions, embedder: SceneEmbedder
 def boundary_probabilities(film: FilmEmbedding, embedder: SceneEmbedder,
                            segment: SegmentOptions) -> np.ndarray | None:
     """The checkpoint's boundary model on this film's shots; None: use the cosine rule."""
-    if not uses_boundary_model(embedder, segment):
+    boundary = embedder.boundary
+    if boundary is None or not uses_boundary_model(embedder, segment):
         return None
     fr = float(film.info.fps)
-    return embedder.boundary.predict(film.shot_embeddings, [s.start / fr for s in film.shots],
+    return boundary.predict(film.shot_embeddings, [s.start / fr for s in film.shots],
                                      film.info.duration_s, film.shot_colours)
 
 

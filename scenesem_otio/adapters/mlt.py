@@ -370,8 +370,8 @@ def shotcut_xml(timeline: otio.schema.Timeline) -> str:
     _prop(main, "shotcut:projectFolder", 0)
     if plan.markers:
         holder = ET.SubElement(main, "properties", name="shotcut:markers")
-        for k, mk in enumerate(plan.markers):
-            one = ET.SubElement(holder, "properties", name=str(k))
+        for i, mk in enumerate(plan.markers):
+            one = ET.SubElement(holder, "properties", name=str(i))
             _prop(one, "text", mk.name)
             _prop(one, "start", _clock(mk.pos, plan.rate))
             _prop(one, "end", _clock(mk.pos, plan.rate))

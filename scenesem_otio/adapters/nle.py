@@ -162,7 +162,7 @@ def fix_fcp7_xml(xml_text: str, timeline: otio.schema.Timeline) -> str:
     # Timecode strings: the adapter writes them non-drop even under <displayformat>DF.
     for tc in root.iter("timecode"):
         frame, string = tc.find("frame"), tc.find("string")
-        if frame is not None and string is not None and (frame.text or "").strip().isdigit():
+        if frame is not None and frame.text and string is not None and frame.text.strip().isdigit():
             string.text = timecode(int(frame.text), rate, drop)
     for name in (f.find("name") for f in root.iter("file")):
         if name is not None and name.text:
@@ -178,7 +178,8 @@ def fix_fcp7_xml(xml_text: str, timeline: otio.schema.Timeline) -> str:
                 ET.SubElement(el, "comment").text = m.comment
             for key in ("in", "out"):
                 sub = el.find(key)
-                if sub is not None and start0 and (sub.text or "").strip().lstrip("-").isdigit():
+                if sub is not None and sub.text and start0 and \
+                        sub.text.strip().lstrip("-").isdigit():
                     sub.text = str(int(sub.text) - start0)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE xmeml>\n' + \

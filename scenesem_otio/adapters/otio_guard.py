@@ -41,7 +41,7 @@ def check_usable(path: Path, timeline: otio.schema.Timeline) -> None:
 
     def check_meta(item: Any, what: str) -> None:
         meta = item.metadata.get(NS, {})
-        start = meta.get("scene_start", {}) if hasattr(meta, "items") else None
+        start: Any = meta.get("scene_start", {}) if hasattr(meta, "items") else None
         if not hasattr(start, "items"):
             raise TimelineError(f"{path}: {what} has {NS} metadata that is not a mapping")
         try:

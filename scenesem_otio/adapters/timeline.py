@@ -72,8 +72,8 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def scene_metadata(scene: Scene, embeddings: bool) -> dict:
-    meta = {
+def scene_metadata(scene: Scene, embeddings: bool) -> dict[str, Any]:
+    meta: dict[str, Any] = {
         "index": scene.index,
         "start_frame": scene.start,
         "end_frame": scene.end,
@@ -132,7 +132,7 @@ def _shot_clips(make: _ClipMaker, scenes: list[Scene], shots: list[Shot],
     for k, shot in enumerate(shots):
         while owner + 1 < len(scenes) and scenes[owner + 1].start <= shot.start:
             owner += 1
-        meta = {"shot": k, "scene": scenes[owner].index if scenes else 0,
+        meta: dict[str, Any] = {"shot": k, "scene": scenes[owner].index if scenes else 0,
                 "start_frame": shot.start, "end_frame": shot.end}
         if shot.start in starts:
             meta["scene_start"] = scene_metadata(starts[shot.start], embeddings)
@@ -295,7 +295,7 @@ def scenes_from_timeline(timeline: otio.schema.Timeline, info: VideoInfo | None 
     n_max = info.n_frames if info is not None else None
     spans = _marker_spans(timeline, clips, info, fps) or _clip_spans(clips, info, fps)
     spans.sort(key=lambda x: (x[0], x[1]))
-    scenes = []
+    scenes: list[Scene] = []
     for s, e, title, comment, meta, extra in spans:
         if n_max is not None:
             s, e = max(0, min(s, n_max)), max(0, min(e, n_max))

@@ -98,7 +98,7 @@ def _uri_stem(text: str) -> str:
 
 def _search(folder: Path, exclude: Path | None) -> list[tuple[str, str, Path | None]]:
     skip = exclude.resolve() if exclude is not None else None
-    films = []
+    films: list[tuple[str, str, Path | None]] = []
     for root, dirs, files in os.walk(folder):
         here = Path(root)
         dirs[:] = sorted(d for d in dirs if not d.startswith(".")

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from scenesem_otio.batch.engines import ENGINES, CutterArgs, LocalEngine, RayEngine, Workers
 from scenesem_otio.batch.index import write_index
@@ -167,7 +168,7 @@ class BatchProgress:
         self.done = self.failed = 0
         self.video_s = 0.0
         self.start = time.perf_counter()
-        self.bar = None
+        self.bar: Any = None  # a rich Progress while shown
 
     def __enter__(self) -> BatchProgress:
         if self.enabled:

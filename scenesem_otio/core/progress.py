@@ -46,7 +46,10 @@ def progress_bar(description: str, total: int | None, unit: str = "it",
                  enabled: bool = True) -> Iterator[Callable[[int], None]]:
     """Yield `advance(n)`; shows done/total, rate in `unit`/s and time left on stderr."""
     if not enabled:
-        yield lambda n=1: None
+        def ignore(n: int = 1) -> None:
+            return None
+
+        yield ignore
         return
     if _style == "json":
         yield _json_lines(description, total)

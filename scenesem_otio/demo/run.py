@@ -20,6 +20,11 @@ import numpy as np
 from scenesem_otio.evaluate.metrics import Segmentation, boundary_prf, miou, overall, prf, score
 
 if TYPE_CHECKING:
+    from scenesem_otio.core.config import CutOptions
+    from scenesem_otio.core.scenes import Scene
+    from scenesem_otio.embed import FilmEmbedding
+    from scenesem_otio.model.embedder import SceneEmbedder
+    from scenesem_otio.pipeline import CutResult
     from scenesem_otio.train.config import TrainConfig
 
 SPECIAL = ("intercut", "revisit")
@@ -123,12 +128,13 @@ def held_out_films(films_dir: Path, entries: list[dict[str, Any]] | None = None
     return held_out
 
 
-def as_segmentation(result: Any) -> Segmentation:
+def as_segmentation(result: CutResult) -> Segmentation:
     """A `cut` result as the scorer reads it (see `segmentation_of`)."""
     return segmentation_of(result.film, result.scenes, result.scores)
 
 
-def segmentation_of(film: Any, scenes: list[Any], scores: np.ndarray) -> Segmentation:
+def segmentation_of(film: FilmEmbedding, scenes: list[Scene], scores: np.ndarray
+                    ) -> Segmentation:
     """Scenes plus every shot cut's boundary score (so AP sees the ranking, not just θ)."""
     fr = float(film.info.fps)
     candidates = [(shot.start / fr, float(x)) for shot, x in zip(film.shots[1:], scores)
@@ -217,7 +223,7 @@ def train_runs(root: Path, manifest: Path, backbone: Path, steps: int, seed: int
     return ckpts
 
 
-def untrained_options(embedder: Any, manifest: Path) -> Any:
+def untrained_options(embedder: SceneEmbedder, manifest: Path) -> CutOptions:
     """Cut options for a model without a head: θ and min scene calibrated on the same
     validation films the trained runs use."""
     from scenesem_otio.core.config import CutOptions, SegmentOptions
@@ -285,7 +291,7 @@ def run_demo(minutes: float = 8.0, workdir: Path | None = None, seed: int = 0,
 
     start = time.perf_counter()
     keep = workdir is not None
-    root = Path(workdir) if keep else Path(tempfile.mkdtemp(prefix="scenesem-demo-"))
+    root = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="scenesem-demo-"))
     root.mkdir(parents=True, exist_ok=True)
     manifest, held_out, n_train, n_val = make_films(root, seed, progress)
     backbone = tiny_backbone(root / "tiny-videomae", seed)

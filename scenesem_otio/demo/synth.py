@@ -173,7 +173,7 @@ def render_synth_film(path: Path, seed: int, width: int = 320, height: int = 180
     rng = np.random.default_rng(seed)
     fps = Fraction(fps)
     place_ids = rng.choice(len(PLACES), size=min(6, len(PLACES)), replace=False)
-    looks = []
+    looks: list[PlaceLook] = []
     for k, pid in enumerate(place_ids):
         name, props = PLACES[pid]
         # Place 1 is the visually similar sibling of place 0 (same palette, new layout).

@@ -41,8 +41,9 @@ def match_boundaries(pred: Sequence[float], truth: Sequence[float], tolerance: f
 
 
 def boundary_prf(pred: Sequence[float], truth: Sequence[float], tolerance: float = 0.5
-                 ) -> dict[str, float]:
-    """Precision, recall, F1 of predicted scene boundaries (film start excluded)."""
+                 ) -> dict[str, Any]:
+    """Precision, recall, F1 (floats) of predicted scene boundaries (film start excluded),
+    with the counts (ints) they come from."""
     return prf(match_boundaries(pred, truth, tolerance), len(pred), len(truth))
 
 

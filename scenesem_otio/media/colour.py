@@ -16,14 +16,14 @@ BINS = 4  # per channel: 4³ = 64 bins
 COLOUR_DIM = BINS**3
 
 
-def quantise(values: Any, bins: int) -> Any:
+def quantise(values: Any, bins: int | np.integer) -> Any:
     """0..255 channel values -> bin 0..bins − 1 (numpy arrays or torch tensors alike)."""
     if bins < 1 or 256 % bins:
         raise ValueError(f"bins per channel must divide 256, not {bins}")
     return values // (256 // bins)
 
 
-def joint_bin(r: Any, g: Any, b: Any, bins: int) -> Any:
+def joint_bin(r: Any, g: Any, b: Any, bins: int | np.integer) -> Any:
     """Quantised channels -> their joint RGB bin: the one layout that the shot colour signature
     here and the embedded backbone's colour part (`model.efficientnet`) share."""
     return (r * bins + g) * bins + b

@@ -14,11 +14,15 @@ import logging
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from scenesem_otio.core.errors import MediaError
 from scenesem_otio.media.probe import open_container
+
+if TYPE_CHECKING:
+    from av import VideoFrame
 
 log = logging.getLogger("scenesem")
 
@@ -73,7 +77,7 @@ def iter_frames(
     path: str | os.PathLike,
     stop: int | None = None,
     stats: DecodeStats | None = None,
-) -> Iterator[tuple[int, object]]:
+) -> Iterator[tuple[int, VideoFrame]]:
     """Yield (frame index, av.VideoFrame) in presentation order, stopping before `stop`.
 
     Frame n is the n-th frame the decoder outputs. A packet that fails to decode is skipped

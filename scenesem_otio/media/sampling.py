@@ -7,13 +7,16 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from scenesem_otio.core.config import SamplingOptions
 from scenesem_otio.core.scenes import Shot, VideoInfo
 from scenesem_otio.media.decode import DecodeStats, iter_frames, to_square_rgb
+
+if TYPE_CHECKING:
+    from av import VideoFrame
 
 
 @dataclass(frozen=True)
@@ -98,7 +101,7 @@ def iter_clips(
     frame_sets: Sequence[Sequence[int]],
     size: int = 224,
     stats: DecodeStats | None = None,
-    on_frame: Callable[[int, Any], None] | None = None,
+    on_frame: Callable[[int, VideoFrame], None] | None = None,
     min_stop: int | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (clip index, uint8 [T, size, size, 3]) as soon as a clip's last frame is decoded.

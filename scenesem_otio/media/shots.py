@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scenesem_otio.core.errors import MediaError
+
+if TYPE_CHECKING:
+    from scenedetect import SceneDetector
 
 DETECTORS = ("adaptive", "content", "hash", "hist")
 
 
 def make_detector(name: str = "adaptive", threshold: float | None = None,
-                  min_shot: int | None = None, min_content: float | None = None) -> Any:
+                  min_shot: int | None = None, min_content: float | None = None
+                  ) -> SceneDetector:
     """A PySceneDetect detector; `None` keeps PySceneDetect's own default for that knob.
 
     `min_content` is the adaptive detector's `min_content_val`; other detectors have none.

@@ -15,6 +15,7 @@ from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING
 
 import numpy as np
 
@@ -23,6 +24,9 @@ from scenesem_otio.core.scenes import Shot, VideoInfo, shots_from_cuts
 from scenesem_otio.media.decode import DecodeStats, iter_frames, square_from_bgr
 from scenesem_otio.media.sampling import ClipPlan, plan_shot
 from scenesem_otio.media.thumbnails import ThumbnailCollector
+
+if TYPE_CHECKING:
+    from scenedetect import SceneDetector
 
 log = logging.getLogger("scenesem")
 
@@ -40,7 +44,7 @@ class FrameBuffer:
         self.mem: list[np.ndarray] = []
         self.mem_base = 0  # frame index of mem[0]
         self._pending: deque[tuple[int, Future]] = deque()  # (frame, crop being made)
-        self._disk = None
+        self._disk: IO[bytes] | None = None
         self._disk_frames = 0
 
     def __len__(self) -> int:
@@ -111,7 +115,7 @@ class SinglePass:
     """Iterate `clips()` once; afterwards `cuts`, `shots` and `stats` describe the film."""
 
     info: VideoInfo
-    detector: object
+    detector: SceneDetector
     sampling: SamplingOptions  # resolved: num_frames and image_size set
     stats: DecodeStats = field(default_factory=DecodeStats)
     thumbs: ThumbnailCollector | None = None  # fed every frame for `cut --report`
@@ -152,7 +156,8 @@ class SinglePass:
         index = -1
         try:
             for index, frame in iter_frames(self.info.path, stats=self.stats):
-                bgr = reformatter.reformat(frame, format="bgr24", threads=0).to_ndarray()
+                bgr: np.ndarray = reformatter.reformat(frame, format="bgr24",
+                                                       threads=0).to_ndarray()
                 buffer.append_later(crops.submit(square_from_bgr, bgr, size))
                 if factor is None:
                     width = bgr.shape[1]

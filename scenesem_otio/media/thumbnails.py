@@ -17,13 +17,15 @@ import os
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from scenesem_otio.core.scenes import Shot
 
 if TYPE_CHECKING:
+    from av import VideoFrame
+
     from scenesem_otio.media.decode import DecodeStats
 
 THUMB_WIDTH = 144  # px; 16:9 -> 144x81
@@ -110,7 +112,7 @@ class ThumbnailCollector:
         self._recent.append((index, bgr))
         self._sample(index, bgr)
 
-    def feed_frame(self, index: int, frame: Any) -> None:
+    def feed_frame(self, index: int, frame: VideoFrame) -> None:
         """A PyAV VideoFrame: converted (swscale area filter, straight to the thumbnail size)
         only when `wants(index)`: the cheap way to feed a decode loop that has no BGR frame."""
         if not self.wants(index):
@@ -143,7 +145,7 @@ class ThumbnailCollector:
         if pool:
             chosen = []
             for target in shot_keyframes(start, end):
-                best = min(pool, key=lambda i, t=target: (abs(i - t), i))
+                best = min((abs(i - target), i) for i in pool)[1]
                 if best not in chosen:
                     chosen.append(best)
             chosen.sort()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import torch
@@ -23,6 +23,12 @@ from torch import nn
 
 from scenesem_otio.core.config import DEFAULT_KEEP, DEFAULT_MODEL, RuntimeOptions
 from scenesem_otio.core.errors import CheckpointError
+from scenesem_otio.model.contract import check_keep
+
+if TYPE_CHECKING:
+    from transformers import VideoMAEConfig, VideoMAEModel
+
+    from scenesem_otio.model.embedder import SceneEmbedder
 
 log = logging.getLogger("scenesem")
 
@@ -65,21 +71,18 @@ def keep_pattern(grid_h: int, grid_w: int, keep: float) -> np.ndarray:
     return kept.reshape(grid_h, grid_w)
 
 
-def check_keep(keep: float, what: str = "--keep") -> float:
-    """A token fraction in (0, 1]; anything else is a user mistake (an option or a checkpoint's
-    scenesem.json)."""
-    if not 0.0 < float(keep) <= 1.0:
-        raise CheckpointError(f"{what}: the fraction of tokens kept must be in (0, 1], "
-                            f"not {keep}")
-    return float(keep)
-
-
 class VideoBackbone(nn.Module):
-    """A `transformers.VideoMAEModel` plus mean pooling and `fc_norm`."""
+    """A `transformers.VideoMAEModel` plus mean pooling and `fc_norm`; a
+    `model.contract.Backbone`."""
 
-    def __init__(self, encoder: nn.Module) -> None:
+    # Buffers, declared for the type checker (nn.Module registers them at run time).
+    mean: torch.Tensor
+    std: torch.Tensor
+    masked: torch.Tensor | None
+
+    def __init__(self, encoder: VideoMAEModel) -> None:
         super().__init__()
-        self.encoder = encoder  # transformers.VideoMAEModel
+        self.encoder = encoder
         self.fc_norm = nn.LayerNorm(encoder.config.hidden_size,
                                     eps=encoder.config.layer_norm_eps)
         self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 1, 3, 1, 1),
@@ -92,7 +95,7 @@ class VideoBackbone(nn.Module):
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_config(cls, config: object) -> VideoBackbone:
+    def from_config(cls, config: VideoMAEConfig) -> VideoBackbone:
         from transformers import VideoMAEModel
 
         config._attn_implementation = "sdpa"
@@ -140,12 +143,17 @@ class VideoBackbone(nn.Module):
 
     # ------------------------------------------------------------------ facts
     @property
-    def config(self) -> object:
-        return self.encoder.config
+    def config(self) -> dict[str, Any]:
+        return self.encoder.config.to_dict()
+
+    @property
+    def device(self) -> torch.device:
+        return self.mean.device
 
     @property
     def image_size(self) -> int:
-        return int(self.encoder.config.image_size)
+        # transformers types it `int | (h, w)`; VideoMAE checkpoints give one side (square).
+        return int(cast(int, self.encoder.config.image_size))
 
     @property
     def num_frames(self) -> int:
@@ -163,7 +171,7 @@ class VideoBackbone(nn.Module):
     def token_grid(self) -> tuple[int, int, int]:
         """(time, height, width) of the tubelet token grid: (8, 14, 14) for videomae-base."""
         c = self.encoder.config
-        side = int(c.image_size) // int(c.patch_size)
+        side = self.image_size // int(cast(int, c.patch_size))
         return int(c.num_frames) // int(c.tubelet_size), side, side
 
     @property
@@ -211,7 +219,7 @@ class VideoBackbone(nn.Module):
         fc_norm: [B, D]."""
         for layer in self.encoder.encoder.layer[start_layer:]:
             hidden = layer(hidden)
-        if getattr(self.encoder, "layernorm", None) is not None:
+        if self.encoder.layernorm is not None:
             hidden = self.encoder.layernorm(hidden)
         return self.fc_norm(hidden.mean(dim=1))
 
@@ -234,26 +242,27 @@ class VideoBackbone(nn.Module):
         for layer in self.encoder.encoder.layer[-k:]:
             for p in layer.parameters():
                 p.requires_grad_(True)
-        for norm in (getattr(self.encoder, "layernorm", None), self.fc_norm):
+        for norm in (self.encoder.layernorm, self.fc_norm):
             if norm is not None:
                 for p in norm.parameters():
                     p.requires_grad_(True)
 
 
-def apply_speed_options(embedder: Any, runtime: RuntimeOptions) -> None:
+def apply_speed_options(embedder: SceneEmbedder, runtime: RuntimeOptions) -> None:
     """Set an embedder's token fraction and clip budget for a run (issue 16).
 
     keep: `runtime.keep`, else the keep the checkpoint was trained with, else DEFAULT_KEEP.
     Clip budget: `runtime.max_clips_per_shot` (0 = no cap), else the model's sampling (whose
-    default is DEFAULT_MAX_CLIPS_PER_SHOT). Backbones without tokens to drop ignore keep.
+    default is DEFAULT_MAX_CLIPS_PER_SHOT). A backbone without tokens to drop (the image
+    family) stays at 1.0 and the model's meta keeps what it had.
     """
     from dataclasses import replace
 
     meta = embedder.meta
     keep = runtime.keep if runtime.keep is not None else meta.keep
     keep = check_keep(DEFAULT_KEEP if keep is None else keep)
-    if hasattr(embedder.backbone, "set_keep"):
-        embedder.backbone.set_keep(keep)
+    embedder.backbone.set_keep(keep)
+    if embedder.backbone.keep == keep:
         embedder.meta = meta = replace(meta, keep=keep)
     cap = runtime.max_clips_per_shot
     if cap is not None:

@@ -11,7 +11,7 @@ import json
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -66,7 +66,8 @@ def boundary_inputs(shot_emb: np.ndarray, colours: np.ndarray | None, colour_dim
     return np.concatenate([unit, hist], axis=-1)
 
 
-def shot_durations(shot_starts_s: Sequence[float], duration_s: float) -> np.ndarray:
+def shot_durations(shot_starts_s: Sequence[float] | np.ndarray, duration_s: float
+                   ) -> np.ndarray:
     """Seconds per shot from the shot starts and the film's end."""
     starts = np.asarray(shot_starts_s, dtype=np.float64)
     ends = np.append(starts[1:], float(duration_s))
@@ -238,7 +239,8 @@ class BoundaryEnsemble(nn.Module):
     def predict(self, shot_emb: np.ndarray, shot_starts_s: Sequence[float],
                 duration_s: float, colours: np.ndarray | None = None) -> np.ndarray:
         """Mean of the members' probabilities per transition (n shots -> n−1 values)."""
-        return np.mean([m.predict(shot_emb, shot_starts_s, duration_s, colours)
+        return np.mean([cast(BoundaryModel, m).predict(shot_emb, shot_starts_s, duration_s,
+                                                        colours)
                         for m in self.members], axis=0)
 
 
@@ -253,7 +255,8 @@ def boundary_model_from_config(config: dict[str, Any]) -> BoundaryModel | Bounda
     return BoundaryEnsemble([BoundaryModel.from_config(config) for _ in range(members)])
 
 
-def features_log_durations(shot_starts_s: Sequence[float], duration_s: float) -> np.ndarray:
+def features_log_durations(shot_starts_s: Sequence[float] | np.ndarray, duration_s: float
+                           ) -> np.ndarray:
     """The duration feature exactly as `predict` computes it (training uses the same)."""
     return np.log(shot_durations(shot_starts_s, duration_s) + 0.1)
 

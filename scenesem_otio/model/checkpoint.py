@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scenesem_otio.core.errors import CheckpointError
 from scenesem_otio.core.fileio import atomic_dir
@@ -20,10 +21,14 @@ from scenesem_otio.model.embedder import SceneEmbedder
 from scenesem_otio.model.meta import META_FILE, WEIGHTS_FILE, ModelMeta, is_checkpoint, read_meta
 from scenesem_otio.model.precision import resolve_device, resolve_dtype
 
+if TYPE_CHECKING:
+    from scenesem_otio.model.contract import Backbone
+
 log = logging.getLogger("scenesem")
 
-def save_checkpoint(embedder: Any, directory: str | os.PathLike, meta: ModelMeta | None = None,
-                    extra: Any = None) -> None:
+def save_checkpoint(embedder: SceneEmbedder, directory: str | os.PathLike,
+                    meta: ModelMeta | None = None,
+                    extra: Callable[[Path], None] | None = None) -> None:
     """Write the checkpoint directory atomically (old one kept until the new one is whole).
 
     `meta` defaults to the embedder's own; the backbone config, head dims and clip shape are
@@ -39,12 +44,12 @@ def save_checkpoint(embedder: Any, directory: str | os.PathLike, meta: ModelMeta
     from scenesem_otio import __version__
 
     backbone = embedder.backbone
-    config = backbone.config if isinstance(backbone.config, dict) else backbone.config.to_dict()
+    config = backbone.config
     meta = meta or embedder.meta
     meta = replace(meta, backbone_config=config,
                    head=embedder.head.dims if embedder.head is not None else None,
                    sampling=meta.sampling.resolved(backbone.num_frames, backbone.image_size),
-                   keep=getattr(backbone, "keep", 1.0))  # issue 16: what the model ran with
+                   keep=backbone.keep)  # issue 16: what the model ran with
     data = meta.to_json()
     data["versions"] = {"scenesem": __version__, "torch": torch.__version__,
                         "transformers": transformers.__version__}
@@ -62,7 +67,7 @@ def save_checkpoint(embedder: Any, directory: str | os.PathLike, meta: ModelMeta
                               "previous checkpoint, if any, is untouched") from None
 
 
-def load_checkpoint(directory: str | os.PathLike) -> Any:
+def load_checkpoint(directory: str | os.PathLike) -> SceneEmbedder:
     """Rebuild a SceneEmbedder (with its `meta`) from a scenesem checkpoint directory alone."""
     from safetensors import SafetensorError
     from safetensors.torch import load_file
@@ -75,8 +80,8 @@ def load_checkpoint(directory: str | os.PathLike) -> Any:
         raise CheckpointError(f"{directory}: missing {WEIGHTS_FILE}")
     head = EmbeddingHead(*meta.head) if meta.head else None
     embedder = SceneEmbedder(_backbone_from_config(directory, meta.backbone_config), head, meta)
-    if hasattr(embedder.backbone, "set_keep"):  # issue 16: the keep it was trained with
-        embedder.backbone.set_keep(meta.keep if meta.keep is not None else 1.0)
+    # issue 16: the keep it was trained with
+    embedder.backbone.set_keep(meta.keep if meta.keep is not None else 1.0)
     try:
         embedder.load_state_dict(load_file(str(directory / WEIGHTS_FILE)), strict=True)
     except (SafetensorError, RuntimeError, OSError) as err:
@@ -88,7 +93,7 @@ def load_checkpoint(directory: str | os.PathLike) -> Any:
     return embedder
 
 
-def _backbone_from_config(directory: Path, config: dict[str, Any]) -> Any:
+def _backbone_from_config(directory: Path, config: dict[str, Any]) -> Backbone:
     """The backbone family the config names (random weights; the state dict fills them)."""
     from scenesem_otio.model.efficientnet import FAMILY, ImageBackbone
 

@@ -21,6 +21,7 @@ from torch import nn
 
 from scenesem_otio.core.errors import CheckpointError
 from scenesem_otio.media.colour import joint_bin, quantise
+from scenesem_otio.model.contract import check_keep
 
 log = logging.getLogger("scenesem")
 
@@ -84,14 +85,16 @@ def conv_bn(x: torch.Tensor, conv: nn.Conv2d, bn: nn.BatchNorm2d, act: bool = Tr
 def _folded(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> tuple[torch.Tensor, torch.Tensor]:
     """Folded (weight, bias); memoised while gradients are off, keyed by the tensors'
     storage and version counters so loading, moving or training them invalidates it."""
-    tensors = (conv.weight, bn.weight, bn.bias, bn.running_mean, bn.running_var)
+    running_mean, running_var = bn.running_mean, bn.running_var
+    assert running_mean is not None and running_var is not None  # `_bn` always tracks them
+    tensors = (conv.weight, bn.weight, bn.bias, running_mean, running_var)
     key = tuple((t.data_ptr(), t._version) for t in tensors)
     memo = conv.__dict__.get("_scenesem_folded")
     if memo is not None and memo[0] == key and not torch.is_grad_enabled():
         return memo[1], memo[2]
-    scale = bn.weight * torch.rsqrt(bn.running_var + bn.eps)
+    scale = bn.weight * torch.rsqrt(running_var + bn.eps)
     weight = conv.weight * scale.view(-1, 1, 1, 1)
-    bias = bn.bias - bn.running_mean * scale
+    bias = bn.bias - running_mean * scale
     if not torch.is_grad_enabled():
         conv.__dict__["_scenesem_folded"] = (key, weight, bias)
     return weight, bias
@@ -143,8 +146,9 @@ class EfficientNetLite0(nn.Module):
                 blocks.append(MBConv(kernel, stride if r == 0 else 1, expand,
                                      c_in if r == 0 else c_out, c_out))
         self._blocks = nn.ModuleList(blocks)
-        self._conv_head = _conv(320, HIDDEN, 1)
-        self._bn1 = _bn(HIDDEN)
+        # None once `ImageBackbone` drops everything past its tap (no `deep` part).
+        self._conv_head: nn.Conv2d | None = _conv(320, HIDDEN, 1)
+        self._bn1: nn.BatchNorm2d | None = _bn(HIDDEN)
         self._fc = nn.Linear(HIDDEN, num_classes) if num_classes else None
 
     def stem(self, x: torch.Tensor) -> torch.Tensor:
@@ -152,7 +156,15 @@ class EfficientNetLite0(nn.Module):
         return conv_bn(x.contiguous(memory_format=torch.channels_last), self._conv_stem,
                        self._bn0)
 
+    def block(self, i: int) -> MBConv:
+        """Block `i` as what it is (an `nn.ModuleList` only knows it holds modules)."""
+        block = self._blocks[i]
+        assert isinstance(block, MBConv)
+        return block
+
     def head(self, x: torch.Tensor) -> torch.Tensor:
+        if self._conv_head is None or self._bn1 is None:
+            raise RuntimeError("EfficientNetLite0 cut short at its tap has no head conv")
         return conv_bn(x, self._conv_head, self._bn1)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
@@ -263,7 +275,8 @@ def colour_histogram(pixels: torch.Tensor, bins: int = COLOUR_BINS) -> torch.Ten
 
 
 class ImageBackbone(nn.Module):
-    """Keyframes of a shot -> one pooled vector from EfficientNet-Lite0 (ImageNet weights).
+    """Keyframes of a shot -> one pooled vector from EfficientNet-Lite0 (ImageNet weights); a
+    `model.contract.Backbone`.
 
     A "clip" of this family is `num_frames` keyframes [B, T, S, S, 3]; every keyframe goes
     through the CNN and the parts are averaged over T. The pooled vector concatenates
@@ -285,7 +298,13 @@ class ImageBackbone(nn.Module):
     embedding, and batch norms always run on their pretrained statistics. `prefix` returns one
     flat tensor per keyframe [B, T, F] (the feature map after `n` layers, then the parts
     already computed), so a per-clip feature cache stores it like VideoMAE's tokens.
+
+    Every keyframe is seen whole: there are no tokens to drop, so `keep` is always 1.0.
     """
+
+    # Buffers, declared for the type checker (nn.Module registers them at run time).
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, num_frames: int = NUM_KEYFRAMES, image_size: int = IMAGE_SIZE,
                  parts: dict[str, float] | None = None, tap_block: int = TAP_BLOCK,
@@ -347,6 +366,18 @@ class ImageBackbone(nn.Module):
         return self._image_size
 
     @property
+    def device(self) -> torch.device:
+        return self.mean.device
+
+    @property
+    def keep(self) -> float:
+        return 1.0
+
+    def set_keep(self, keep: float) -> None:
+        """A CNN over whole keyframes has no tokens to drop: a valid `keep` changes nothing."""
+        check_keep(keep)
+
+    @property
     def num_frames(self) -> int:
         return self._num_frames
 
@@ -366,7 +397,8 @@ class ImageBackbone(nn.Module):
         """(C, H, W) of the feature map after n layers, n = 0 (stem) .. num_layers."""
         side = math.ceil(self._image_size / 2)
         shapes = [(32, side, side)]
-        for block in self.net._blocks:
+        for i in range(len(self.net._blocks)):
+            block = self.net.block(i)
             if block._depthwise_conv.stride[0] == 2:
                 side = math.ceil(side / 2)
             shapes.append((block._project_conv.out_channels, side, side))
@@ -391,7 +423,7 @@ class ImageBackbone(nn.Module):
         mean = torch.zeros_like(h[:1, :, 0, 0])
         var = torch.zeros_like(mean)
         for i in range(_stage_start(self.tap_block), self.tap_block + 1):
-            bn = self.net._blocks[i]._bn2
+            bn = self.net.block(i)._bn2
             mean = mean + bn.bias.detach()
             var = var + bn.weight.detach() ** 2
         return (h.mean(dim=(2, 3)) - mean) * torch.rsqrt(var + 1e-6)
@@ -480,8 +512,8 @@ class ImageBackbone(nn.Module):
             p.requires_grad_(False)
         n = self.num_layers
         for i in range(max(n - k, 0), n) if k > 0 else ():
-            modules = ([self.net._blocks[i]] if i < len(self.net._blocks)
-                       else [self.net._conv_head, self.net._bn1])
+            modules = ([self.net._blocks[i]] if i < len(self.net._blocks) else
+                       [m for m in (self.net._conv_head, self.net._bn1) if m is not None])
             for module in modules:
                 for p in module.parameters():
                     p.requires_grad_(True)

@@ -6,15 +6,19 @@ Checkpoints (save/load) live in `model/checkpoint.py`; the embedder carries its 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from scenesem_otio.model.backbone import VideoBackbone
+from scenesem_otio.model.contract import Backbone
 from scenesem_otio.model.head import EmbeddingHead
 from scenesem_otio.model.meta import ModelMeta
+
+if TYPE_CHECKING:
+    from scenesem_otio.model.boundary import BoundaryEnsemble, BoundaryModel
 
 log = logging.getLogger("scenesem")
 
@@ -25,7 +29,10 @@ class SceneEmbedder(nn.Module):
     head would only scramble distances.
     """
 
-    def __init__(self, backbone: VideoBackbone, head: EmbeddingHead | None = None,
+    # Set through `set_boundary`, outside the state dict; declared for the type checker.
+    boundary: BoundaryModel | BoundaryEnsemble | None
+
+    def __init__(self, backbone: Backbone, head: EmbeddingHead | None = None,
                  meta: ModelMeta | None = None) -> None:
         super().__init__()
         self.backbone = backbone
@@ -37,12 +44,12 @@ class SceneEmbedder(nn.Module):
         self.choice = ""  # why this model was chosen (`--model auto`), for the user
         self.autocast_dtype: torch.dtype | None = None
 
-    def set_boundary(self, model: nn.Module | None) -> None:
+    def set_boundary(self, model: BoundaryModel | BoundaryEnsemble | None) -> None:
         self.__dict__["boundary"] = model
 
     @property
     def device(self) -> torch.device:
-        return self.backbone.mean.device
+        return self.backbone.device
 
     @property
     def dim(self) -> int:

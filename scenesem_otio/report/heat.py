@@ -112,12 +112,12 @@ def _axes(film: Film, thumbs: Mapping[int, ShotThumbs], lay: HeatLayout) -> list
         if key is None:
             continue
         span = min(lay.axis_len, lay.size - i * lay.cell)  # the last stops at the edge
-        at = {"anchor": scene_anchor(i), "label": scene_label(i), "jpeg": key,
-              "title": f"{scene_label(i)} {film.tc(film.scenes[i].start)}"}
-        out.append(AxisFrame(**at, left=lay.left_w + i * lay.cell, top=0, width=span,
-                             height=lay.top_h))
-        out.append(AxisFrame(**at, left=0, top=lay.top_h + i * lay.cell, width=lay.left_w,
-                             height=span))
+        anchor, label = scene_anchor(i), scene_label(i)
+        title = f"{label} {film.tc(film.scenes[i].start)}"
+        out.append(AxisFrame(anchor, label, title, key, left=lay.left_w + i * lay.cell, top=0,
+                             width=span, height=lay.top_h))
+        out.append(AxisFrame(anchor, label, title, key, left=0, top=lay.top_h + i * lay.cell,
+                             width=lay.left_w, height=span))
     return out
 
 

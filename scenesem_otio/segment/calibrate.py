@@ -113,8 +113,8 @@ def fit_decoding(films: Sequence[ScoredFilm], min_scene_values: Sequence[float] 
         raise ValueError("calibration needs at least one validation film")
     if min_scene_values is None:
         lengths = []
-        for f in films:
-            bounds = [0.0, *sorted(float(t) for t in f.truth_s), float(f.duration_s)]
+        for film in films:
+            bounds = [0.0, *sorted(float(t) for t in film.truth_s), float(film.duration_s)]
             lengths += list(np.diff(bounds))
         min_scene_values = min_scene_grid(lengths)
     best: tuple[float, float, float] | None = None  # (f1, width, −min_scene)

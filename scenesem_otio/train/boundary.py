@@ -10,13 +10,20 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from scenesem_otio.core.errors import DataError
 from scenesem_otio.evaluate.metrics import matched_pairs
 from scenesem_otio.train.augment import DIM_DROPOUT, NOISE, perturb
+
+if TYPE_CHECKING:  # torch is imported where it runs: `train.config` reads this module
+    import torch
+    from torch import nn
+
+    from scenesem_otio.model.boundary import BoundaryEnsemble, BoundaryModel
+    from scenesem_otio.train.sources import VideoItem
 
 
 @dataclass
@@ -40,7 +47,8 @@ class FilmShots:
                             f"{len(self.shot_starts_s)}, {len(self.labels)})")
 
 
-def transition_labels(truth_starts_s: Sequence[float], shot_starts_s: Sequence[float],
+def transition_labels(truth_starts_s: Sequence[float] | np.ndarray,
+                      shot_starts_s: Sequence[float] | np.ndarray,
                       tolerance: float = 0.5) -> np.ndarray:
     """Scene truth -> one label per shot transition (n shots -> n − 1 labels).
 
@@ -57,7 +65,8 @@ def transition_labels(truth_starts_s: Sequence[float], shot_starts_s: Sequence[f
     return labels
 
 
-def starts_from_frame_labels(frame_labels: Sequence[Any], fps: float) -> list[float]:
+def starts_from_frame_labels(frame_labels: Sequence[object] | np.ndarray, fps: float
+                             ) -> list[float]:
     """Frame-level labels (one scene id per frame) -> scene starts in seconds (first is 0).
 
     A new scene starts wherever the label changes; feed the result to `transition_labels`.
@@ -70,7 +79,7 @@ def starts_from_frame_labels(frame_labels: Sequence[Any], fps: float) -> list[fl
     return starts
 
 
-def truth_starts_s(item: Any, label_mode: str) -> list[float]:
+def truth_starts_s(item: VideoItem, label_mode: str) -> list[float]:
     """A training film's true scene starts in seconds (first is 0), from its scenes or, in
     label mode "frame", from its per-frame labels: what every boundary stage learns from."""
     fps = float(item.info.fps)
@@ -95,7 +104,8 @@ DEFAULT_MEMBERS = 5  # boundary models averaged (BoundaryEnsemble): +0.04 F1 ove
 
 
 def train_boundary_models(films: Sequence[FilmShots], *, members: int = DEFAULT_MEMBERS,
-                          seed: int = 0, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+                          seed: int = 0, **kwargs: Any
+                          ) -> tuple[BoundaryModel | BoundaryEnsemble, dict[str, Any]]:
     """`members` boundary models (seeds seed, seed + 7919, …) as one `BoundaryEnsemble`;
     with one member, exactly `train_boundary_model`'s model. Same keywords as that."""
     from scenesem_otio.model.boundary import BoundaryEnsemble
@@ -118,7 +128,7 @@ def train_boundary_model(films: Sequence[FilmShots], *, window: int = 4, steps: 
                          dim_dropout: float = DIM_DROPOUT, duration_jitter: float = 0.15,
                          config: dict[str, Any] | None = None,
                          val_films: Sequence[FilmShots] | None = None,
-                         eval_every: int = 50) -> tuple[Any, dict[str, Any]]:
+                         eval_every: int = 50) -> tuple[BoundaryModel, dict[str, Any]]:
     """Fit a `BoundaryModel` with class-balanced BCE; returns (model in eval mode, stats).
 
     Augmentation, so that a model fitted on ~20 films judges unseen ones: random crops of the
@@ -173,7 +183,8 @@ def train_boundary_model(films: Sequence[FilmShots], *, window: int = 4, steps: 
     return model, stats
 
 
-def _optimiser(model: Any, lr: float, weight_decay: float, steps: int) -> tuple[Any, Any]:
+def _optimiser(model: nn.Module, lr: float, weight_decay: float, steps: int
+               ) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
     """AdamW with a tenth of the steps warming up under the cosine (`state.lr_lambda`)."""
     import torch
 
@@ -200,9 +211,9 @@ def _usable(films: Sequence[FilmShots]) -> tuple[list[FilmShots], float, float, 
     return films, n_pos, n_all, emb_dim
 
 
-def _augmented_batch(model: Any, films: Sequence[FilmShots], rng: np.random.Generator,
+def _augmented_batch(model: nn.Module, films: Sequence[FilmShots], rng: np.random.Generator,
                      batch_films: int, crop_min: int, noise: float, dim_dropout: float,
-                     duration_jitter: float) -> tuple[Any, Any]:
+                     duration_jitter: float) -> tuple[torch.Tensor, torch.Tensor]:
     """One step's (logits, targets): random crops of random films, with embedding noise,
     dropped dimensions and jittered durations (what lets ~20 films generalise)."""
     import torch
@@ -221,7 +232,8 @@ def _augmented_batch(model: Any, films: Sequence[FilmShots], rng: np.random.Gene
     return torch.cat(logits), torch.cat(targets)
 
 
-def _val_loss(model: Any, films: Sequence[FilmShots], pos_weight: Any) -> float:
+def _val_loss(model: nn.Module, films: Sequence[FilmShots], pos_weight: torch.Tensor
+              ) -> float:
     """Class-balanced BCE on whole validation films, no augmentation."""
     import torch
     import torch.nn.functional as F

@@ -10,13 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from scenesem_otio.core.config import SegmentOptions, ShotOptions
 from scenesem_otio.model.meta import Calibration
 from scenesem_otio.segment.calibrate import ScoredFilm, fit_decoding
+
+if TYPE_CHECKING:
+    from scenesem_otio.model.boundary import BoundaryEnsemble, BoundaryModel
+    from scenesem_otio.model.embedder import SceneEmbedder
+    from scenesem_otio.train.sources import VideoItem
 
 
 @dataclass
@@ -38,7 +43,7 @@ def shots_record(shots: ShotOptions = ShotOptions()) -> dict[str, Any]:
             "min_shot": shots.min_shot, "min_content": shots.min_content}
 
 
-def embed_films(embedder: Any, items: Sequence[Any], progress: bool = False,
+def embed_films(embedder: SceneEmbedder, items: Sequence[VideoItem], progress: bool = False,
                 label_mode: str = "scene") -> list[LabelledFilm]:
     """Embed each film as `cut` would (its default shot detection); keep its shots and the
     truth from its edit (or its per-frame labels with `label_mode` "frame")."""
@@ -62,7 +67,8 @@ def cosine_scored(films: Sequence[LabelledFilm]) -> list[ScoredFilm]:
                        f.shot_starts_s, f.duration_s, f.truth_s) for f in films]
 
 
-def boundary_scored(model: Any, films: Sequence[LabelledFilm]) -> list[ScoredFilm]:
+def boundary_scored(model: BoundaryModel | BoundaryEnsemble, films: Sequence[LabelledFilm]
+                    ) -> list[ScoredFilm]:
     """The films as a boundary model scores them (the twin of `cosine_scored`)."""
     return [ScoredFilm(model.predict(f.shot_embeddings, f.shot_starts_s, f.duration_s,
                                      f.shot_colours),
@@ -79,7 +85,7 @@ def calibration_of(films: Sequence[ScoredFilm], split: str,
 
 def boundary_stage(train: Sequence[LabelledFilm], val: Sequence[LabelledFilm], split: str,
                    seed: int, members: int, colour: bool = True, **train_kwargs: Any
-                   ) -> tuple[Any, Calibration, dict[str, Any]]:
+                   ) -> tuple[BoundaryModel | BoundaryEnsemble, Calibration, dict[str, Any]]:
     """Train the contextual boundary model (`members` seeds averaged) on `train`, calibrate
     it on `val`. With `colour`, it reads the shots' colour histograms beside their embeddings
     (`model.boundary.boundary_inputs`). `train_kwargs` go to `train_boundary_model`
@@ -92,7 +98,8 @@ def boundary_stage(train: Sequence[LabelledFilm], val: Sequence[LabelledFilm], s
 
     def shots(f: LabelledFilm) -> FilmShots:
         return FilmShots(boundary_inputs(f.shot_embeddings, f.shot_colours, colour_dim),
-                         transition_labels(f.truth_s, f.shot_starts_s), f.shot_starts_s,
+                         transition_labels(f.truth_s, f.shot_starts_s),
+                         np.asarray(f.shot_starts_s, np.float64),
                          f.duration_s)
 
     config = {**(train_kwargs.pop("config", None) or {}), "colour_dim": colour_dim}

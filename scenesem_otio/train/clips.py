@@ -51,7 +51,8 @@ def build_clip_table(items: list[VideoItem], sampling: SamplingOptions, per_scen
     from scenesem_otio.media.sampling import iter_clips
 
     plans: list[tuple[int, int, tuple[int, ...]]] = []  # (video, global scene, frames)
-    scene_video, texts = [], []
+    scene_video: list[int] = []
+    texts: list[str] = []
     for v, item in enumerate(items):
         for s in item.scenes:
             g = len(texts)

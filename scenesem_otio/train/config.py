@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scenesem_otio.train.boundary import DEFAULT_MEMBERS
+
+if TYPE_CHECKING:
+    from scenesem_otio.model.meta import Calibration
 
 # How the boundary model learns: "stage", after the embeddings on their frozen shot
 # embeddings; "joint", its BCE added to every contrastive step (train.joint).
@@ -85,5 +88,6 @@ class TrainSummary:
     stopped: bool = False
     cache_hits: int | None = None
     cache_misses: int | None = None
-    calibration: Any = None  # model.checkpoint.Calibration once the run finished
-    cosine_calibration: Any = None  # the cosine rule's, when a boundary model was trained
+    calibration: Calibration | None = None  # once the run finished
+    cosine_calibration: dict[str, Any] | None = None  # the cosine rule's (asdict), when a
+    # boundary model was trained

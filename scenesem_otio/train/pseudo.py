@@ -16,8 +16,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from scenesem_otio.model.embedder import SceneEmbedder
 
 # On the demo's 20 training films (embedded model, ~2.7 shots per scene; their truth, never the
 # held-out films) the votes at W = 2 gave pseudo-cuts of P 0.64–0.76, R 0.50–0.60 (min votes
@@ -100,7 +104,8 @@ class PseudoProject:
     scenes: int
 
 
-def write_pseudo_projects(videos: Sequence[str | Path], out_dir: str | Path, embedder: object,
+def write_pseudo_projects(videos: Sequence[str | Path], out_dir: str | Path,
+                          embedder: SceneEmbedder,
                           *, method: str = DEFAULT_METHOD, window: int = WINDOW,
                           min_votes: float = MIN_VOTES, min_scene_s: float = 0.0,
                           val_share: float = 0.2,

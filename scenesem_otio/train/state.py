@@ -11,10 +11,14 @@ import json
 import math
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import torch
+
+if TYPE_CHECKING:
+    from scenesem_otio.model.embedder import SceneEmbedder
+    from scenesem_otio.train.clips import ClipTable
 
 STATE_TENSORS = "trainer_state.safetensors"
 STATE_JSON = "trainer_state.json"
@@ -67,7 +71,7 @@ def optimizer_state_from_flat(tensors: dict[str, torch.Tensor], scalars: dict[st
 class FeatureCache:
     """Frozen-prefix outputs per clip, fp16 in a memory-mapped file, filled on first use."""
 
-    def __init__(self, directory: str, n_clips: int, shape: tuple[int, int],
+    def __init__(self, directory: str, n_clips: int, shape: tuple[int, ...],
                  fingerprint: str) -> None:
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
@@ -75,14 +79,15 @@ class FeatureCache:
         self.data_path = base.with_suffix(".f16")
         self.done_path = base.with_suffix(".done.npy")
         full = (n_clips, *shape)
-        mode = "r+" if self.data_path.exists() else "w+"
+        mode: Literal["r+", "w+"] = "r+" if self.data_path.exists() else "w+"
         self.data = np.memmap(self.data_path, dtype=np.float16, mode=mode, shape=full)
         self.done = (np.load(self.done_path) if self.done_path.exists()
                      else np.zeros(n_clips, bool))
         self.hits = 0
         self.misses = 0
 
-    def get(self, idx: np.ndarray, compute) -> torch.Tensor:
+    def get(self, idx: np.ndarray, compute: Callable[[np.ndarray], torch.Tensor]
+            ) -> torch.Tensor:
         missing = idx[~self.done[idx]]
         if len(missing):
             feats = compute(missing)
@@ -95,7 +100,7 @@ class FeatureCache:
         return torch.from_numpy(np.asarray(self.data[idx], dtype=np.float32))
 
 
-def fingerprint(embedder: Any, start_layer: int, table: Any) -> str:
+def fingerprint(embedder: SceneEmbedder, start_layer: int, table: ClipTable) -> str:
     """Hash of the frozen weights and the training pixels: a cache filled by other weights or
     data is never reused."""
     h = hashlib.sha256()

@@ -16,11 +16,12 @@ import math
 import time
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.lr_scheduler import LambdaLR
 
 from scenesem_otio.core.errors import CheckpointError, DataError
 from scenesem_otio.model.meta import Calibration, ModelMeta
@@ -42,6 +43,15 @@ from scenesem_otio.train.state import (
     read_metrics,
 )
 
+if TYPE_CHECKING:
+    from accelerate import Accelerator
+
+    from scenesem_otio.model.boundary import BoundaryEnsemble, BoundaryModel
+    from scenesem_otio.model.embedder import SceneEmbedder
+    from scenesem_otio.train.calibration import LabelledFilm
+    from scenesem_otio.train.clips import ClipTable
+    from scenesem_otio.train.sources import VideoItem
+
 log = logging.getLogger("scenesem")
 
 
@@ -52,8 +62,8 @@ class TrainModule(nn.Module):
     Going through this forward (not backbone methods directly) keeps DDP's gradient sync.
     """
 
-    def __init__(self, embedder: nn.Module, start_layer: int,
-                 boundary: nn.Module | None = None) -> None:
+    def __init__(self, embedder: SceneEmbedder, start_layer: int,
+                 boundary: BoundaryModel | None = None) -> None:
         super().__init__()
         self.embedder = embedder
         self.start_layer = start_layer
@@ -69,7 +79,9 @@ class TrainModule(nn.Module):
         durations), also the boundary logits of the crop's shots (the rows after the first n).
         """
         pooled = self.embedder.backbone.suffix(hidden, self.start_layer)
-        v = self.embedder.head(pooled)
+        head = self.embedder.head
+        assert head is not None  # `prepare_model` gives every embedder it trains one
+        v = head(pooled)
         if crop is None or self.boundary is None:
             return v
         n, clip_shot, log_dur = crop
@@ -84,33 +96,49 @@ class TrainModule(nn.Module):
 
 
 @dataclass
-class Run:
-    """One training run's moving parts, shared by its steps, saves and calibration."""
+class RunState:
+    """What changes as a run goes: its text calibration and metrics (restored by --resume),
+    the meta every save writes, the feature cache and the boundary model."""
 
-    cfg: TrainConfig
-    accelerator: Any
-    mixed: str  # "bf16" or "no"
-    module: Any  # TrainModule, wrapped by accelerate
-    optimizer: Any
-    scheduler: Any
-    groups: list[dict[str, Any]]
-    items: list[Any]  # train.sources.VideoItem
-    table: Any  # train.clips.ClipTable
-    text: torch.Tensor  # [n_scenes, d_text], unit rows
+    meta: ModelMeta
     text_a: float
     text_b: float
-    meta: ModelMeta  # what every save writes
-    total: int
-    steps_per_epoch: int
     cache: FeatureCache | None = None
-    boundary: Any = None  # the BoundaryModel: the second stage's once trained, or joint's
-    boundary_pos_weight: float = 1.0  # joint mode's class balance
+    # Joint training's from the start; the second stage's (an ensemble) once trained.
+    boundary: BoundaryModel | BoundaryEnsemble | None = None
     previous: list[dict[str, Any]] = field(default_factory=list)  # metrics before --resume
     logs: list[dict[str, Any]] = field(default_factory=list)
 
+
+@dataclass(frozen=True, eq=False)
+class Run:
+    """One training run's parts, fixed once `build_run` made them and shared by its steps,
+    saves and calibration; what changes as it goes is in `state`."""
+
+    cfg: TrainConfig
+    accelerator: Accelerator
+    mixed: str  # "bf16" or "no"
+    module: nn.Module  # the TrainModule as accelerate prepared it (DDP across processes)
+    optimizer: torch.optim.Optimizer  # AdamW, in accelerate's wrapper
+    scheduler: LambdaLR
+    groups: list[dict[str, Any]]  # the optimizer's parameter groups, named
+    items: list[VideoItem]
+    table: ClipTable
+    text: torch.Tensor  # [n_scenes, d_text], unit rows
+    total: int
+    steps_per_epoch: int
+    boundary_pos_weight: float  # joint mode's class balance
+    state: RunState
+
     @property
-    def embedder(self) -> Any:
-        return self.accelerator.unwrap_model(self.module).embedder
+    def trainee(self) -> TrainModule:
+        """The TrainModule inside accelerate's wrapper."""
+        module: TrainModule = self.accelerator.unwrap_model(self.module)
+        return module
+
+    @property
+    def embedder(self) -> SceneEmbedder:
+        return self.trainee.embedder
 
     def videos(self, split: str) -> list[int]:
         return [i for i, it in enumerate(self.items) if it.split == split]
@@ -158,7 +186,7 @@ def mixed_precision(precision: str) -> str:
     return "bf16" if resolve_dtype(precision, device) is not None else "no"
 
 
-def prepare_model(cfg: TrainConfig) -> tuple[Any, int]:
+def prepare_model(cfg: TrainConfig) -> tuple[SceneEmbedder, int]:
     """Backbone + a fresh (or the checkpoint's) head, the last K layers trainable."""
     from scenesem_otio.model.checkpoint import load_embedder
     from scenesem_otio.model.head import EmbeddingHead
@@ -180,7 +208,7 @@ def prepare_model(cfg: TrainConfig) -> tuple[Any, int]:
     return embedder, k
 
 
-def build_run(cfg: TrainConfig, items: list[Any] | None = None) -> Run:
+def build_run(cfg: TrainConfig, items: list[VideoItem] | None = None) -> Run:
     """Data, text, model, optimizer and schedule: everything before the first step.
 
     `items`: the sources already loaded (cross-fitting passes them with some films moved out
@@ -210,7 +238,8 @@ def build_run(cfg: TrainConfig, items: list[Any] | None = None) -> Run:
     # plan_scene_clips ignores sampling.max_clips_per_shot.
     table = build_clip_table(items, sampling, cfg.clips_per_scene, cfg.label_mode,
                              progress=cfg.progress and accelerator.is_main_process)
-    boundary, pos_weight = None, 1.0
+    boundary: BoundaryModel | None = None
+    pos_weight = 1.0
     if cfg.boundary_training == "joint":
         from scenesem_otio.model.boundary import BoundaryModel
         from scenesem_otio.train.joint import positive_weight, with_shot_films
@@ -230,7 +259,7 @@ def build_run(cfg: TrainConfig, items: list[Any] | None = None) -> Run:
     optimizer, scheduler, groups = make_optimizer(cfg, embedder, total, boundary)
     meta = ModelMeta(
         backbone=embedder.meta.backbone or cfg.base_model, unfreeze=k, sampling=sampling,
-        keep=getattr(backbone, "keep", None),
+        keep=backbone.keep,
         record={"label_mode": cfg.label_mode, "text_model": encoder.name, "text_a": a,
                 "text_b": b, "mapping": cfg.mapping, "alpha": cfg.alpha,
                 "lambda_neg": cfg.lambda_neg, "margin": cfg.margin,
@@ -238,17 +267,18 @@ def build_run(cfg: TrainConfig, items: list[Any] | None = None) -> Run:
     module = TrainModule(embedder, backbone.num_layers - k, boundary)
     module, optimizer = accelerator.prepare(module, optimizer)
     return Run(cfg, accelerator, mixed, module, optimizer, scheduler, groups, items, table,
-               text, a, b, meta, total, steps_per_epoch, boundary=boundary,
-               boundary_pos_weight=pos_weight)
+               text, total, steps_per_epoch, pos_weight, RunState(meta, a, b, boundary=boundary))
 
 
-def make_optimizer(cfg: TrainConfig, embedder: Any, total: int,
-                   boundary: nn.Module | None = None) -> tuple[Any, Any, list]:
+def make_optimizer(cfg: TrainConfig, embedder: SceneEmbedder, total: int,
+                   boundary: nn.Module | None = None
+                   ) -> tuple[torch.optim.AdamW, LambdaLR, list[dict[str, Any]]]:
     """AdamW with the head's and the backbone's learning rates (the joint boundary model
     learns at the head's); warm-up then cosine."""
+    assert embedder.head is not None  # `prepare_model` gave it one
     head_params = [p for p in embedder.head.parameters() if p.requires_grad]
     body_params = [p for p in embedder.backbone.parameters() if p.requires_grad]
-    groups = [{"params": head_params, "lr": cfg.lr_head, "name": "head"}]
+    groups: list[dict[str, Any]] = [{"params": head_params, "lr": cfg.lr_head, "name": "head"}]
     if body_params:
         groups.append({"params": body_params, "lr": cfg.lr_backbone, "name": "backbone"})
     if boundary is not None:
@@ -256,7 +286,7 @@ def make_optimizer(cfg: TrainConfig, embedder: Any, total: int,
                        "name": "boundary"})
     optimizer = torch.optim.AdamW(groups, weight_decay=cfg.weight_decay)
     warmup = max(1, round(cfg.warmup * total))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(total, warmup))
+    scheduler = LambdaLR(optimizer, lr_lambda(total, warmup))
     return optimizer, scheduler, groups
 
 
@@ -267,15 +297,16 @@ def restore(run: Run) -> int:
     from scenesem_otio.model.checkpoint import load_checkpoint
 
     out = Path(run.cfg.out_dir)
+    now = run.state
     run.embedder.load_state_dict(load_checkpoint(out).state_dict())
-    if run.boundary is not None:
+    if now.boundary is not None:
         from scenesem_otio.model.boundary import load_boundary_model
 
         stored = load_boundary_model(out)
         if stored is None:
             raise CheckpointError(f"{out}: has no joint boundary model to resume; resume "
                                   "with the --boundary-training it was started with")
-        run.boundary.load_state_dict(stored.state_dict())
+        now.boundary.load_state_dict(stored.state_dict())
     state = json.loads((out / STATE_JSON).read_text())
     tensors = load_file(str(out / STATE_TENSORS))
     _bare(run.optimizer).load_state_dict(optimizer_state_from_flat(tensors, state["optimizer"]))
@@ -284,13 +315,13 @@ def restore(run: Run) -> int:
     if state.get("total") != run.total:
         raise CheckpointError(f"{out}: was started for {state.get('total')} steps; resume "
                               f"with the same --steps/--epochs (now {run.total})")
-    run.text_a, run.text_b = float(state["text_a"]), float(state["text_b"])
-    run.meta = run.meta.with_record(text_a=run.text_a, text_b=run.text_b)
-    run.previous = read_metrics(out / METRICS, int(state["step"]))
+    now.text_a, now.text_b = float(state["text_a"]), float(state["text_b"])
+    now.meta = now.meta.with_record(text_a=now.text_a, text_b=now.text_b)
+    now.previous = read_metrics(out / METRICS, int(state["step"]))
     return int(state["step"])
 
 
-def _bare(optimizer: Any) -> Any:
+def _bare(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
     """accelerate wraps the optimizer; its state lives in the wrapped one."""
     return optimizer.optimizer if hasattr(optimizer, "optimizer") else optimizer
 
@@ -299,13 +330,13 @@ def open_cache(run: Run) -> FeatureCache | None:
     """The frozen prefix's outputs on disk, one file per rank, when --cache-features asks."""
     if not run.cfg.cache_features:
         return None
-    module = run.accelerator.unwrap_model(run.module)
+    module = run.trainee
     backbone = module.embedder.backbone
     with torch.no_grad():
         probe = backbone.prefix(backbone.preprocess(run.table.pixels[:1]), module.start_layer)
     # The tokens kept (issue 16) change the cached features: they are part of the key.
     key = fingerprint(module.embedder, module.start_layer, run.table)
-    if getattr(backbone, "keep", 1.0) < 1.0:
+    if backbone.keep < 1.0:
         key = hashlib.sha256(f"{key} keep={backbone.keep!r}".encode()).hexdigest()
     return FeatureCache(f"{run.cfg.cache_features}/rank{run.accelerator.process_index}",
                         len(run.table.pixels), tuple(probe.shape[1:]), key)
@@ -313,7 +344,7 @@ def open_cache(run: Run) -> FeatureCache | None:
 
 def features(run: Run, idx: np.ndarray) -> torch.Tensor:
     """Frozen-prefix outputs for clips `idx` (from the cache when there is one)."""
-    module = run.accelerator.unwrap_model(run.module)
+    module = run.trainee
     device = run.accelerator.device
 
     def compute(sel: np.ndarray) -> torch.Tensor:
@@ -321,8 +352,8 @@ def features(run: Run, idx: np.ndarray) -> torch.Tensor:
         with run.accelerator.autocast():
             return module.prefix(x)
 
-    if run.cache is not None:
-        return run.cache.get(idx, compute).to(device)
+    if run.state.cache is not None:
+        return run.state.cache.get(idx, compute).to(device)
     return compute(idx).float()
 
 
@@ -351,9 +382,9 @@ def train_step(run: Run, step: int) -> dict[str, Any]:
                 crop.log_dur, dtype=torch.float32, device=acc.device)))
     labels = torch.as_tensor(run.table.label[idx], device=acc.device)
     t = run.text[run.table.scene[idx]].to(acc.device)
-    terms = total_loss(v.float(), t, labels, run.text_a, run.text_b, mapping=cfg.mapping,
-                       lambda_neg=cfg.lambda_neg, margin=cfg.margin, alpha=cfg.alpha,
-                       temperature=cfg.temperature)
+    terms = total_loss(v.float(), t, labels, run.state.text_a, run.state.text_b,
+                       mapping=cfg.mapping, lambda_neg=cfg.lambda_neg, margin=cfg.margin,
+                       alpha=cfg.alpha, temperature=cfg.temperature)
     if crop is not None:
         bce = nn.functional.binary_cross_entropy_with_logits(
             logits.float(), torch.as_tensor(crop.labels, device=acc.device),
@@ -385,20 +416,20 @@ def save(run: Run, step: int, final: bool) -> None:
     tensors, scalars = optimizer_state_to_flat(_bare(run.optimizer))
     tensors["rng.torch"] = torch.get_rng_state()
     state = {"step": step, "total": run.total, "optimizer": scalars,
-             "scheduler": run.scheduler.state_dict(), "text_a": run.text_a,
-             "text_b": run.text_b, "final": final}
+             "scheduler": run.scheduler.state_dict(), "text_a": run.state.text_a,
+             "text_b": run.state.text_b, "final": final}
 
     def extra(tmp: Path) -> None:
         save_file(tensors, str(tmp / STATE_TENSORS))
         (tmp / STATE_JSON).write_text(json.dumps(state, default=str))
         (tmp / METRICS).write_text("".join(json.dumps(r) + "\n"
-                                           for r in [*run.previous, *run.logs]))
-        if run.boundary is not None:
+                                           for r in [*run.state.previous, *run.state.logs]))
+        if run.state.boundary is not None:
             from scenesem_otio.model.boundary import write_boundary_files
 
-            write_boundary_files(run.boundary, tmp)
+            write_boundary_files(run.state.boundary, tmp)
 
-    save_checkpoint(run.embedder, run.cfg.out_dir, run.meta.with_record(step=step),
+    save_checkpoint(run.embedder, run.cfg.out_dir, run.state.meta.with_record(step=step),
                     extra=extra)
 
 
@@ -415,7 +446,7 @@ def fit(run: Run, start_step: int) -> tuple[int, list[float]]:
     with progress_bar("training", total=stop_at - start_step, unit="steps",
                       enabled=cfg.progress and run.accelerator.is_main_process) as advance:
         for step in range(start_step, stop_at):
-            run.logs.append(train_step(run, step))
+            run.state.logs.append(train_step(run, step))
             last = step + 1
             advance(1)
             if last % run.steps_per_epoch == 0:
@@ -426,16 +457,16 @@ def fit(run: Run, start_step: int) -> tuple[int, list[float]]:
     return last, epoch_times
 
 
-def cut_embedder(run: Run) -> Any:
+def cut_embedder(run: Run) -> SceneEmbedder:
     """The run's model as `cut` runs it (eval mode, the run's bf16 autocast), to embed films."""
     from scenesem_otio.model.embedder import SceneEmbedder
 
-    model = SceneEmbedder(run.embedder.backbone, run.embedder.head, run.meta).eval()
+    model = SceneEmbedder(run.embedder.backbone, run.embedder.head, run.state.meta).eval()
     model.autocast_dtype = torch.bfloat16 if run.mixed == "bf16" else None
     return model
 
 
-def cross_fitted(run: Run) -> list[Any]:
+def cross_fitted(run: Run) -> list[LabelledFilm]:
     """Each training film embedded by a model trained without it (`--boundary-folds K`).
 
     The contrastive stage separates the scenes of its own training films more cleanly than
@@ -454,7 +485,7 @@ def cross_fitted(run: Run) -> list[Any]:
     order = np.random.default_rng([cfg.seed, 4242]).permutation(len(videos))
     parts = [sorted(videos[i] for i in part)
              for part in np.array_split(order, min(folds(cfg), len(videos)))]
-    films: list[Any] = []
+    films: list[LabelledFilm] = []
     for f, held in enumerate(parts):
         log.info("cross-fitting: fold %d/%d leaves %d training films out", f + 1, len(parts),
                  len(held))
@@ -465,7 +496,7 @@ def cross_fitted(run: Run) -> list[Any]:
         sub_cfg = replace(cfg, boundary_model=False, boundary_folds=0, resume=False,
                           stop_after=None, save_every=10**9, seed=cfg.seed + 1 + f)
         sub = build_run(sub_cfg, items)
-        sub.cache = open_cache(sub)
+        sub.state.cache = open_cache(sub)
         fit(sub, 0)
         if run.accelerator.is_main_process:
             films.extend(embed_films(cut_embedder(sub), [run.items[i] for i in held],
@@ -474,7 +505,7 @@ def cross_fitted(run: Run) -> list[Any]:
     return films
 
 
-def calibrate(run: Run, extra_train: list[Any] | None = None) -> Calibration:
+def calibrate(run: Run, extra_train: list[LabelledFilm] | None = None) -> Calibration:
     """Second stage and calibration on the main process (SPEC §2.6–2.7, issue 15).
 
     The trained model embeds the training and validation films as `cut` would; θ and the
@@ -494,31 +525,33 @@ def calibrate(run: Run, extra_train: list[Any] | None = None) -> Calibration:
     split = "val" if run.videos("val") else "train"
     if not run.accelerator.is_main_process:
         return Calibration(split=split)
+    now = run.state
     model = cut_embedder(run)
     progress = run.cfg.progress
     mode = run.cfg.label_mode
     val = embed_films(model, [run.items[i] for i in run.videos(split)], progress, mode)
     cosine = calibration_of(cosine_scored(val), split)
-    run.meta = run.meta.with_record(cosine_calibration=asdict(cosine), shots=shots_record())
+    now.meta = now.meta.with_record(cosine_calibration=asdict(cosine), shots=shots_record())
     if not run.cfg.boundary_model:
         run.module.train()
         return cosine
     if run.cfg.boundary_training == "joint":
-        run.boundary.eval()
-        calib = calibration_of(boundary_scored(run.boundary, val), split)
+        assert now.boundary is not None  # `build_run` made it
+        now.boundary.eval()
+        calib = calibration_of(boundary_scored(now.boundary, val), split)
         stats = {"training": "joint", "weight": run.cfg.boundary_weight,
                  "films": len(run.table.shot_films),
-                 "bce_last10": float(np.mean([r["boundary_bce"] for r in run.logs[-10:]]))
-                 if run.logs else None}
-        run.meta = run.meta.with_record(boundary_model=stats)
+                 "bce_last10": float(np.mean([r["boundary_bce"] for r in now.logs[-10:]]))
+                 if now.logs else None}
+        now.meta = now.meta.with_record(boundary_model=stats)
         run.module.train()
         return calib
     train_films = embed_films(model, [run.items[i] for i in run.videos("train")], progress,
                               mode)
-    run.boundary, calib, stats = boundary_stage([*train_films, *(extra_train or [])], val,
+    now.boundary, calib, stats = boundary_stage([*train_films, *(extra_train or [])], val,
                                                 split, run.cfg.seed, run.cfg.boundary_members,
                                                 colour=run.cfg.boundary_colour)
-    run.meta = run.meta.with_record(boundary_model={
+    now.meta = now.meta.with_record(boundary_model={
         "training": "stage", "cross_fitted_films": len(extra_train or []), **stats})
     run.module.train()
     return calib
@@ -528,25 +561,26 @@ def train(cfg: TrainConfig) -> TrainSummary:
     """Run training; writes the checkpoint directory `cfg.out_dir` and returns a summary."""
     check_config(cfg)
     run = build_run(cfg)
+    now = run.state
     start_step = restore(run) if cfg.resume else 0
-    run.cache = open_cache(run)
+    now.cache = open_cache(run)
     last, epoch_times = fit(run, start_step)
-    summary = TrainSummary(steps=last, total=run.total, text_a=run.text_a, text_b=run.text_b,
+    summary = TrainSummary(steps=last, total=run.total, text_a=now.text_a, text_b=now.text_b,
                            steps_per_epoch=run.steps_per_epoch,
                            world=run.accelerator.num_processes, epoch_times_s=epoch_times)
-    if run.cache is not None:
-        summary.cache_hits, summary.cache_misses = run.cache.hits, run.cache.misses
-    if run.logs:
-        summary.loss_first10 = float(np.mean([r["loss"] for r in run.logs[:10]]))
-        summary.loss_last10 = float(np.mean([r["loss"] for r in run.logs[-10:]]))
+    if now.cache is not None:
+        summary.cache_hits, summary.cache_misses = now.cache.hits, now.cache.misses
+    if now.logs:
+        summary.loss_first10 = float(np.mean([r["loss"] for r in now.logs[:10]]))
+        summary.loss_last10 = float(np.mean([r["loss"] for r in now.logs[-10:]]))
     if last < run.total:
         save(run, last, final=False)
         summary.stopped = True
         return summary
     fitted = cross_fitted(run) if folds(cfg) and cfg.boundary_model else None
     summary.calibration = calibrate(run, fitted)
-    summary.cosine_calibration = run.meta.record.get("cosine_calibration")
-    run.meta = replace(run.meta, calibration=summary.calibration)
+    summary.cosine_calibration = now.meta.record.get("cosine_calibration")
+    now.meta = replace(now.meta, calibration=summary.calibration)
     save(run, last, final=True)
     run.accelerator.end_training()
     return summary
