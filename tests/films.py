@@ -107,3 +107,42 @@ def render_stamped_film(path: Path, fps: Fraction | int | str, n_frames: int,
             for frame in shot_frames(seed, n, STAMP_BITS * STAMP_BLOCK, 180):
                 stamp(frame, w.n_frames)
                 w.write(frame)
+
+
+def ffmpeg_exe() -> str:
+    """Debian's ffmpeg where installed (`.ci/run`), else the binary imageio-ffmpeg ships."""
+    import shutil
+
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def add_noise_sound(video: Path, out: Path, seed: int = 0, channels: int = 2,
+                    sample_rate: int = 48000, codec: str = "aac") -> None:
+    """`video` with a white-noise sound track as long as the picture (AAC, as cameras and
+    phones record): noise has one sharp cross-correlation peak, so a render's sound can be
+    placed against the source's to the sample. The start timecode is kept."""
+    import subprocess
+    import wave
+
+    from scenesem_otio.media.probe import probe
+
+    info = probe(video)
+    n = round(Fraction(info.n_frames) / info.fps * sample_rate)
+    noise = np.random.default_rng(seed).normal(0, 0.25, (n, channels)).clip(-1, 1)
+    wav = out.with_suffix(".noise.wav")
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes((noise * 32767).astype("<i2").tobytes())
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-i", str(video), "-i", str(wav), "-map", "0:v",
+           "-map", "1:a", "-c:v", "copy", "-c:a", codec, "-b:a", "256k"]
+    if info.start_timecode:
+        cmd += ["-timecode", info.start_timecode]
+    subprocess.run([*cmd, str(out)], check=True, capture_output=True)
+    wav.unlink()

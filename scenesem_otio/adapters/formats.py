@@ -59,11 +59,6 @@ def _write_edl(timeline: otio.schema.Timeline, tmp: Path, options: dict[str, Any
     nle.write_edl(timeline, tmp, resolve_markers=bool(options.get("resolve_markers")))
 
 
-def _fcp7(timeline: otio.schema.Timeline) -> str:
-    return nle.fix_fcp7_xml(otio.adapters.write_to_string(timeline, adapter_name="fcp_xml"),
-                            timeline)
-
-
 def _read_fcp7(path: Path, rate: Rate) -> Any:
     timeline = otio.adapters.read_from_file(str(path), adapter_name="fcp_xml")
     nle.fcp7_markers_to_source(timeline)
@@ -98,7 +93,7 @@ FORMATS: dict[str, TimelineFormat] = {f.suffix: f for f in (
     TimelineFormat(".otioz", _read_otio, _write_otio, keeps_metadata=True),
     TimelineFormat(".otiod", _read_otio, keeps_metadata=True),
     TimelineFormat(".edl", _read_edl, _write_edl),
-    TimelineFormat(".xml", _read_fcp7, _text(_fcp7)),
+    TimelineFormat(".xml", _read_fcp7, _text(nle.write_fcp7_xml)),
     TimelineFormat(".fcpxml", _read_fcpxml, lambda t, tmp, o: nle.write_fcpxml(t, tmp)),
     TimelineFormat(".kdenlive", lambda p, r: mlt.read_mlt(p), _text(mlt.kdenlive_xml)),
     TimelineFormat(".mlt", lambda p, r: mlt.read_mlt(p), _text(mlt.shotcut_xml)),
