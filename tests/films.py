@@ -146,3 +146,32 @@ def add_noise_sound(video: Path, out: Path, seed: int = 0, channels: int = 2,
         cmd += ["-timecode", info.start_timecode]
     subprocess.run([*cmd, str(out)], check=True, capture_output=True)
     wav.unlink()
+
+
+def render_vfr_film(path: Path, frame_ms: list[int], shot_lengths: list[int],
+                    width: int = 160, height: int = 90) -> list[Fraction]:
+    """A variable-frame-rate film as phones record: frame k lasts `frame_ms[k % len]` ms
+    (millisecond time base). Returns each frame's presentation time in seconds, then the
+    film's end; the cuts are the shot starts (frames)."""
+    import av
+
+    times = [Fraction(0)]
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.time_base = Fraction(1, 1000)
+        stream.codec_context.time_base = Fraction(1, 1000)
+        stream.options = {"crf": "18", "preset": "veryfast", "bf": "0", "threads": "2"}
+        k = 0
+        for seed, n in enumerate(shot_lengths):
+            for frame in shot_frames(seed, n, width, height):
+                vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+                vf.pts = int(times[-1] * 1000)
+                vf.time_base = Fraction(1, 1000)
+                for packet in stream.encode(vf):
+                    container.mux(packet)
+                times.append(times[-1] + Fraction(frame_ms[k % len(frame_ms)], 1000))
+                k += 1
+        for packet in stream.encode():
+            container.mux(packet)
+    return times

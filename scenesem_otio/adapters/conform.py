@@ -37,6 +37,13 @@ def is_standard_rate(fps: Fraction | float) -> bool:
     return any(abs(float(fps) - float(r)) < 1e-3 for r in STANDARD_RATES)
 
 
+def timeline_rate_of(fps: Fraction | float) -> Fraction:
+    """The rate our timelines of media at `fps` are written at (what a reader of a file that
+    carries no rate, EDL or CSV, must count in): `fps` itself if standard, else the nearest."""
+    exact = Fraction(fps).limit_denominator(1001)
+    return exact if is_standard_rate(exact) else nearest_standard_rate(exact)
+
+
 @dataclass(frozen=True)
 class Conform:
     """Media frames <-> timeline frames at `rate` (identity for standard constant-rate media)."""

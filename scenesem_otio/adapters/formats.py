@@ -19,6 +19,7 @@ from typing import Any
 import opentimelineio as otio
 
 from scenesem_otio.adapters import mlt, nle, tables
+from scenesem_otio.adapters.conform import timeline_rate_of
 from scenesem_otio.adapters.otio_guard import check_otio_json, check_usable
 from scenesem_otio.adapters.timeline import NS, plain_metadata
 from scenesem_otio.errors import TimelineError
@@ -77,7 +78,8 @@ def _read_edl(path: Path, rate: Rate) -> otio.schema.Timeline:
     drop = "FCM: DROP FRAME" in text.upper()
     if rate is None:
         rate = Fraction(30000, 1001) if drop else 24
-    exact = Fraction(rate).limit_denominator(1001)
+    exact = timeline_rate_of(rate)  # a phone film's EDL counts at the rate it was conformed to
+    rate = exact
     if drop:  # OTIO's reader drops DF `* LOC: 01:00:35;03` lines; give it their frame
         text = nle.edl_df_locators_for_otio(text, exact)
     timeline = otio.adapters.read_from_string(text, adapter_name="cmx_3600", rate=float(rate),

@@ -250,6 +250,9 @@ def _fcp7_sound(root: ET.Element, timeline: otio.schema.Timeline, rate: Fraction
         sequence = next(root.iter("sequence"), None)
     video = sequence.find("media/video") if sequence is not None else None
     if not streams or video is None:
+        for media in root.iter("media"):  # no empty `<audio/>` for a silent film
+            for a in [a for a in media.findall("audio") if len(a) == 0]:
+                media.remove(a)
         return
     v_items = [c for t in video.findall("track") for c in t.findall("clipitem")]
     media = sequence.find("media")

@@ -19,6 +19,7 @@ import opentimelineio as otio
 from opentimelineio.opentime import RationalTime, TimeRange
 
 from scenesem_otio.adapters import nle
+from scenesem_otio.adapters.conform import timeline_rate_of
 from scenesem_otio.adapters.frames import frames, record_start
 from scenesem_otio.adapters.timeline import (
     NS,
@@ -80,7 +81,7 @@ def read_csv(path: Path, rate: float | Fraction | None) -> otio.schema.Timeline:
     if not rows:
         raise TimelineError(f"{path}: empty CSV")
     fields = {k.strip().lower(): k for k in rows[0] if k}
-    fr = float(rate) if rate else 25.0
+    fr = float(timeline_rate_of(rate)) if rate else 25.0  # as `to_csv` counted
     key = next((fields[k] for k in ("start_frame", "start_s", "start", "start_tc")
                 if k in fields), None)
     if key is None:
