@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -175,3 +176,53 @@ def render_vfr_film(path: Path, frame_ms: list[int], shot_lengths: list[int],
         for packet in stream.encode():
             container.mux(packet)
     return times
+
+
+SAMPLE_RATE = 48000  # what the sound checks decode everything to
+
+
+def decode_sound(path: Path) -> np.ndarray:
+    """The first audio stream's left channel as float samples at 48 kHz (ffmpeg decodes)."""
+    import subprocess
+    import wave
+
+    wav = path.with_suffix(".sound.wav")
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(path), "-map", "0:a:0",
+                    "-ac", "2", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", str(wav)],
+                   check=True)
+    with wave.open(str(wav)) as w:
+        raw = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+        return raw.reshape(-1, w.getnchannels())[:, 0].astype(np.float64)
+
+
+def lag_and_peak(render: np.ndarray, source: np.ndarray, at: int, src_at: int, n: int,
+                 search: int) -> tuple[int, float]:
+    """Where `render[at:at+n]` sits in `source` relative to `src_at` (samples), and how well
+    (normalised cross-correlation, 1 = the same samples)."""
+    seg = render[at:at + n]
+    lo = max(0, src_at - search)
+    window = source[lo:src_at + n + search]
+    corr = np.correlate(window, seg, "valid")
+    best = int(np.argmax(corr))
+    match = window[best:best + n]
+    peak = float(corr[best] / np.sqrt((seg ** 2).sum() * (match ** 2).sum() + 1e-12))
+    return lo + best - src_at, peak
+
+
+def clip_sound_lags(sound: np.ndarray, source: np.ndarray, timeline: Any, info: Any
+                    ) -> list[tuple[str, int, float]]:
+    """(clip, lag in samples, correlation) of the render's `sound` under every clip of the
+    timeline's picture track against the `source` at the clip's source range, less a frame at
+    each end (where a neighbour's sound may bleed in)."""
+    per_frame = SAMPLE_RATE / Fraction(info.fps)
+    out = []
+    record = 0
+    for clip in timeline.video_tracks()[0].find_clips():
+        src = clip.source_range.start_time.to_frames() - info.start_frame
+        n = clip.source_range.duration.to_frames()
+        at, src_at = round((record + 1) * per_frame), round((src + 1) * per_frame)
+        lag, peak = lag_and_peak(sound, source, at, src_at, round((n - 2) * per_frame),
+                                 search=SAMPLE_RATE // 10)
+        out.append((clip.name, lag, peak))
+        record += n
+    return out

@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import wave
 import xml.etree.ElementTree as ET
 from fractions import Fraction
 from pathlib import Path
@@ -21,7 +20,14 @@ from pathlib import Path
 import numpy as np
 import opentimelineio as otio
 import pytest
-from films import add_noise_sound, ffmpeg_exe, read_stamp, render_stamped_film
+from films import (
+    SAMPLE_RATE,
+    add_noise_sound,
+    clip_sound_lags,
+    decode_sound,
+    read_stamp,
+    render_stamped_film,
+)
 
 from scenesem_otio.adapters.formats import read_timeline, write_timeline
 from scenesem_otio.adapters.nle import timecode
@@ -201,9 +207,6 @@ def test_projects_read_back_with_names_markers_and_timecode(stamped: dict, tmp_p
 
 # ---------------------------------------------------------------- the film's sound (issue 24)
 
-SAMPLE_RATE = 48000
-
-
 @pytest.fixture(scope="module")
 def noisy(stamped: dict, tmp_path_factory: pytest.TempPathFactory
           ) -> tuple[VideoInfo, list[Scene], np.ndarray]:
@@ -213,31 +216,6 @@ def noisy(stamped: dict, tmp_path_factory: pytest.TempPathFactory
     path = tmp_path_factory.mktemp("noisy") / "noisy film.mp4"
     add_noise_sound(Path(info.path), path, seed=3)
     return probe(path), scenes, decode_sound(path)
-
-
-def decode_sound(path: Path) -> np.ndarray:
-    """The first audio stream's left channel as float samples at 48 kHz."""
-    wav = path.with_suffix(".sound.wav")
-    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(path), "-map", "0:a:0",
-                    "-ac", "2", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", str(wav)],
-                   check=True)
-    with wave.open(str(wav)) as w:
-        raw = np.frombuffer(w.readframes(w.getnframes()), "<i2")
-        return raw.reshape(-1, w.getnchannels())[:, 0].astype(np.float64)
-
-
-def lag_and_peak(render: np.ndarray, source: np.ndarray, at: int, src_at: int, n: int,
-                 search: int) -> tuple[int, float]:
-    """Where `render[at:at+n]` sits in `source` relative to `src_at` (samples), and how well
-    (normalised cross-correlation, 1 = the same samples)."""
-    seg = render[at:at + n]
-    lo = max(0, src_at - search)
-    window = source[lo:src_at + n + search]
-    corr = np.correlate(window, seg, "valid")
-    best = int(np.argmax(corr))
-    match = window[best:best + n]
-    peak = float(corr[best] / np.sqrt((seg ** 2).sum() * (match ** 2).sum() + 1e-12))
-    return lo + best - src_at, peak
 
 
 @needs_melt
@@ -262,19 +240,11 @@ def test_melt_renders_the_sound_under_every_clip(noisy: tuple, tmp_path: Path, o
     sound = decode_sound(render)
     per_frame = SAMPLE_RATE / info.fps
     assert abs(len(sound) - info.n_frames * per_frame) < per_frame  # the film's length
-    record = 0
-    for clip in timeline.tracks[0].find_clips():
-        src = clip.source_range.start_time.to_frames() - info.start_frame
-        n = clip.source_range.duration.to_frames()
-        # the clip's sound less a frame at each end (where a neighbour's may bleed in)
-        at, src_at = round((record + 1) * per_frame), round((src + 1) * per_frame)
-        length = round((n - 2) * per_frame)
-        lag, peak = lag_and_peak(sound, source, at, src_at, length, search=SAMPLE_RATE // 10)
-        assert abs(lag) <= SAMPLE_RATE // 1000, (clip.name, lag)  # 1 ms
+    for name, lag, peak in clip_sound_lags(sound, source, timeline, info):
+        assert abs(lag) <= SAMPLE_RATE // 1000, (name, lag)  # 1 ms
         # 1.0 but where MLT seeks back to the file's first frame: its AAC decode then differs
         # for ~0.3 s (0.94 over the clip); the lag, not the level, places the sound.
-        assert peak > 0.9, (clip.name, peak)
-        record += n
+        assert peak > 0.9, (name, peak)
 
 
 def test_kdenlive_groups_each_scene_with_its_sound(noisy: tuple, tmp_path: Path) -> None:
