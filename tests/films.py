@@ -202,7 +202,9 @@ def lag_and_peak(render: np.ndarray, source: np.ndarray, at: int, src_at: int, n
     seg = render[at:at + n]
     lo = max(0, src_at - search)
     window = source[lo:src_at + n + search]
-    corr = np.correlate(window, seg, "valid")
+    size = 1 << (len(window) - 1).bit_length()  # cross-correlation by FFT: O(n log n)
+    full = np.fft.irfft(np.fft.rfft(window, size) * np.conj(np.fft.rfft(seg, size)), size)
+    corr = full[:len(window) - len(seg) + 1]  # the "valid" lags
     best = int(np.argmax(corr))
     match = window[best:best + n]
     peak = float(corr[best] / np.sqrt((seg ** 2).sum() * (match ** 2).sum() + 1e-12))
