@@ -35,11 +35,14 @@ def source_frames(item: Any, rate: float) -> tuple[int, int]:
             frames(item.source_range.duration, rate))
 
 
-def clip_path(item: Any) -> str | None:
+def clip_path(item: Any, local_only: bool = False) -> str | None:
     """The local file a clip plays: its media URL's path (`file://` or bare), unquoted; a URL
-    of another scheme as it stands; None without a media URL. The one rule every writer uses."""
+    of another scheme as it stands (None with `local_only`); None without a media URL. The one
+    rule every writer and reader uses."""
     url = getattr(item.media_reference, "target_url", None)
     if not url:
         return None
     parsed = urlparse(url)
-    return unquote(parsed.path) if parsed.scheme in ("file", "") else url
+    if parsed.scheme in ("file", ""):
+        return unquote(parsed.path)
+    return None if local_only else url

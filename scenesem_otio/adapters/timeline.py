@@ -16,13 +16,12 @@ import math
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import opentimelineio as otio
 from opentimelineio.opentime import RationalTime, TimeRange
 
 from scenesem_otio.adapters.conform import Conform, conform_for, warn_conform
-from scenesem_otio.adapters.frames import frames, media_start
+from scenesem_otio.adapters.frames import clip_path, frames, media_start
 from scenesem_otio.errors import TimelineError
 from scenesem_otio.scenes import AudioStream, Scene, Shot, VideoInfo, scene_label, scene_title
 
@@ -284,10 +283,8 @@ def timeline_media(timeline: otio.schema.Timeline) -> tuple[str | None, Fraction
     for item in timeline.find_clips():
         ref = item.media_reference
         rate = item.source_range.duration.rate if item.source_range else None
-        url = getattr(ref, "target_url", None)
-        if url:
-            parsed = urlparse(url)
-            path = unquote(parsed.path) if parsed.scheme in ("file", "") else None
+        if getattr(ref, "target_url", None):
+            path = clip_path(item, local_only=True)
             return path, (Fraction(rate).limit_denominator(1001) if rate else None)
     return None, None
 
