@@ -118,6 +118,8 @@ def info(video: Path, as_json: bool) -> None:
         "start_timecode": facts.start_timecode or "none", "start_frame": facts.start_frame,
         "drop_frame": facts.drop_frame, "vfr": facts.vfr, "rotation": facts.rotation,
         "audio": facts.has_audio,
+        "audio_streams": "; ".join(f"#{a.index} {a.channels} ch {a.sample_rate} Hz {a.codec}"
+                                   for a in facts.audio) or "none",
     }
     click.echo(json.dumps(rows, indent=2) if as_json else _table(rows, 15))
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -107,3 +108,123 @@ def render_stamped_film(path: Path, fps: Fraction | int | str, n_frames: int,
             for frame in shot_frames(seed, n, STAMP_BITS * STAMP_BLOCK, 180):
                 stamp(frame, w.n_frames)
                 w.write(frame)
+
+
+def ffmpeg_exe() -> str:
+    """Debian's ffmpeg where installed (`.ci/run`), else the binary imageio-ffmpeg ships."""
+    import shutil
+
+    found = shutil.which("ffmpeg")
+    if found:
+        return found
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def add_noise_sound(video: Path, out: Path, seed: int = 0, channels: int = 2,
+                    sample_rate: int = 48000, codec: str = "aac") -> None:
+    """`video` with a white-noise sound track as long as the picture (AAC, as cameras and
+    phones record): noise has one sharp cross-correlation peak, so a render's sound can be
+    placed against the source's to the sample. The start timecode is kept."""
+    import subprocess
+    import wave
+
+    from scenesem_otio.media.probe import probe
+
+    info = probe(video)
+    n = round(Fraction(info.n_frames) / info.fps * sample_rate)
+    noise = np.random.default_rng(seed).normal(0, 0.25, (n, channels)).clip(-1, 1)
+    wav = out.with_suffix(".noise.wav")
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(channels)
+        w.setsampwidth(2)
+        w.setframerate(sample_rate)
+        w.writeframes((noise * 32767).astype("<i2").tobytes())
+    cmd = [ffmpeg_exe(), "-v", "error", "-y", "-i", str(video), "-i", str(wav), "-map", "0:v",
+           "-map", "1:a", "-c:v", "copy", "-c:a", codec, "-b:a", "256k"]
+    if info.start_timecode:
+        cmd += ["-timecode", info.start_timecode]
+    subprocess.run([*cmd, str(out)], check=True, capture_output=True)
+    wav.unlink()
+
+
+def render_vfr_film(path: Path, frame_ms: list[int], shot_lengths: list[int],
+                    width: int = 160, height: int = 90) -> list[Fraction]:
+    """A variable-frame-rate film as phones record: frame k lasts `frame_ms[k % len]` ms
+    (millisecond time base). Returns each frame's presentation time in seconds, then the
+    film's end; the cuts are the shot starts (frames)."""
+    import av
+
+    times = [Fraction(0)]
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.time_base = Fraction(1, 1000)
+        stream.codec_context.time_base = Fraction(1, 1000)
+        stream.options = {"crf": "18", "preset": "veryfast", "bf": "0", "threads": "2"}
+        k = 0
+        for seed, n in enumerate(shot_lengths):
+            for frame in shot_frames(seed, n, width, height):
+                vf = av.VideoFrame.from_ndarray(frame, format="rgb24")
+                vf.pts = int(times[-1] * 1000)
+                vf.time_base = Fraction(1, 1000)
+                for packet in stream.encode(vf):
+                    container.mux(packet)
+                times.append(times[-1] + Fraction(frame_ms[k % len(frame_ms)], 1000))
+                k += 1
+        for packet in stream.encode():
+            container.mux(packet)
+    return times
+
+
+SAMPLE_RATE = 48000  # what the sound checks decode everything to
+
+
+def decode_sound(path: Path) -> np.ndarray:
+    """The first audio stream's left channel as float samples at 48 kHz (ffmpeg decodes)."""
+    import subprocess
+    import wave
+
+    wav = path.with_suffix(".sound.wav")
+    subprocess.run([ffmpeg_exe(), "-v", "error", "-y", "-i", str(path), "-map", "0:a:0",
+                    "-ac", "2", "-ar", str(SAMPLE_RATE), "-c:a", "pcm_s16le", str(wav)],
+                   check=True)
+    with wave.open(str(wav)) as w:
+        raw = np.frombuffer(w.readframes(w.getnframes()), "<i2")
+        return raw.reshape(-1, w.getnchannels())[:, 0].astype(np.float64)
+
+
+def lag_and_peak(render: np.ndarray, source: np.ndarray, at: int, src_at: int, n: int,
+                 search: int) -> tuple[int, float]:
+    """Where `render[at:at+n]` sits in `source` relative to `src_at` (samples), and how well
+    (normalised cross-correlation, 1 = the same samples)."""
+    seg = render[at:at + n]
+    lo = max(0, src_at - search)
+    window = source[lo:src_at + n + search]
+    size = 1 << (len(window) - 1).bit_length()  # cross-correlation by FFT: O(n log n)
+    full = np.fft.irfft(np.fft.rfft(window, size) * np.conj(np.fft.rfft(seg, size)), size)
+    corr = full[:len(window) - len(seg) + 1]  # the "valid" lags
+    best = int(np.argmax(corr))
+    match = window[best:best + n]
+    peak = float(corr[best] / np.sqrt((seg ** 2).sum() * (match ** 2).sum() + 1e-12))
+    return lo + best - src_at, peak
+
+
+def clip_sound_lags(sound: np.ndarray, source: np.ndarray, timeline: Any, info: Any
+                    ) -> list[tuple[str, int, float]]:
+    """(clip, lag in samples, correlation) of the render's `sound` under every clip of the
+    timeline's picture track against the `source` at the clip's source range, less a frame at
+    each end (where a neighbour's sound may bleed in)."""
+    per_frame = SAMPLE_RATE / Fraction(info.fps)
+    out = []
+    record = 0
+    for clip in timeline.video_tracks()[0].find_clips():
+        src = clip.source_range.start_time.to_frames() - info.start_frame
+        n = clip.source_range.duration.to_frames()
+        at, src_at = round((record + 1) * per_frame), round((src + 1) * per_frame)
+        lag, peak = lag_and_peak(sound, source, at, src_at, round((n - 2) * per_frame),
+                                 search=SAMPLE_RATE // 10)
+        out.append((clip.name, lag, peak))
+        record += n
+    return out

@@ -304,7 +304,7 @@ def test_cut_with_no_hub_uses_the_embedded_model(test_mp4: Path, tmp_path: Path,
     assert meta["model"] == "embedded" and "hub" in meta["model_choice"]
     assert meta["sampling"]["num_frames"] == efficientnet.NUM_KEYFRAMES
     # --level shots --embeddings: every shot clip carries its own unit embedding.
-    clips = list(timeline.find_clips())
+    clips = list(timeline.video_tracks()[0].find_clips())  # test.mp4 has sound: an audio track too
     assert len(clips) == len(meta["shot_cuts"]) + 1
     shot_emb = np.asarray([c.metadata["scenesem"]["embedding"] for c in clips])
     np.testing.assert_allclose(np.linalg.norm(shot_emb, axis=1), 1, atol=1e-5)

@@ -20,13 +20,14 @@ from conftest import CACHE
 from lxml import etree
 
 from scenesem_otio.adapters.formats import WRITERS, read_timeline, write_timeline
+from scenesem_otio.adapters.frames import clip_path
 from scenesem_otio.adapters.timeline import (
     build_timeline,
     cuts_from_timeline,
     scenes_from_timeline,
 )
 from scenesem_otio.cli import main
-from scenesem_otio.core.scenes import Scene, VideoInfo
+from scenesem_otio.core.scenes import AudioStream, Scene, VideoInfo
 from scenesem_otio.media.probe import timecode_to_frames
 
 # (id, fps, start timecode or None); DF is the only one written with ';'
@@ -55,11 +56,12 @@ N_FRAMES = 18100
 
 
 def make_info(path: Path, fps: Fraction, drop: bool, with_tc: bool,
-              n_frames: int = N_FRAMES) -> VideoInfo:
+              n_frames: int = N_FRAMES, audio: tuple[AudioStream, ...] = ()) -> VideoInfo:
     tc = ("01:00:00;00" if drop else "01:00:00:00") if with_tc else None
     start = timecode_to_frames(tc, fps)[0] if tc else 0
     return VideoInfo(path=str(path), fps=fps, n_frames=n_frames, width=1920, height=1080,
-                     start_frame=start, start_timecode=tc, drop_frame=drop)
+                     start_frame=start, start_timecode=tc, drop_frame=drop,
+                     has_audio=bool(audio), audio=audio)
 
 
 def make_scenes(starts: list[int], n_frames: int) -> list[Scene]:
@@ -72,11 +74,12 @@ def make_scenes(starts: list[int], n_frames: int) -> list[Scene]:
 
 
 def scene_timeline(tmp_path: Path, fps: Fraction, drop: bool, with_tc: bool,
-                   starts: list[int] = STARTS, n_frames: int = N_FRAMES
+                   starts: list[int] = STARTS, n_frames: int = N_FRAMES,
+                   audio: tuple[AudioStream, ...] = ()
                    ) -> tuple[VideoInfo, list[Scene], otio.schema.Timeline]:
     media = tmp_path / "My Film.mp4"
     media.touch()
-    info = make_info(media, fps, drop, with_tc, n_frames)
+    info = make_info(media, fps, drop, with_tc, n_frames, audio)
     scenes = make_scenes(starts, n_frames)
     return info, scenes, build_timeline(info, scenes, metadata={"model": "test"})
 
@@ -433,3 +436,196 @@ def test_drop_frame_edl_markers_survive_otios_reader(tmp_path: Path) -> None:
     found = [round(m.marked_range.start_time.value_rescaled_to(float(fps))) - base
              for clip in back.find_clips() for m in clip.markers]
     assert found == starts
+
+
+# ---------------------------------------------------------------- 7. the film's sound (issue 24)
+
+STEREO = (AudioStream(index=1, channels=2, sample_rate=48000, codec="aac"),)
+
+
+def media_ranges(track: otio.schema.Track, fps: float, base: int = 0) -> list[tuple[int, int]]:
+    """(source in from the media's first frame, duration) of every clip of `track`; `base`:
+    the media's start TC where the file does not say (EDL)."""
+    out = []
+    for clip in track.find_clips(shallow_search=True):
+        avail = clip.media_reference.available_range
+        start0 = round(avail.start_time.value_rescaled_to(fps)) if avail else base
+        out.append((round(clip.source_range.start_time.value_rescaled_to(fps)) - start0,
+                    round(clip.source_range.duration.value_rescaled_to(fps))))
+    return out
+
+
+@pytest.mark.parametrize(("fps", "drop", "with_tc"), CASES)
+def test_sound_round_trips_every_format(tmp_path: Path, fps: Fraction, drop: bool,
+                                        with_tc: bool) -> None:
+    """Every format carries the sound under every picture clip and reads it back as audio
+    tracks cut at the picture's frames (EDL and FCP7: a track per channel)."""
+    info, _, timeline = scene_timeline(tmp_path, fps, drop, with_tc, audio=STEREO)
+    fr = float(fps)
+    ends = [*STARTS[1:], N_FRAMES]
+    want = [(s, e - s) for s, e in zip(STARTS, ends)]
+    (sound,) = timeline.audio_tracks()
+    assert sound.name == "Sound" and media_ranges(sound, fr) == want
+    assert [c.name for c in sound] == [c.name for c in timeline.video_tracks()[0]]
+    for suffix in formats():
+        path = tmp_path / f"sound{suffix}"
+        write_timeline(timeline, path)
+        back = read_timeline(path, rate=fps)
+        check_round_trip(path, info, STARTS)  # the sound adds no scenes
+        audio = list(back.audio_tracks())
+        n_tracks = 2 if suffix in (".edl", ".xml") else 1
+        assert len(audio) == n_tracks, suffix
+        for track in audio:
+            assert media_ranges(track, fr, info.start_frame) == want, suffix
+            if suffix not in (".csv", ".json", ".edl"):  # these name no file per clip
+                assert {Path(clip_path(c) or "").name for c in track.find_clips()} == \
+                    {"My Film.mp4"}, suffix
+
+
+@pytest.mark.parametrize("suffix", WRITERS)
+def test_silent_media_get_no_audio_tracks(tmp_path: Path, suffix: str) -> None:
+    info, _, timeline = scene_timeline(tmp_path, Fraction(25), False, True)
+    assert not list(timeline.audio_tracks())
+    path = tmp_path / f"silent{suffix}"
+    write_timeline(timeline, path)
+    assert not list(read_timeline(path, rate=info.fps).audio_tracks())
+    text = path.read_text() if path.suffix != ".otioz" else ""
+    if suffix == ".edl":
+        assert {line.split()[2] for line in text.splitlines() if line[:3].isdigit()} == {"V"}
+    if suffix in (".xml", ".fcpxml", ".kdenlive", ".mlt"):
+        assert "<audio" not in text and 'hasAudio' not in text
+        assert "kdenlive:audio_track" not in text and "AVSplit" not in text
+
+
+@pytest.mark.parametrize(("fps", "drop", "with_tc"), CASES)
+def test_edl_sound_with_pycmx(tmp_path: Path, fps: Fraction, drop: bool, with_tc: bool) -> None:
+    """Every event cuts picture and both channels (`AA/V`); a mono film's events are `B`."""
+    _info, _, timeline = scene_timeline(tmp_path, fps, drop, with_tc, audio=STEREO)
+    path = tmp_path / "sound.edl"
+    write_timeline(timeline, path)
+    with path.open() as f:
+        events = list(pycmx.parse_cmx3600(f).events)
+    assert len(events) == len(STARTS)
+    for event in events:
+        (edit,) = event.edits
+        assert (edit.channels.video, edit.channels.a1, edit.channels.a2) == (True, True, True)
+    mono = (AudioStream(index=1, channels=1, sample_rate=48000),)
+    _, _, timeline = scene_timeline(tmp_path, fps, drop, with_tc, audio=mono)
+    write_timeline(timeline, path)
+    with path.open() as f:
+        (edit, *_), *_ = [e.edits for e in pycmx.parse_cmx3600(f).events]
+    assert (edit.channels.video, edit.channels.a1, edit.channels.a2) == (True, True, False)
+
+
+@pytest.mark.parametrize(("fps", "drop", "with_tc"), CASES[:4])
+def test_fcp7_sound_with_lxml(tmp_path: Path, fps: Fraction, drop: bool, with_tc: bool) -> None:
+    """A track of audio clipitems per channel, each at its picture's frames, naming its
+    channel (`sourcetrack`) and linked to its picture; the file says its rate and channels."""
+    _info, scenes, timeline = scene_timeline(tmp_path, fps, drop, with_tc, audio=STEREO)
+    path = tmp_path / "sound.xml"
+    write_timeline(timeline, path)
+    root = etree.parse(str(path)).getroot()
+    (file_el,) = [f for f in root.iter("file") if f.find("pathurl") is not None]
+    (audio,) = file_el.findall("media/audio")
+    assert audio.findtext("samplecharacteristics/samplerate") == "48000"
+    assert audio.findtext("channelcount") == "2"
+    seq = root.find("project/children/sequence")
+    video = seq.findall("media/video/track/clipitem")
+    tracks = seq.findall("media/audio/track")
+    assert len(video) == len(scenes) and len(tracks) == 2
+    for channel, track in enumerate(tracks, 1):
+        items = track.findall("clipitem")
+        assert len(items) == len(video)
+        for j, (a, v) in enumerate(zip(items, video), 1):
+            for key in ("start", "end", "in", "out"):
+                assert a.findtext(key) == v.findtext(key)
+            assert a.find("file").get("id") == v.find("file").get("id")
+            assert a.findtext("sourcetrack/mediatype") == "audio"
+            assert a.findtext("sourcetrack/trackindex") == str(channel)
+            for el in (a, v):
+                links = {(ln.findtext("linkclipref"), ln.findtext("mediatype"),
+                          ln.findtext("clipindex")) for ln in el.findall("link")}
+                assert (v.get("id"), "video", str(j)) in links
+                assert (a.get("id"), "audio", str(j)) in links
+
+
+@pytest.mark.parametrize(("fps", "drop", "with_tc"), CASES[:4])
+def test_fcpxml_sound_with_lxml(tmp_path: Path, fps: Fraction, drop: bool,
+                                with_tc: bool) -> None:
+    _, scenes, timeline = scene_timeline(tmp_path, fps, drop, with_tc, audio=STEREO)
+    path = tmp_path / "sound.fcpxml"
+    write_timeline(timeline, path)
+    root = etree.parse(str(path)).getroot()
+    (asset,) = root.findall("resources/asset")
+    assert (asset.get("hasVideo"), asset.get("hasAudio"), asset.get("audioSources"),
+            asset.get("audioChannels"), asset.get("audioRate")) == ("1", "1", "1", "2", "48000")
+    sequence = root.find("library/event/project/sequence")
+    assert (sequence.get("audioLayout"), sequence.get("audioRate")) == ("stereo", "48k")
+    clips = sequence.findall("spine/asset-clip")
+    assert len(clips) == len(scenes)
+    assert all(c.get("ref") == asset.get("id") and c.get("srcEnable") is None for c in clips)
+
+
+def test_several_audio_streams(tmp_path: Path) -> None:
+    """Two streams (stereo + mono): OTIO two audio tracks, FCP7 a track per channel (3),
+    FCPXML two audio sources, EDL A1/A2 of the first, Kdenlive/Shotcut the first stream."""
+    streams = (AudioStream(1, 2, 48000, "aac"), AudioStream(2, 1, 44100, "aac"))
+    _info, _scenes, timeline = scene_timeline(tmp_path, Fraction(25), False, True,
+                                            audio=streams)
+    assert [t.name for t in timeline.audio_tracks()] == ["Sound", "Sound 2"]
+    assert timeline.metadata["scenesem"]["audio"][1]["sample_rate"] == 44100
+    for suffix in WRITERS:
+        write_timeline(timeline, tmp_path / f"two{suffix}")
+    root = etree.parse(str(tmp_path / "two.xml")).getroot()
+    assert len(root.findall("project/children/sequence/media/audio/track")) == 3
+    rates = [a.findtext("samplecharacteristics/samplerate") for a in root.iter("audio")
+             if a.find("channelcount") is not None]
+    assert rates == ["48000", "44100"]
+    asset = etree.parse(str(tmp_path / "two.fcpxml")).getroot().find("resources/asset")
+    assert (asset.get("audioSources"), asset.get("audioChannels")) == ("2", "2")
+    assert {line.split()[2] for line in (tmp_path / "two.edl").read_text().splitlines()
+            if line[:3].isdigit()} == {"AA/V"}
+    kdenlive = (tmp_path / "two.kdenlive").read_text()
+    assert kdenlive.count("kdenlive:audio_track") == 1
+    assert len(list(read_timeline(tmp_path / "two.otio").audio_tracks())) == 2
+
+
+# ---------------------------------------------------------------- 8. non-standard rates (issue 24)
+
+
+@pytest.mark.parametrize("fps", [Fraction(25, 2), Fraction(15), Fraction(12500, 749),
+                                 Fraction(120)], ids=["12.5", "15", "16.69", "120"])
+def test_non_standard_rate_conformed_in_every_format(tmp_path: Path, fps: Fraction,
+                                                     caplog: pytest.LogCaptureFixture) -> None:
+    """A constant non-standard rate is conformed to the nearest standard one by time (one
+    warning, the timeline's metadata says so); every format is written and reads back the
+    media's own cut frames (within half a timeline frame where the media is denser); every
+    cut lands within half a timeline frame of its time."""
+    from scenesem_otio.adapters.conform import STANDARD_RATES
+
+    n = 900
+    starts = [0, 2, 17, 133, 451, 897]  # scenes of at least a 60 fps frame at 120 fps
+    with caplog.at_level("WARNING", logger="scenesem"):
+        info, _, timeline = scene_timeline(tmp_path, fps, False, True, starts=starts,
+                                           n_frames=n, audio=STEREO)
+    assert len([r for r in caplog.records if "conformed" in r.getMessage()]) == 1
+    meta = timeline.metadata["scenesem"]
+    rate = Fraction(meta["fps"])
+    assert rate in STANDARD_RATES and meta["conformed"]["media_fps"] == \
+        f"{fps.numerator}/{fps.denominator}"
+    base = timecode_to_frames(info.start_timecode, rate)[0]  # 01:00:00:00 at the new rate
+    for suffix in formats():
+        path = tmp_path / f"conf{suffix}"
+        write_timeline(timeline, path)
+        back = read_timeline(path, rate=fps)  # readers are given the media's own rate
+        cuts = cuts_from_timeline(back, info, source=str(path))
+        if fps < rate:  # every media frame has a timeline frame of its own: exact
+            assert cuts == starts[1:], suffix
+        else:  # 120 -> 60: two media frames share one; the first of them comes back
+            assert all(abs(Fraction(c - s) / fps) <= 1 / (2 * rate)
+                       for c, s in zip(cuts, starts[1:], strict=True)), suffix
+        for clip, start in zip(back.video_tracks()[0].find_clips(), starts):
+            avail = clip.media_reference.available_range
+            k = round(clip.source_range.start_time.value_rescaled_to(float(rate))) - (
+                round(avail.start_time.value_rescaled_to(float(rate))) if avail else base)
+            assert abs(Fraction(k) / rate - Fraction(start) / fps) <= 1 / (2 * rate), suffix

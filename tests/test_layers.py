@@ -142,10 +142,22 @@ def long_functions(module: str, source: str) -> list[str]:
 FORMAT_MARKUP = {("adapters.mlt", "<br/>")}
 
 
+def _docstrings(tree: ast.AST) -> set[int]:
+    """ids of the docstring constants: prose may name an element (FCP7's `<link>`)."""
+    return {id(node.body[0].value) for node in ast.walk(tree)
+            if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef
+                          | ast.AsyncFunctionDef)
+            and node.body and isinstance(node.body[0], ast.Expr)
+            and isinstance(node.body[0].value, ast.Constant)}
+
+
 def markup_strings(module: str, source: str) -> list[str]:
+    tree = ast.parse(source)
+    prose = _docstrings(tree)
     return [f"scenesem_otio.{module}:{node.lineno} {node.value[:60]!r}"
-            for node in ast.walk(ast.parse(source))
+            for node in ast.walk(tree)
             if isinstance(node, ast.Constant) and isinstance(node.value, str)
+            and id(node) not in prose
             and MARKUP.search(node.value) and (module, node.value) not in FORMAT_MARKUP]
 
 
@@ -201,3 +213,5 @@ def test_the_checks_find_long_functions_and_markup() -> None:
     assert markup_strings("m", 'X = f"<div class=a>{1}</div>"\n')
     assert markup_strings("m", "X = '<svg width=3>'\n")
     assert not markup_strings("m", "X = 'a < b and c > d'\n")
+    assert not markup_strings("m", 'def f():\n    """Writes FCP7\'s <link> element."""\n')
+    assert markup_strings("m", 'def f():\n    x = 1\n    return "<link rel=a>"\n')

@@ -19,6 +19,7 @@ from typing import Any
 import opentimelineio as otio
 
 from scenesem_otio.adapters import mlt, nle, tables
+from scenesem_otio.adapters.conform import timeline_rate_of
 from scenesem_otio.adapters.otio_guard import check_otio_json, check_usable
 from scenesem_otio.adapters.timeline import NS, plain_metadata
 from scenesem_otio.core.errors import TimelineError
@@ -59,11 +60,6 @@ def _write_edl(timeline: otio.schema.Timeline, tmp: Path, options: dict[str, Any
     nle.write_edl(timeline, tmp, resolve_markers=bool(options.get("resolve_markers")))
 
 
-def _fcp7(timeline: otio.schema.Timeline) -> str:
-    return nle.fix_fcp7_xml(otio.adapters.write_to_string(timeline, adapter_name="fcp_xml"),
-                            timeline)
-
-
 def _read_fcp7(path: Path, rate: Rate) -> Any:
     timeline = otio.adapters.read_from_file(str(path), adapter_name="fcp_xml")
     nle.fcp7_markers_to_source(timeline)
@@ -82,7 +78,8 @@ def _read_edl(path: Path, rate: Rate) -> otio.schema.Timeline:
     drop = "FCM: DROP FRAME" in text.upper()
     if rate is None:
         rate = Fraction(30000, 1001) if drop else 24
-    exact = Fraction(rate).limit_denominator(1001)
+    exact = timeline_rate_of(rate)  # a phone film's EDL counts at the rate it was conformed to
+    rate = exact
     if drop:  # OTIO's reader drops DF `* LOC: 01:00:35;03` lines; give it their frame
         text = nle.edl_df_locators_for_otio(text, exact)
     timeline = otio.adapters.read_from_string(text, adapter_name="cmx_3600", rate=float(rate),
@@ -98,7 +95,7 @@ FORMATS: dict[str, TimelineFormat] = {f.suffix: f for f in (
     TimelineFormat(".otioz", _read_otio, _write_otio, keeps_metadata=True),
     TimelineFormat(".otiod", _read_otio, keeps_metadata=True),
     TimelineFormat(".edl", _read_edl, _write_edl),
-    TimelineFormat(".xml", _read_fcp7, _text(_fcp7)),
+    TimelineFormat(".xml", _read_fcp7, _text(nle.write_fcp7_xml)),
     TimelineFormat(".fcpxml", _read_fcpxml, lambda t, tmp, o: nle.write_fcpxml(t, tmp)),
     TimelineFormat(".kdenlive", lambda p, r: mlt.read_mlt(p), _text(mlt.kdenlive_xml)),
     TimelineFormat(".mlt", lambda p, r: mlt.read_mlt(p), _text(mlt.shotcut_xml)),

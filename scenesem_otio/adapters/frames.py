@@ -7,6 +7,7 @@ value rescaled to the media rate, so 435/25 s is frame 435 and never 434.999… 
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import unquote, urlparse
 
 from opentimelineio.opentime import RationalTime
 
@@ -32,3 +33,16 @@ def source_frames(item: Any, rate: float) -> tuple[int, int]:
     """(source in, duration) of a clip, in frames of its media's timecode."""
     return (frames(item.source_range.start_time, rate),
             frames(item.source_range.duration, rate))
+
+
+def clip_path(item: Any, local_only: bool = False) -> str | None:
+    """The local file a clip plays: its media URL's path (`file://` or bare), unquoted; a URL
+    of another scheme as it stands (None with `local_only`); None without a media URL. The one
+    rule every writer and reader uses."""
+    url = getattr(item.media_reference, "target_url", None)
+    if not url:
+        return None
+    parsed = urlparse(url)
+    if parsed.scheme in ("file", ""):
+        return unquote(parsed.path)
+    return None if local_only else url

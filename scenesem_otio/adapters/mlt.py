@@ -3,6 +3,12 @@
 Both are MLT XML, which `melt` renders as it stands. Every position is a frame count from the
 media's first frame at the media's exact rate, under a profile at that rate, so timeline frame n
 plays file frame n whatever start timecode the media carries (MLT knows nothing of timecode).
+
+Sound, when the media has it: Kdenlive gets an audio track `Sound` under the video track, each
+scene's picture and sound grouped as Kdenlive groups an AV clip (an `AVSplit` group), and a
+`mix` transition so it is heard; Shotcut plays a clip's sound from its video track, as Shotcut
+itself does. Both play the media's first audio stream (MLT's default, Kdenlive's and
+Shotcut's on import); the other streams stay in the file.
 """
 
 from __future__ import annotations
@@ -17,14 +23,13 @@ from fractions import Fraction
 from math import gcd
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import opentimelineio as otio
 from opentimelineio.opentime import RationalTime, TimeRange
 
-from scenesem_otio.adapters.frames import frames, media_start
+from scenesem_otio.adapters.frames import clip_path, frames, media_start
 from scenesem_otio.adapters.nle import rate_info, timecode
-from scenesem_otio.adapters.timeline import NS
+from scenesem_otio.adapters.timeline import NS, sound_facts
 from scenesem_otio.core.errors import TimelineError
 
 log = logging.getLogger("scenesem")
@@ -79,6 +84,7 @@ class _Plan:
     media: list[_Media]
     entries: list[_Entry]
     markers: list[_Marker]
+    channels: int = 0  # of the sound every clip carries (the first stream); 0: silent
 
     @property
     def length(self) -> int:
@@ -87,14 +93,6 @@ class _Plan:
 
 def _frames(t: RationalTime, fr: float) -> int:
     return frames(t, fr)
-
-
-def _path_of(item: otio.schema.Clip) -> str | None:
-    url = getattr(item.media_reference, "target_url", None)
-    if not url:
-        return None
-    parsed = urlparse(url)
-    return unquote(parsed.path) if parsed.scheme in ("file", "") else url
 
 
 def _size(timeline: otio.schema.Timeline, paths: list[str]) -> tuple[int, int]:
@@ -155,7 +153,7 @@ def _plan(timeline: otio.schema.Timeline) -> _Plan:
             continue
         if not isinstance(item, otio.schema.Clip) or item.source_range is None:
             continue
-        path = _path_of(item)
+        path = clip_path(item)
         if path is None:
             raise TimelineError(f"clip {item.name!r} has no media file; an MLT project "
                                 "(.kdenlive/.mlt) must name the file it plays")
@@ -187,8 +185,9 @@ def _plan(timeline: otio.schema.Timeline) -> _Plan:
         raise TimelineError(f"timeline {timeline.name!r} has no clips to write")
     markers.sort(key=lambda m: m.pos)
     width, height = _size(timeline, [m.path for m in media.values()])
+    sound = sound_facts(timeline)
     return _Plan(timeline.name or "scenesem", rate, drop, width, height, list(media.values()),
-                 entries, markers)
+                 entries, markers, sound[0]["channels"] if sound else 0)
 
 
 # ---------------------------------------------------------------- XML helpers
@@ -215,11 +214,11 @@ def _profile(root: ET.Element, plan: _Plan) -> None:
         "colorspace": "709" if h >= 720 else "601"})
 
 
-def _media_service(root: ET.Element, tag: str, m: _Media, extra: dict[str, Any]
-                   ) -> ET.Element:
+def _media_service(root: ET.Element, tag: str, m: _Media, extra: dict[str, Any],
+                   channels: int = 0, key: str | None = None) -> ET.Element:
     """The media file as an avformat producer: a `chain` for Shotcut (as it writes), a
     `producer` for Kdenlive (22.12 badges clips of a chain with "R", time remapped)."""
-    el = ET.SubElement(root, tag, {"id": m.key, "in": "0", "out": str(m.length - 1)})
+    el = ET.SubElement(root, tag, {"id": key or m.key, "in": "0", "out": str(m.length - 1)})
     _prop(el, "length", m.length)
     _prop(el, "eof", "pause")
     _prop(el, "resource", m.path)
@@ -227,18 +226,23 @@ def _media_service(root: ET.Element, tag: str, m: _Media, extra: dict[str, Any]
     _prop(el, "seekable", 1)
     # The media's start timecode, which MLT ignores: our reader puts it back on the clips.
     _prop(el, "scenesem:start_frame", m.start)
+    if channels:  # the sound our reader gives back as an audio track
+        _prop(el, "scenesem:audio_channels", channels)
     for k, v in extra.items():
         _prop(el, k, v)
     return el
 
 
-def _playlist_entries(playlist: ET.Element, plan: _Plan, kdenlive: bool) -> None:
-    for e in plan.entries:
+def _playlist_entries(playlist: ET.Element, plan: _Plan, kdenlive: bool,
+                      producers: list[str] | None = None) -> None:
+    """The scene clips (and blanks); `producers`: one producer id per entry (Shotcut)."""
+    for k, e in enumerate(plan.entries):
         if e.media is None:
             ET.SubElement(playlist, "blank", length=str(e.length))
             continue
+        key = producers[k] if producers else e.media.key
         entry = ET.SubElement(playlist, "entry", {
-            "producer": e.media.key, "in": str(e.src_in), "out": str(e.src_in + e.length - 1)})
+            "producer": key, "in": str(e.src_in), "out": str(e.src_in + e.length - 1)})
         if kdenlive:
             _prop(entry, "kdenlive:id", e.media.kdenlive_id)
         _prop(entry, "scenesem:name", e.name)
@@ -294,13 +298,16 @@ def kdenlive_xml(timeline: otio.schema.Timeline) -> str:
         _media_service(root, "producer", m, {
             "kdenlive:clipname": _name(m.path), "kdenlive:folderid": -1,
             "kdenlive:id": m.kdenlive_id,
-            "kdenlive:markers": json.dumps(markers, ensure_ascii=False)})
+            "kdenlive:markers": json.dumps(markers, ensure_ascii=False)}, plan.channels)
     guides = [{"comment": mk.name, "pos": mk.pos, "type": KDENLIVE_CATEGORY.get(mk.color, 1)}
               for mk in plan.markers]
+    sound = plan.channels > 0
     bin_ = ET.SubElement(root, "playlist", id="main_bin")
     for key, value in (
-            ("activeTrack", 1), ("audioChannels", 2), ("documentid", _document_id(plan)),
-            ("enableproxy", 0), ("guides", json.dumps(guides, ensure_ascii=False, indent=1)),
+            ("activeTrack", 1 if sound else 0), ("audioChannels", 2),
+            ("documentid", _document_id(plan)),
+            ("enableproxy", 0), ("groups", _kdenlive_groups(plan)),
+            ("guides", json.dumps(guides, ensure_ascii=False, indent=1)),
             ("kdenliveversion", KDENLIVE_VERSION), ("position", 0),
             ("version", KDENLIVE_DOC_VERSION), ("zonein", 0), ("zoneout", total)):
         _prop(bin_, f"kdenlive:docproperties.{key}", value)
@@ -314,21 +321,53 @@ def kdenlive_xml(timeline: otio.schema.Timeline) -> str:
                  ("aspect_ratio", 1), ("mlt_service", "color"), ("mlt_image_format", "rgba"),
                  ("set.test_audio", 0)):
         _prop(black, k, v)
-    playlist = ET.SubElement(root, "playlist", id="playlist0")
-    _playlist_entries(playlist, plan, kdenlive=True)
-    ET.SubElement(root, "playlist", id="playlist1")  # Kdenlive's second half-track (mixes)
-    track = ET.SubElement(root, "tractor", {"id": "tractor0", "in": "0", "out": str(total - 1)})
-    for k, v in (("kdenlive:track_name", "Scenes"), ("kdenlive:trackheight", 67),
-                 ("kdenlive:timeline_active", 1), ("kdenlive:collapsed", 0),
-                 ("kdenlive:thumbs_format", ""), ("kdenlive:audio_rec", "")):
-        _prop(track, k, v)
-    ET.SubElement(track, "track", hide="audio", producer="playlist0")
-    ET.SubElement(track, "track", hide="audio", producer="playlist1")
-    main = ET.SubElement(root, "tractor", {"id": "tractor1", "in": "0", "out": str(total - 1)})
+    tracks = [("Sound", True)] if sound else []
+    tracks.append(("Scenes", False))  # MLT's order: bottom (audio) to top (video)
+    for k, (name, audio) in enumerate(tracks):
+        playlist = ET.SubElement(root, "playlist", id=f"playlist{2 * k}")
+        _playlist_entries(playlist, plan, kdenlive=True)
+        ET.SubElement(root, "playlist", id=f"playlist{2 * k + 1}")  # second half (mixes)
+        track = ET.SubElement(root, "tractor", {"id": f"tractor{k}", "in": "0",
+                                                "out": str(total - 1)})
+        if audio:
+            _prop(track, "kdenlive:audio_track", 1)
+        for key, v in (("kdenlive:track_name", name), ("kdenlive:trackheight", 67),
+                       ("kdenlive:timeline_active", 1), ("kdenlive:collapsed", 0),
+                       ("kdenlive:thumbs_format", ""), ("kdenlive:audio_rec", "")):
+            _prop(track, key, v)
+        for half in (2 * k, 2 * k + 1):
+            ET.SubElement(track, "track", hide="video" if audio else "audio",
+                          producer=f"playlist{half}")
+    main = ET.SubElement(root, "tractor", {"id": f"tractor{len(tracks)}", "in": "0",
+                                           "out": str(total - 1)})
     _prop(main, "kdenlive:projectTractor", 1)
     ET.SubElement(main, "track", producer="black_track")
-    ET.SubElement(main, "track", producer="tractor0")
+    for k in range(len(tracks)):
+        ET.SubElement(main, "track", producer=f"tractor{k}")
+    if sound:  # the audio track heard over the black track's silence, as Kdenlive mixes
+        mix = ET.SubElement(main, "transition", id="transition0")
+        for key, v in (("a_track", 0), ("b_track", 1), ("mlt_service", "mix"),
+                       ("kdenlive_id", "mix"), ("internal_added", 237), ("always_active", 1),
+                       ("accepts_blanks", 1), ("sum", 1)):
+            _prop(mix, key, v)
     return _xml(root)
+
+
+def _kdenlive_groups(plan: _Plan) -> str:
+    """Each scene's picture (track position 1) and sound (position 0) as one AV clip: the
+    `AVSplit` groups Kdenlive saves for a clip dropped with its audio, so they move together.
+    Leaves name a clip by `track position:record frame` (Kdenlive's GroupsModel::toJson)."""
+    if plan.channels <= 0:
+        return "[]"
+    groups = []
+    record = 0
+    for e in plan.entries:
+        if e.media is not None:
+            groups.append({"type": "AVSplit", "children": [
+                {"data": f"1:{record}", "leaf": "clip", "type": "Leaf"},
+                {"data": f"0:{record}", "leaf": "clip", "type": "Leaf"}]})
+        record += e.length
+    return json.dumps(groups, indent=1)
 
 
 def _clock(frames: int, rate: Fraction) -> str:
@@ -341,8 +380,9 @@ def _clock(frames: int, rate: Fraction) -> str:
 
 
 def shotcut_xml(timeline: otio.schema.Timeline) -> str:
-    """A Shotcut project: a background track and one video track `Scenes`, scene markers as
-    Shotcut markers (name with distance, colour) on the timeline."""
+    """A Shotcut project: a background track and one video track `Scenes` whose clips show
+    their scene's name (a chain per clip, captioned, as Shotcut saves clips) and play their
+    sound, scene markers as Shotcut markers (name with distance, colour) on the timeline."""
     plan = _plan(timeline)
     total = plan.length
     root = ET.Element("mlt", {"LC_NUMERIC": "C", "version": MLT_VERSION, "title": plan.name,
@@ -357,16 +397,21 @@ def shotcut_xml(timeline: otio.schema.Timeline) -> str:
         _prop(black, k, v)
     background = ET.SubElement(root, "playlist", id="background")
     ET.SubElement(background, "entry", {"producer": "black", "in": "0", "out": str(total - 1)})
-    for m in plan.media:
-        _media_service(root, "chain", m, {"shotcut:caption": _name(m.path)})
+    chains: list[str] = []
+    for k, e in enumerate(plan.entries):  # one chain per clip, as Shotcut saves its clips
+        chains.append(f"chain{k}")
+        if e.media is not None:
+            _media_service(root, "chain", e.media, {"shotcut:caption": e.name or
+                                                    _name(e.media.path)},
+                           plan.channels, key=chains[-1])
     playlist = ET.SubElement(root, "playlist", id="playlist0")
     _prop(playlist, "shotcut:video", 1)
     _prop(playlist, "shotcut:name", "Scenes")
-    _playlist_entries(playlist, plan, kdenlive=False)
+    _playlist_entries(playlist, plan, kdenlive=False, producers=chains)
     main = ET.SubElement(root, "tractor", {"id": "tractor0", "title": plan.name, "in": "0",
                                            "out": str(total - 1)})
     _prop(main, "shotcut", 1)
-    _prop(main, "shotcut:projectAudioChannels", 2)
+    _prop(main, "shotcut:projectAudioChannels", 2)  # stereo mix, mono sound on both sides
     _prop(main, "shotcut:projectFolder", 0)
     if plan.markers:
         holder = ET.SubElement(main, "properties", name="shotcut:markers")
@@ -489,6 +534,35 @@ def _guides(doc: dict[str, str], main: ET.Element, rate: Fraction, path: Path
     return found
 
 
+Span = tuple[int, int, otio.schema.Clip, int, int]  # record in/out, clip, source in, channels
+
+
+def _track(playlist: ET.Element, services: _Services, rate: Fraction, name: str,
+           kind: str) -> tuple[otio.schema.Track, list[Span]]:
+    """A playlist's media entries and blanks as an OTIO track."""
+    fr = float(rate)
+    track = otio.schema.Track(name=name, kind=kind)
+    record = 0
+    spans: list[Span] = []
+    for el in playlist:
+        n = _time(el.get("length"), rate) if el.tag == "blank" else 0
+        if n > 0:
+            track.append(otio.schema.Gap(source_range=TimeRange(
+                RationalTime(0, fr), RationalTime(n, fr))))
+            record += n
+        made = _entry_clip(el, services, rate) \
+            if el.tag == "entry" and services.is_media(el) else None
+        if made is not None:
+            clip, src = made
+            n = round(clip.source_range.duration.value)
+            track.append(clip)
+            channels = _props(services.by_id[el.get("producer")]).get(
+                "scenesem:audio_channels") or "0"
+            spans.append((record, record + n, clip, src, int(channels)))
+            record += n
+    return track, spans
+
+
 def read_mlt(path: str | Path) -> otio.schema.Timeline:
     """Our .kdenlive/.mlt back to a timeline, or any MLT XML whose main tractor holds playlists
     of media clips: the first video playlist with clips becomes the `Scenes` track."""
@@ -511,26 +585,20 @@ def read_mlt(path: str | Path) -> otio.schema.Timeline:
     timeline = otio.schema.Timeline(name=_props(main).get("title") or root.get("title")
                                     or path.stem)
     timeline.metadata[NS] = {"fps": f"{rate.numerator}/{rate.denominator}"}
-    track = otio.schema.Track(name="Scenes", kind=otio.schema.TrackKind.Video)
+    track, spans = _track(video[0], services, rate, "Scenes", otio.schema.TrackKind.Video)
     timeline.tracks.append(track)
-    record = 0
-    spans: list[tuple[int, int, otio.schema.Clip, int]] = []
-    for el in video[0]:
-        n = _time(el.get("length"), rate) if el.tag == "blank" else 0
-        if n > 0:
-            track.append(otio.schema.Gap(source_range=TimeRange(
-                RationalTime(0, fr), RationalTime(n, fr))))
-            record += n
-        made = _entry_clip(el, services, rate) \
-            if el.tag == "entry" and services.is_media(el) else None
-        if made is not None:
-            clip, src = made
-            n = round(clip.source_range.duration.value)
-            track.append(clip)
-            spans.append((record, record + n, clip, src))
-            record += n
+    sound = [pl for pl, hide in services.playlists(main) if hide == "video"
+             and any(services.is_media(e) for e in pl.findall("entry"))]
+    for k, pl in enumerate(sound):  # Kdenlive: audio tracks of their own
+        audio, _ = _track(pl, services, rate, "Sound" if k == 0 else f"Sound {k + 1}",
+                          otio.schema.TrackKind.Audio)
+        timeline.tracks.append(audio)
+    if not sound and spans and spans[0][4]:  # Shotcut: the sound plays with the picture
+        audio, _ = _track(video[0], services, rate, "Sound", otio.schema.TrackKind.Audio)
+        audio.metadata[NS] = {"channels": spans[0][4]}
+        timeline.tracks.append(audio)
     for pos, name, color in _guides(_props(bin_) if bin_ is not None else {}, main, rate, path):
-        for s, e, clip, src in spans:
+        for s, e, clip, src, _ in spans:
             if s <= pos < e:
                 clip.markers.append(otio.schema.Marker(
                     name=name, color=color or otio.schema.MarkerColor.GREEN,

@@ -6,6 +6,10 @@
   we post-process its output (one rate per element, a real format, DF/NDF, marker comments).
 - FCPXML: otio-fcpx-xml-adapter writes version 1.8 with an empty `frameDuration` and
   asset-clips outside any project; we write FCPXML 1.9 ourselves (library/event/project).
+
+Sound (the timeline's audio tracks, `timeline.py`) goes with each picture clip in the form each
+NLE links: EDL channel codes (`edl_channels`), FCP7 audio clipitems per channel with `<link>`s
+and `<sourcetrack>`, FCPXML assets that declare their audio (asset-clips then play both).
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ from xml.sax.saxutils import quoteattr
 import opentimelineio as otio
 from opentimelineio.opentime import RationalTime
 
-from scenesem_otio.adapters.frames import frames, media_start
-from scenesem_otio.adapters.timeline import NS
+from scenesem_otio.adapters.frames import clip_path, frames, media_start
+from scenesem_otio.adapters.timeline import NS, picture_clips, sound_channels, sound_facts
 
 RESOLVE_COLORS = {"RED": "Red", "YELLOW": "Yellow", "GREEN": "Green", "BLUE": "Blue",
                   "CYAN": "Cyan", "PURPLE": "Purple", "PINK": "Pink", "ORANGE": "Yellow"}
@@ -43,8 +47,20 @@ def rate_info(timeline: otio.schema.Timeline) -> tuple[Fraction, bool]:
 
 
 def timecode(frames: int, rate: Fraction, drop: bool) -> str:
-    """SMPTE timecode of a frame count, counted at the nominal rate (24 for 23.976)."""
-    return otio.opentime.to_timecode(RationalTime(frames, float(rate)), float(rate), drop)
+    """SMPTE timecode of a frame count, counted at the nominal rate (24 for 23.976).
+
+    Our timelines are at standard rates (`conform.py`); a timeline from elsewhere at another
+    rate gets non-drop HH:MM:SS:FF at its rounded rate rather than OTIO's ValueError.
+    """
+    try:
+        return otio.opentime.to_timecode(RationalTime(frames, float(rate)), float(rate), drop)
+    except ValueError:
+        nominal = max(1, round(rate))
+        sign, frames = ("-" if frames < 0 else ""), abs(frames)
+        secs, ff = divmod(frames, nominal)
+        mins, ss = divmod(secs, 60)
+        hh, mm = divmod(mins, 60)
+        return f"{sign}{hh:02d}:{mm:02d}:{ss:02d}:{ff:0{len(str(nominal - 1))}d}"
 
 
 def _reel(path: str | None) -> str:
@@ -53,32 +69,40 @@ def _reel(path: str | None) -> str:
     return reel or "AX"
 
 
-def _clip_path(item: otio.schema.Clip) -> str | None:
-    from urllib.parse import urlparse
-
-    url = getattr(item.media_reference, "target_url", None)
-    return unquote(urlparse(url).path) if url else None
-
-
 def _ascii(text: str) -> str:
     return text.replace("Δ", "D").encode("ascii", "replace").decode()
 
 
+def edl_channels(timeline: otio.schema.Timeline) -> str:
+    """The CMX 3600 channel field of every event: `AA/V` with stereo (or more) sound, `B` with
+    mono, `V` for a silent film.
+
+    CMX 3600 events name video and two audio channels, A (A1) and A2. `AA/V` cuts picture and
+    both channels in one event: the form Premiere writes and Resolve, Avid, pycmx and OTIO's
+    reader take back as one linked AV clip, so the sound stays cut with its picture. (One event
+    per channel would work too, but doubles the list and leaves the link to the reader.) `B`
+    (both) is CMX's video + A1. CMX 3600 has no third channel: a film with more channels or
+    streams gives the first stream's first two, as these NLEs do when they export an EDL.
+    """
+    channels = sum(sound_channels(timeline))
+    return "AA/V" if channels >= 2 else "B" if channels == 1 else "V"
+
+
 def write_edl(timeline: otio.schema.Timeline, path: Path, resolve_markers: bool = False) -> None:
-    """CMX3600 with an FCM line; scene markers as `* LOC:` lines (or Resolve marker events)."""
+    """CMX3600 with an FCM line; scene markers as `* LOC:` lines (or Resolve marker events);
+    each event carries the sound with its picture (`edl_channels`)."""
     rate, drop = rate_info(timeline)
+    channel = edl_channels(timeline)
     fr = float(rate)
     rec = frames(timeline.global_start_time, fr) \
         if timeline.global_start_time else 0
     lines = [f"TITLE: {_ascii(timeline.name or 'scenesem')}",
              f"FCM: {'DROP FRAME' if drop else 'NON-DROP FRAME'}", ""]
     event = 0
-    for item in timeline.find_clips():
-        if item.source_range is None:
-            continue
+    for item in picture_clips(timeline):
         src_in = frames(item.source_range.start_time, fr)
         dur = frames(item.source_range.duration, fr)
-        reel = _reel(_clip_path(item))
+        reel = _reel(clip_path(item))
         if resolve_markers:
             for m in item.markers:
                 event += 1
@@ -93,11 +117,11 @@ def write_edl(timeline: otio.schema.Timeline, path: Path, resolve_markers: bool 
             continue
         event += 1
         lines.append(
-            f"{event:03d}  {reel:<8} V     C        {timecode(src_in, rate, drop)} "
+            f"{event:03d}  {reel:<8} {channel:<5} C        {timecode(src_in, rate, drop)} "
             f"{timecode(src_in + dur, rate, drop)} {timecode(rec, rate, drop)} "
             f"{timecode(rec + dur, rate, drop)}")
         lines.append(f"* FROM CLIP NAME: {_ascii(item.name)}")
-        source = _clip_path(item)
+        source = clip_path(item)
         if source:
             lines.append(f"* SOURCE FILE: {source}")
         for m in item.markers:
@@ -135,8 +159,19 @@ def edl_df_locators_for_otio(text: str, rate: Fraction) -> str:
     return _DF_LOC.sub(ndf, text)
 
 
+def write_fcp7_xml(timeline: otio.schema.Timeline) -> str:
+    """FCP7 xmeml: otio-fcp-adapter writes the picture, `fix_fcp7_xml` makes it importable and
+    adds the sound (it writes audio clips as bare references to the video clipitems)."""
+    picture = timeline.deepcopy()
+    for track in [t for t in picture.tracks if t.kind == otio.schema.TrackKind.Audio]:
+        picture.tracks.remove(track)
+    return fix_fcp7_xml(otio.adapters.write_to_string(picture, adapter_name="fcp_xml"),
+                        timeline)
+
+
 def fix_fcp7_xml(xml_text: str, timeline: otio.schema.Timeline) -> str:
-    """Make otio-fcp-adapter's xmeml importable: one rate per element, a real format, DF/NDF."""
+    """Make otio-fcp-adapter's xmeml importable: one rate per element, a real format, DF/NDF;
+    then the timeline's sound (`_fcp7_sound`)."""
     rate, drop = rate_info(timeline)
     root = ET.fromstring(xml_text)
     for parent in root.iter():
@@ -170,7 +205,7 @@ def fix_fcp7_xml(xml_text: str, timeline: otio.schema.Timeline) -> str:
     # Marker comments: the adapter drops them; match clipitems to clips in order. Clip marker
     # in/out count from the media's first frame, like the clipitem's in/out (the adapter
     # writes them in timecode frames: past the media's end whenever it has a start TC).
-    clips = [c for c in timeline.find_clips()]
+    clips = picture_clips(timeline)
     for item, clipitem in zip(clips, root.iter("clipitem")):
         start0 = media_start(item, float(rate))
         for m, el in zip(item.markers, clipitem.findall("marker")):
@@ -181,9 +216,84 @@ def fix_fcp7_xml(xml_text: str, timeline: otio.schema.Timeline) -> str:
                 if sub is not None and sub.text and start0 and \
                         sub.text.strip().lstrip("-").isdigit():
                     sub.text = str(int(sub.text) - start0)
+    _fcp7_sound(root, timeline, rate)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE xmeml>\n' + \
         ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _fcp7_rate(parent: ET.Element, rate: Fraction) -> None:
+    el = ET.SubElement(parent, "rate")
+    ET.SubElement(el, "timebase").text = str(round(rate))
+    ET.SubElement(el, "ntsc").text = "TRUE" if rate.denominator == 1001 else "FALSE"
+
+
+def _fcp7_sound(root: ET.Element, timeline: otio.schema.Timeline, rate: Fraction) -> None:
+    """Audio clipitems under every video clipitem, one track per channel as FCP7 and Premiere
+    import a file (stereo: A1 = left, A2 = right, `<sourcetrack>` trackindex 1 and 2; a second
+    stream's channels follow as 3, 4...), each linked (`<link>`) to its picture and the other
+    channels; the file's `<audio>` says its rate and channels. A silent film: no audio."""
+    streams = sound_facts(timeline)
+    files = [f for f in root.iter("file") if f.find("pathurl") is not None]
+    for f in files:
+        media = f.find("media")
+        empty = [a for a in media.findall("audio") if len(a) == 0] if media is not None else []
+        for a in empty:
+            media.remove(a)
+        for stream in streams if media is not None else []:
+            audio = ET.SubElement(media, "audio")
+            sc = ET.SubElement(audio, "samplecharacteristics")
+            ET.SubElement(sc, "depth").text = "16"
+            ET.SubElement(sc, "samplerate").text = str(stream["sample_rate"])
+            ET.SubElement(audio, "channelcount").text = str(stream["channels"])
+    sequence = root.find("project/children/sequence")
+    if sequence is None:
+        sequence = next(root.iter("sequence"), None)
+    video = sequence.find("media/video") if sequence is not None else None
+    if not streams or video is None:
+        for media in root.iter("media"):  # no empty `<audio/>` for a silent film
+            for a in [a for a in media.findall("audio") if len(a) == 0]:
+                media.remove(a)
+        return
+    v_items = [c for t in video.findall("track") for c in t.findall("clipitem")]
+    media = sequence.find("media")
+    seq_audio = media.find("audio")
+    if seq_audio is None:
+        seq_audio = ET.SubElement(media, "audio")
+    for child in list(seq_audio):
+        seq_audio.remove(child)
+    n_channels = sum(s["channels"] for s in streams)
+    ET.SubElement(seq_audio, "numOutputChannels").text = str(min(n_channels, 2) or 2)
+    fmt = ET.SubElement(ET.SubElement(seq_audio, "format"), "samplecharacteristics")
+    ET.SubElement(fmt, "depth").text = "16"
+    ET.SubElement(fmt, "samplerate").text = str(streams[0]["sample_rate"])
+    groups: list[list[tuple[ET.Element, str, int, int]]] = [
+        [(v, "video", 1, j + 1)] for j, v in enumerate(v_items)]
+    for channel in range(1, n_channels + 1):
+        track = ET.SubElement(seq_audio, "track")
+        for j, v in enumerate(v_items):
+            item = ET.SubElement(track, "clipitem", id=f"clipitem-a{channel}-{j + 1}")
+            ET.SubElement(item, "name").text = v.findtext("name") or ""
+            ET.SubElement(item, "duration").text = v.findtext("duration") or ""
+            _fcp7_rate(item, rate)
+            for key in ("start", "end", "in", "out"):
+                ET.SubElement(item, key).text = v.findtext(key) or ""
+            file_el = v.find("file")
+            ET.SubElement(item, "file", id=file_el.get("id") if file_el is not None else "")
+            source = ET.SubElement(item, "sourcetrack")
+            ET.SubElement(source, "mediatype").text = "audio"
+            ET.SubElement(source, "trackindex").text = str(channel)
+            groups[j].append((item, "audio", channel, j + 1))
+    for members in groups:
+        for el, _, _, _ in members:
+            for other, kind, track_index, clip_index in members:
+                link = ET.SubElement(el, "link")
+                ET.SubElement(link, "linkclipref").text = other.get("id")
+                ET.SubElement(link, "mediatype").text = kind
+                ET.SubElement(link, "trackindex").text = str(track_index)
+                ET.SubElement(link, "clipindex").text = str(clip_index)
+                if kind == "audio":
+                    ET.SubElement(link, "groupindex").text = "1"
 
 
 def fcp7_markers_to_source(timeline: otio.schema.Timeline) -> None:
@@ -207,13 +317,36 @@ def _secs(frames: int, rate: Fraction) -> str:
     return f"{value.numerator}/{value.denominator}s"
 
 
+_FCPXML_AUDIO_RATES = {32000: "32k", 44100: "44.1k", 48000: "48k", 88200: "88.2k",
+                       96000: "96k", 176400: "176.4k", 192000: "192k"}
+
+
+def _fcpxml_audio(timeline: otio.schema.Timeline) -> tuple[str, str]:
+    """(asset attributes, sequence attributes) for the sound; empty strings for silence.
+
+    Every audio stream is one of the asset's `audioSources` (Final Cut shows each as a
+    component of the clip); `audioChannels` is the first stream's count, as FCP writes it. An
+    asset-clip of an asset with `hasVideo` and `hasAudio` plays both, linked.
+    """
+    streams = sound_facts(timeline)
+    if not streams:
+        return "", ""
+    channels, sample_rate = streams[0]["channels"], streams[0]["sample_rate"]
+    layout = "mono" if channels == 1 else "stereo" if channels == 2 else "surround"
+    seq_rate = _FCPXML_AUDIO_RATES.get(sample_rate, "48k")
+    return (f' hasAudio="1" audioSources="{len(streams)}" audioChannels="{channels}" '
+            f'audioRate="{sample_rate}"', f' audioLayout="{layout}" audioRate="{seq_rate}"')
+
+
 def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
-    """FCPXML 1.9: library/event/project/sequence/spine of asset-clips with markers."""
+    """FCPXML 1.9: library/event/project/sequence/spine of asset-clips with markers; assets
+    declare the sound so each clip plays picture and sound together (`_fcpxml_audio`)."""
     rate, drop = rate_info(timeline)
     fr = float(rate)
     meta = timeline.metadata.get(NS, {})
     tc_format = "DF" if drop else "NDF"
-    clips = [c for c in timeline.find_clips() if c.source_range is not None]
+    clips = picture_clips(timeline)
+    asset_audio, sequence_audio = _fcpxml_audio(timeline)
     assets: dict[str, tuple[str, int, int]] = {}
     for item in clips:
         url = getattr(item.media_reference, "target_url", None) or ""
@@ -236,7 +369,7 @@ def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
     for url, (rid, a_start, a_dur) in assets.items():
         name = Path(url).stem if url else "media"
         out.append(f'    <asset id="{rid}" name={quoteattr(name)} start="{_secs(a_start, rate)}" '
-                   f'duration="{_secs(a_dur, rate)}" hasVideo="1" format="r1">')
+                   f'duration="{_secs(a_dur, rate)}" hasVideo="1" format="r1"{asset_audio}>')
         out.append(f'      <media-rep kind="original-media" src={quoteattr(url)}/>')
         out.append("    </asset>")
     start_tc = frames(timeline.global_start_time, fr) \
@@ -246,7 +379,7 @@ def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
     out += ["  </resources>", "  <library>", '    <event name="scenesem">',
             f"      <project name={name}>",
             f'        <sequence format="r1" duration="{_secs(total, rate)}" '
-            f'tcStart="{_secs(start_tc, rate)}" tcFormat="{tc_format}">',
+            f'tcStart="{_secs(start_tc, rate)}" tcFormat="{tc_format}"{sequence_audio}>',
             "          <spine>"]
     offset = start_tc
     for item in clips:
@@ -299,6 +432,7 @@ def read_fcpxml(path: Path) -> otio.schema.Timeline:
         timeline.metadata[NS]["drop_frame"] = True
     track = otio.schema.Track(name="Scenes", kind=otio.schema.TrackKind.Video)
     timeline.tracks.append(track)
+    sound: list[otio.schema.Track] = []
     spine = sequence.find("spine")
     for el in list(spine) if spine is not None else []:
         if el.tag not in ("asset-clip", "clip", "video"):
@@ -324,4 +458,23 @@ def read_fcpxml(path: Path) -> otio.schema.Timeline:
                 marked_range=otio.opentime.TimeRange(
                     RationalTime(round(secs(m.get("start")) * rate), fr), RationalTime(0, fr))))
         track.append(item)
+        if asset is not None and asset.get("hasAudio") == "1":
+            _fcpxml_sound(sound, timeline, asset, item)
     return timeline
+
+
+def _fcpxml_sound(sound: list[otio.schema.Track], timeline: otio.schema.Timeline,
+                  asset: ET.Element, item: otio.schema.Clip) -> None:
+    """The asset's audio sources as audio tracks holding a copy of the picture clip."""
+    n_sources = int(asset.get("audioSources") or 1)
+    while len(sound) < n_sources:
+        k = len(sound)
+        track = otio.schema.Track(name="Sound" if k == 0 else f"Sound {k + 1}",
+                                  kind=otio.schema.TrackKind.Audio)
+        track.metadata[NS] = {"channels": int(asset.get("audioChannels") or 2),
+                              "sample_rate": int(asset.get("audioRate") or 48000)}
+        sound.append(track)
+        timeline.tracks.append(track)
+    for track in sound[:n_sources]:
+        track.append(otio.schema.Clip(name=item.name, source_range=item.source_range,
+                                      media_reference=item.media_reference.clone()))

@@ -1,7 +1,9 @@
 """Timeline stage: scenes as CSV or JSON tables for scripts (frames, timecode, seconds, scores).
 
 Reads our own tables back, and any CSV of scene starts (`start_frame`, `start_s` or
-`start_tc`), so `scenesem eval` can compare against a spreadsheet.
+`start_tc`), so `scenesem eval` can compare against a spreadsheet. The sound: the CSV's
+`audio_channels` column (channels cut with each clip, 0 for a silent film), the JSON's
+`metadata.audio` streams; both read back as audio tracks like the other formats'.
 """
 
 from __future__ import annotations
@@ -17,8 +19,14 @@ import opentimelineio as otio
 from opentimelineio.opentime import RationalTime, TimeRange
 
 from scenesem_otio.adapters import nle
+from scenesem_otio.adapters.conform import timeline_rate_of
 from scenesem_otio.adapters.frames import frames, record_start
-from scenesem_otio.adapters.timeline import NS, plain_metadata
+from scenesem_otio.adapters.timeline import (
+    NS,
+    picture_clips,
+    plain_metadata,
+    sound_channels,
+)
 from scenesem_otio.core.errors import TimelineError
 
 
@@ -26,8 +34,9 @@ def _rows(timeline: otio.schema.Timeline) -> list[dict[str, Any]]:
     rate, drop = nle.rate_info(timeline)
     fr = float(rate)
     base = record_start(timeline, fr)
+    channels = sum(sound_channels(timeline))
     rows = []
-    for k, item in enumerate(c for c in timeline.find_clips() if c.source_range is not None):
+    for k, item in enumerate(picture_clips(timeline)):
         start = frames(item.source_range.start_time, fr) - base
         end = start + frames(item.source_range.duration, fr)
         meta = plain_metadata(item.metadata.get(NS, {}))
@@ -37,7 +46,7 @@ def _rows(timeline: otio.schema.Timeline) -> list[dict[str, Any]]:
             "end_tc": nle.timecode(base + end, rate, drop),
             "start_s": round(float(start / rate), 6), "end_s": round(float(end / rate), 6),
             "distance_prev": meta.get("distance_prev"),
-            "boundary_score": meta.get("boundary_score"),
+            "boundary_score": meta.get("boundary_score"), "audio_channels": channels,
         })
     return rows
 
@@ -46,7 +55,7 @@ def to_csv(timeline: otio.schema.Timeline) -> str:
     rows = _rows(timeline)
     buf = io.StringIO()
     fields = ["index", "name", "start_frame", "end_frame", "start_tc", "end_tc", "start_s",
-              "end_s", "distance_prev", "boundary_score"]
+              "end_s", "distance_prev", "boundary_score", "audio_channels"]
     writer = csv.DictWriter(buf, fieldnames=fields)
     writer.writeheader()
     for row in rows:
@@ -62,7 +71,7 @@ def to_json(timeline: otio.schema.Timeline) -> dict[str, Any]:
     rate, _ = nle.rate_info(timeline)
     rows = _rows(timeline)
     tracks = list(timeline.tracks)
-    for row, item in zip(rows, (c for c in timeline.find_clips() if c.source_range)):
+    for row, item in zip(rows, picture_clips(timeline)):
         row["metadata"] = plain_metadata(item.metadata.get(NS, {}))
         url = getattr(item.media_reference, "target_url", None)
         if url:
@@ -89,7 +98,7 @@ def read_csv(path: Path, rate: float | Fraction | None) -> otio.schema.Timeline:
     if not rows:
         raise TimelineError(f"{path}: empty CSV")
     fields = {k.strip().lower(): k for k in rows[0] if k}
-    fr = float(rate) if rate else 25.0
+    fr = float(timeline_rate_of(rate)) if rate else 25.0  # as `to_csv` counted
     key = next((fields[k] for k in ("start_frame", "start_s", "start", "start_tc")
                 if k in fields), None)
     if key is None:
@@ -119,7 +128,27 @@ def read_csv(path: Path, rate: float | Fraction | None) -> otio.schema.Timeline:
             name=f"Scene {i + 1:03d}", media_reference=_zero_based(fr),
             source_range=TimeRange(RationalTime(s, fr), RationalTime(max(1, e - s), fr))))
     timeline.metadata[NS] = {"open_end": ends is None}
+    channel_key = fields.get("audio_channels")
+    channels = max((int(float(r[channel_key] or 0)) for r in rows), default=0) \
+        if channel_key else 0
+    if channels > 0:
+        _add_sound(timeline, [{"channels": channels}])
     return timeline
+
+
+def _add_sound(timeline: otio.schema.Timeline, streams: list[dict]) -> None:
+    """Audio tracks (one per stream) holding a copy of every clip of the `Scenes` track."""
+    video = timeline.tracks[0]
+    for k, stream in enumerate(streams):
+        track = otio.schema.Track(name="Sound" if k == 0 else f"Sound {k + 1}",
+                                  kind=otio.schema.TrackKind.Audio)
+        track.metadata[NS] = dict(stream)
+        for item in video:
+            copy = item.clone()
+            if isinstance(copy, otio.schema.Clip):
+                copy.markers.clear()  # the markers stay on the picture
+            track.append(copy)
+        timeline.tracks.append(track)
 
 
 def read_json(path: Path) -> otio.schema.Timeline:
@@ -177,6 +206,8 @@ def read_json(path: Path) -> otio.schema.Timeline:
         track.append(item)
     for number in sorted(tracks):
         timeline.tracks.append(tracks[number])
+    if isinstance(meta.get("audio"), list):
+        _add_sound(timeline, [a for a in meta["audio"] if isinstance(a, dict)])
     return timeline
 
 

@@ -2,7 +2,12 @@
 
 The only place RationalTime is made from our frame indices. OTIO stores rates as floats, so
 every value is an integer frame count at `float(fps)` and is read back with rounding: frame
-numbers survive exactly at 24000/1001 however long the film.
+numbers survive exactly at 24000/1001 however long the film. Media at a variable or
+non-standard rate are conformed to the nearest standard rate by timestamps (`conform.py`).
+
+The film's sound: one audio track per audio stream (`Sound`, `Sound 2`...) under the video
+track, holding a clip for every picture clip with the same name, range and media: an NLE links
+them as one AV clip. Media without sound get no audio track.
 """
 
 from __future__ import annotations
@@ -11,14 +16,14 @@ import math
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlparse
 
 import opentimelineio as otio
 from opentimelineio.opentime import RationalTime, TimeRange
 
-from scenesem_otio.adapters.frames import frames, media_start
+from scenesem_otio.adapters.conform import Conform, conform_for, warn_conform
+from scenesem_otio.adapters.frames import clip_path, frames, media_start
 from scenesem_otio.core.errors import TimelineError
-from scenesem_otio.core.scenes import Scene, Shot, VideoInfo
+from scenesem_otio.core.scenes import AudioStream, Scene, Shot, VideoInfo, scene_label, scene_title
 
 NS = "scenesem"  # metadata namespace
 
@@ -38,7 +43,7 @@ def marker_name(scene: Scene) -> str:
     """Short enough for every NLE's marker list: `S012 Δ0.71`, or the scene's title."""
     if scene.title:
         return scene.title
-    label = f"S{scene.index + 1:03d}"
+    label = scene_label(scene.index)
     return label if scene.distance_prev is None else f"{label} Δ{scene.distance_prev:.2f}"
 
 
@@ -49,7 +54,7 @@ def marker_comment(scene: Scene) -> str:
     if scene.distance_prev is not None:
         parts.append(f"distance to previous scene {scene.distance_prev:.3f}")
     if scene.nearest:
-        near = ", ".join(f"S{j + 1:03d} ({d:.2f})" for j, d in scene.nearest)
+        near = ", ".join(f"{scene_label(j)} ({d:.2f})" for j, d in scene.nearest)
         parts.append(f"nearest earlier scenes: {near}")
     if scene.boundary_score is not None:
         parts.append(f"boundary score {scene.boundary_score:.3f}")
@@ -93,19 +98,34 @@ def scene_metadata(scene: Scene, embeddings: bool) -> dict[str, Any]:
     return _clean(meta)
 
 
+def _start_frame(info: VideoInfo, conform: Conform) -> int:
+    """The start timecode as a frame count at the timeline's rate."""
+    if not conform.active or not info.start_timecode:
+        return info.start_frame
+    from scenesem_otio.media.probe import timecode_to_frames
+
+    return timecode_to_frames(info.start_timecode, conform.rate)[0]
+
+
 class _ClipMaker:
-    """Clips and markers referencing one media file, frame-exact at its rate and start TC."""
+    """Clips and markers referencing one media file, frame-exact at the timeline's rate (the
+    media's own, or the standard one it is conformed to) and its start TC."""
 
     def __init__(self, info: VideoInfo) -> None:
-        self.rate = float(info.fps)
-        self.base = info.start_frame
-        self.available = TimeRange(self.rt(self.base), self.rt(info.n_frames))
+        self.conform = conform_for(info)
+        self.fps = self.conform.rate if self.conform.active else Fraction(info.fps)
+        self.rate = float(self.fps)
+        self.base = _start_frame(info, self.conform)
+        self.n_frames = self.conform.to_timeline(info.n_frames)
+        self.available = TimeRange(self.rt(self.base), self.rt(self.n_frames))
         self.url = Path(info.path).absolute().as_uri()
 
     def rt(self, n_frames: int) -> RationalTime:
         return RationalTime(n_frames, self.rate)
 
     def clip(self, name: str, start: int, end: int, meta: dict) -> otio.schema.Clip:
+        """A clip of media frames [start, end), placed on the timeline's frames."""
+        start, end = self.conform.to_timeline(start), self.conform.to_timeline(end)
         ref = otio.schema.ExternalReference(target_url=self.url,
                                             available_range=self.available)
         item = otio.schema.Clip(name=name, media_reference=ref, source_range=TimeRange(
@@ -114,9 +134,10 @@ class _ClipMaker:
         return item
 
     def marker(self, scene: Scene) -> otio.schema.Marker:
+        at = self.conform.to_timeline(scene.start)
         m = otio.schema.Marker(
             name=marker_name(scene), color=marker_color(scene.distance_prev),
-            marked_range=TimeRange(self.rt(self.base + scene.start), self.rt(0)),
+            marked_range=TimeRange(self.rt(self.base + at), self.rt(0)),
             comment=marker_comment(scene))
         m.metadata[NS] = scene_metadata(scene, embeddings=False)
         return m
@@ -156,20 +177,24 @@ def build_timeline(
     embeddings: bool = False,
     shot_embeddings: Any = None,
 ) -> otio.schema.Timeline:
-    """One video track `Scenes`: a clip per scene (or per shot) and a marker per scene start."""
+    """Video track `Scenes` (a clip per scene or per shot, a marker per scene start) and, when
+    the media has sound, an audio track per stream with the same clips (`audio_tracks`)."""
     make = _ClipMaker(info)
+    warn_conform(make.conform)
     timeline = otio.schema.Timeline(name=name or Path(info.path).stem)
-    timeline.global_start_time = make.rt(info.start_frame)
+    timeline.global_start_time = make.rt(make.base)
     timeline.metadata[NS] = _clean(
-        {**(metadata or {}), "fps": info.fps, "n_frames": info.n_frames,
+        {**(metadata or {}), "fps": make.fps, "n_frames": make.n_frames,
          "start_timecode": info.start_timecode, "drop_frame": info.drop_frame,
          "width": info.width, "height": info.height, "level": level,
-         "n_scenes": len(scenes)})
+         "n_scenes": len(scenes),
+         "conformed": make.conform.metadata() if make.conform.active else None,
+         "audio": [_audio_meta(a) for a in info.audio] or None})
     track = otio.schema.Track(name="Scenes", kind=otio.schema.TrackKind.Video)
     timeline.tracks.append(track)
     if level == "scenes":
         for scene in scenes:
-            item = make.clip(f"Scene {scene.index + 1:03d}", scene.start, scene.end,
+            item = make.clip(scene_title(scene.index), scene.start, scene.end,
                              scene_metadata(scene, embeddings))
             item.markers.append(make.marker(scene))
             track.append(item)
@@ -180,7 +205,65 @@ def build_timeline(
             track.append(item)
     else:
         raise ValueError(f"unknown level {level!r}")
+    for k, stream in enumerate(info.audio):
+        timeline.tracks.append(_sound_track(track, stream, k))
     return timeline
+
+
+def _audio_meta(stream: AudioStream) -> dict:
+    return {"stream": stream.index, "channels": stream.channels,
+            "sample_rate": stream.sample_rate, "codec": stream.codec}
+
+
+def _sound_track(video: otio.schema.Track, stream: AudioStream, k: int) -> otio.schema.Track:
+    """The stream's sound under every picture clip: same name, range and media file."""
+    track = otio.schema.Track(name="Sound" if k == 0 else f"Sound {k + 1}",
+                              kind=otio.schema.TrackKind.Audio)
+    track.metadata[NS] = _audio_meta(stream)
+    for item in video:
+        if isinstance(item, otio.schema.Clip):
+            ref = item.media_reference
+            sound = otio.schema.Clip(
+                name=item.name, source_range=item.source_range,
+                media_reference=otio.schema.ExternalReference(
+                    target_url=ref.target_url, available_range=ref.available_range))
+            sound.metadata[NS] = {"audio_stream": stream.index, "picture": item.name}
+        else:
+            sound = item.clone()
+        track.append(sound)
+    return track
+
+
+def audio_tracks(timeline: otio.schema.Timeline) -> list[otio.schema.Track]:
+    """The timeline's sound tracks, in order (none for media without sound)."""
+    return list(timeline.audio_tracks())
+
+
+def picture_clips(timeline: otio.schema.Timeline) -> list[otio.schema.Clip]:
+    """Clips of the picture track every writer cuts (`Scenes`, else the first video track)."""
+    return _video_clips(timeline)
+
+
+def sound_facts(timeline: otio.schema.Timeline) -> list[dict]:
+    """Each audio track's channels and sample rate (48 kHz when unknown, as NLEs assume)."""
+    out = []
+    for track, channels in zip(audio_tracks(timeline), sound_channels(timeline)):
+        meta = track.metadata.get(NS, {})
+        rate = meta.get("sample_rate") if hasattr(meta, "get") else None
+        out.append({"channels": channels, "sample_rate": int(rate or 48000)})
+    return out
+
+
+def sound_channels(timeline: otio.schema.Timeline) -> list[int]:
+    """Channels of each audio track: from our metadata; else one per track when there are
+    several (as EDL and FCP7 readers give them, a track per channel), two for a lone track."""
+    tracks = audio_tracks(timeline)
+    out = []
+    for track in tracks:
+        meta = track.metadata.get(NS, {})
+        channels = meta.get("channels") if hasattr(meta, "get") else None
+        out.append(int(channels) if channels else 2 if len(tracks) == 1 else 1)
+    return out
 
 
 # ---------------------------------------------------------------- reading timelines back
@@ -200,10 +283,8 @@ def timeline_media(timeline: otio.schema.Timeline) -> tuple[str | None, Fraction
     for item in timeline.find_clips():
         ref = item.media_reference
         rate = item.source_range.duration.rate if item.source_range else None
-        url = getattr(ref, "target_url", None)
-        if url:
-            parsed = urlparse(url)
-            path = unquote(parsed.path) if parsed.scheme in ("file", "") else None
+        if getattr(ref, "target_url", None):
+            path = clip_path(item, local_only=True)
             return path, (Fraction(rate).limit_denominator(1001) if rate else None)
     return None, None
 
@@ -215,8 +296,34 @@ def timeline_rate(timeline: otio.schema.Timeline) -> float | None:
     return None
 
 
-def _media_start(item: otio.schema.Clip, info: VideoInfo | None, fps: float) -> int:
-    return media_start(item, fps, info.start_frame if info is not None else 0)
+class _Reading:
+    """How timeline frames map back to the media: rate, start TC, and the conform if any."""
+
+    def __init__(self, timeline: otio.schema.Timeline, info: VideoInfo | None,
+                 source: str) -> None:
+        self.conform = conform_for(info) if info is not None else None
+        found = timeline_rate(timeline)
+        if info is not None:
+            conform = self.conform
+            assert conform is not None
+            expected = float(conform.rate) if conform.active else float(info.fps)
+            if found is not None and abs(found - expected) > 0.01:
+                raise TimelineError(
+                    f"{source}: timeline rate {found:.3f} fps differs from the media's "
+                    f"{expected:.3f} fps")
+            self.fps = expected
+            self.base = _start_frame(info, conform)
+        else:
+            if found is None:
+                raise TimelineError(f"{source}: timeline has no clips with a time range")
+            self.fps, self.base = found, 0
+
+    def start(self, item: otio.schema.Clip) -> int:
+        return media_start(item, self.fps, self.base)
+
+    def media(self, k: int) -> int:
+        """Timeline frame (from the media's first) -> media frame."""
+        return self.conform.to_media(k) if self.conform is not None else k
 
 
 def _video_clips(timeline: otio.schema.Timeline) -> list[otio.schema.Clip]:
@@ -229,32 +336,21 @@ def _video_clips(timeline: otio.schema.Timeline) -> list[otio.schema.Clip]:
     return []
 
 
-def _rate_for(timeline: otio.schema.Timeline, info: VideoInfo | None,
-              source: str) -> float:
-    found = timeline_rate(timeline)
-    if info is not None:
-        if found is not None and abs(found - float(info.fps)) > 0.01:
-            raise TimelineError(
-                f"{source}: timeline rate {found:.3f} fps differs from the media's "
-                f"{float(info.fps):.3f} fps")
-        return float(info.fps)
-    if found is None:
-        raise TimelineError(f"{source}: timeline has no clips with a time range")
-    return found
-
-
 Span = tuple[int, int, str, str, dict, dict]  # start, end, title, comment, metadata, extra
 
 
 def _marker_spans(timeline: otio.schema.Timeline, clips: list[otio.schema.Clip],
-                  info: VideoInfo | None, fps: float) -> list[Span]:
+                  read: _Reading) -> list[Span]:
     """Ranged markers on clips (relative to their media) and on the tracks (absolute)."""
+    fps = read.fps
+
     def span(m: otio.schema.Marker, offset: int) -> Span:
         s = frames(m.marked_range.start_time, fps) - offset
-        return (s, s + frames(m.marked_range.duration, fps), m.name, m.comment or "",
+        e = s + frames(m.marked_range.duration, fps)
+        return (read.media(s), read.media(e), m.name, m.comment or "",
                 plain_metadata(m.metadata.get(NS, {})), {})
 
-    spans = [span(m, _media_start(item, info, fps)) for item in clips for m in item.markers
+    spans = [span(m, read.start(item)) for item in clips for m in item.markers
              if frames(m.marked_range.duration, fps) > 1]
     tracks = list(timeline.video_tracks()) or list(timeline.tracks)
     stack_markers = list(timeline.tracks.markers) + [m for t in tracks for m in t.markers]
@@ -262,13 +358,13 @@ def _marker_spans(timeline: otio.schema.Timeline, clips: list[otio.schema.Clip],
     return spans
 
 
-def _clip_spans(clips: list[otio.schema.Clip], info: VideoInfo | None, fps: float
-                ) -> list[Span]:
+def _clip_spans(clips: list[otio.schema.Clip], read: _Reading) -> list[Span]:
     """Each clip a scene; a shot-level timeline's clips grouped by their scene index."""
     grouped: dict[Any, list[tuple[int, int, otio.schema.Clip]]] = {}
     for k, item in enumerate(clips):
-        s = frames(item.source_range.start_time, fps) - _media_start(item, info, fps)
-        e = s + frames(item.source_range.duration, fps)
+        s = frames(item.source_range.start_time, read.fps) - read.start(item)
+        e = read.media(s + frames(item.source_range.duration, read.fps))
+        s = read.media(s)
         meta = item.metadata.get(NS, None)
         shot_level = meta is not None and hasattr(meta, "get") and "shot" in meta
         key = ("scene", meta.get("scene", k)) if shot_level else ("clip", k)
@@ -290,10 +386,10 @@ def scenes_from_timeline(timeline: otio.schema.Timeline, info: VideoInfo | None 
     the first video track) is a scene; shot-level timelines are grouped by their scene index.
     """
     source = source or timeline.name or "timeline"
-    fps = _rate_for(timeline, info, source)
+    read = _Reading(timeline, info, source)
     clips = _video_clips(timeline)
     n_max = info.n_frames if info is not None else None
-    spans = _marker_spans(timeline, clips, info, fps) or _clip_spans(clips, info, fps)
+    spans = _marker_spans(timeline, clips, read) or _clip_spans(clips, read)
     spans.sort(key=lambda x: (x[0], x[1]))
     scenes: list[Scene] = []
     for s, e, title, comment, meta, extra in spans:
@@ -324,9 +420,9 @@ def cuts_from_timeline(timeline: otio.schema.Timeline, info: VideoInfo | None = 
                        source: str | None = None) -> list[int]:
     """Media frames where a clip starts (shots from an existing edit), sorted and unique."""
     source = source or timeline.name or "timeline"
-    fps = _rate_for(timeline, info, source)
+    read = _Reading(timeline, info, source)
     cuts = set()
     for item in _video_clips(timeline):
-        cuts.add(frames(item.source_range.start_time, fps) - _media_start(item, info, fps))
+        cuts.add(read.media(frames(item.source_range.start_time, read.fps) - read.start(item)))
     n_max = info.n_frames if info is not None else None
     return sorted(c for c in cuts if c > 0 and (n_max is None or c < n_max))

@@ -35,6 +35,16 @@ def scene_title(index: int) -> str:
 
 
 @dataclass(frozen=True)
+class AudioStream:
+    """One audio stream of the media, as the timeline writers describe it to an NLE."""
+
+    index: int  # stream index in the container (what ffmpeg's `-map 0:N` names)
+    channels: int
+    sample_rate: int  # Hz
+    codec: str = ""
+
+
+@dataclass(frozen=True)
 class VideoInfo:
     """What `media.probe` found about a file."""
 
@@ -51,6 +61,7 @@ class VideoInfo:
     codec: str = ""
     has_audio: bool = False
     start_time_s: float = 0.0  # stream start time (first pts) in seconds
+    audio: tuple[AudioStream, ...] = ()  # the sound the timeline carries, in stream order
 
     @property
     def duration_s(self) -> float:

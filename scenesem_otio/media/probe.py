@@ -1,4 +1,4 @@
-"""Media stage 1: probe a file for exact rate, frame count, start timecode, VFR and size."""
+"""Media stage 1: probe a file for exact rate, frame count, start timecode, VFR, size and sound."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from scenesem_otio.core.errors import MediaError
-from scenesem_otio.core.scenes import VideoInfo
+from scenesem_otio.core.scenes import AudioStream, VideoInfo
 
 log = logging.getLogger("scenesem")
 
@@ -137,5 +137,51 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             start_frame=start_frame, start_timecode=timecode, drop_frame=drop, vfr=vfr,
             rotation=rotation, codec=stream.codec_context.name,
             has_audio=any(s.type == "audio" for s in container.streams),
-            start_time_s=start_s,
+            start_time_s=start_s, audio=_audio_streams(container),
         )
+
+
+def _audio_streams(container) -> tuple[AudioStream, ...]:
+    """Audio streams an NLE would import: decodable codec, at least one channel, a rate."""
+    found = []
+    for s in container.streams:
+        if s.type != "audio":
+            continue
+        ctx = s.codec_context
+        channels = getattr(ctx, "channels", 0) or getattr(getattr(ctx, "layout", None),
+                                                          "nb_channels", 0)
+        if channels and ctx.sample_rate:
+            found.append(AudioStream(index=s.index, channels=int(channels),
+                                     sample_rate=int(ctx.sample_rate), codec=ctx.name or ""))
+    return tuple(found)
+
+
+def frame_times(path: str | os.PathLike) -> list[Fraction]:
+    """Presentation time in seconds of every video frame from the first (frame n = the n-th
+    decoded frame, as in `media.decode`), then the end of the last frame: n_frames + 1 values.
+
+    Only variable-rate media need this (a constant rate places frame n at n / fps); the
+    timeline stage conforms such media to a standard rate by these times (`adapters.conform`).
+    """
+    with open_container(path) as container:
+        videos = [s for s in container.streams if s.type == "video"]
+        if not videos:
+            raise MediaError(f"{path}: no video stream")
+        stream = videos[0]
+        stamps: list[tuple[int, int]] = []
+        try:
+            for packet in container.demux(stream):
+                if packet.pts is not None and not (packet.size == 0 and packet.pts is None):
+                    stamps.append((packet.pts, packet.duration or 0))
+        except Exception as err:  # damaged tail: keep what was demuxed
+            log.warning("%s: demux stopped early (%s)", path, err)
+        if not stamps:
+            raise MediaError(f"{path}: video stream has no timestamps")
+        stamps.sort()
+        base = Fraction(stream.time_base.numerator, stream.time_base.denominator)
+        first = stamps[0][0]
+        times = [(pts - first) * base for pts, _ in stamps]
+        last_pts, last_dur = stamps[-1]
+        if not last_dur:  # no duration on the last packet: the mean frame length
+            last_dur = (last_pts - first) / max(1, len(stamps) - 1)
+        return [*times, (last_pts - first + Fraction(last_dur)) * base]

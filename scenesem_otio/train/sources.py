@@ -2,7 +2,9 @@
 
 Sources, by what `--data` points at:
 - a manifest (`.yaml/.yml/.json`): `{video, timeline[, split][, labels]}` entries; scenes come
-  from ranged markers or from the clips of a `Scenes` track, in any format scenesem reads;
+  from ranged markers or from the clips of a `Scenes` track, in any format scenesem reads (the
+  edit's audio tracks are the picture's sound, never scenes; a phone film's edit, conformed to a
+  standard rate, maps back to the media's frames);
 - FineVideo: parquet shards (`mp4` bytes + `json` struct columns, read row group by row group),
   WebDataset `.tar` shards of `KEY.mp4` + `KEY.json`, or a folder of loose pairs.
 `train/clips.py` turns the scenes into decoded, labelled clips.
