@@ -343,7 +343,8 @@ def _timeline(film: FilmEmbedding, decision: Decision, embedder: SceneEmbedder,
             "boundary_scores_from": ("boundary model"
                                      if uses_boundary_model(embedder, options.segment)
                                      else f"cosine rule, window {seg.window}"),
-            "min_scene_s": seg.min_scene_s, "n_scenes_requested": options.segment.n_scenes,
+            "min_scene_s": seg.min_scene_s, "n_scenes_requested": (
+                "auto" if count is not None else options.segment.n_scenes),
             # how N was chosen: "--scenes N", the checkpoint's calibration (θ) or the film
             # itself, with the criterion over every N tried (issue 25)
             "scene_count_from": ("--scenes N" if isinstance(options.segment.n_scenes, int)
