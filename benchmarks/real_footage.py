@@ -403,7 +403,9 @@ def evaluate(films: list[Film], embedder: Any) -> tuple[dict[str, dict[str, dict
                 chosen = len(scenes)
         facts.setdefault(film.construction, []).append({
             "film": film.video.name, "shots": len(e.shots), "scenes": len(film.scene_starts),
-            "auto": chosen, "seconds": round(end, 1), "settings": "".join(film.settings)})
+            "auto": chosen, "seconds": round(end, 1),
+            "settings": ("" if all(len(x) == 1 for x in film.settings) else ",").join(
+                film.settings)})
     table = {c: {name: overall(r) for name, r in rows.items()} for c, rows in per.items()}
     return table, facts
 
