@@ -201,10 +201,11 @@ def baseline(video: Path, output: Path, detector: str, detector_threshold: float
                    "boundary model, else optimal sequential grouping), or `auto`: N chosen "
                    "from the film [default: a calibrated checkpoint's θ, else auto].")
 @click.option("--min-scene", "min_scene_s", type=click.FloatRange(min=0), default=None,
-              help="Minimum scene length in seconds [default: the checkpoint's, else "
-                   f"{DEFAULT_MIN_SCENE_S:g}].")
+              help="Minimum scene length in seconds [default: the checkpoint's; without one "
+                   f"{DEFAULT_MIN_SCENE_S:g} with --threshold, none with --scenes auto].")
 @click.option("--threshold", "threshold", type=click.FloatRange(0, 1), default=None,
-              help="Boundary score θ [default: checkpoint calibration, else 80th percentile].")
+              help="Boundary score θ [default: checkpoint calibration; without one, "
+                   "--scenes auto decides instead].")
 @click.option("--window", type=click.IntRange(min=1), default=SegmentOptions.window,
               show_default=True, help="Shots on each side of a boundary for its score.")
 @click.option("--boundary-model/--cosine-rule", "boundary_model",
