@@ -25,6 +25,7 @@ Scores: boundary F1 at ±0.5 s pooled over the construction's films, mIoU averag
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import json
 import subprocess
@@ -204,8 +205,11 @@ def long_takes(rng: np.random.Generator, draw: Draw) -> list[list[ShotRef]]:
             takes.remove(s)
             takes.append(s)
             scenes.append(draw.take(s, 1, long_take=True))
-        else:
-            s = str(rng.choice([x for x in ["A", "B", "C", "D", "E", "G"] if x != previous]))
+        else:  # bikes' street has five shots: once per film, or its shots would repeat
+            used_g = any(sc[0].setting == "G" for sc in scenes)
+            runs = [x for x in ["A", "B", "C", "D", "E"] + ([] if used_g else ["G"])
+                    if x != previous]
+            s = str(rng.choice(runs))
             scenes.append(draw.take(s, 5 if s == "G" else int(rng.integers(2, 6))))
         previous = s
     return scenes
@@ -301,7 +305,8 @@ def make_films(workdir: Path, n_films: int) -> list[Film]:
         for i in range(n_films):
             rng = np.random.default_rng([25, c, i])
             scenes = construct(rng, Draw(pool, rng))
-            video = workdir / f"{construct.__name__}_{i}.mp4"
+            recipe = hashlib.sha1(" ".join(s.key for sc in scenes for s in sc).encode())
+            video = workdir / f"{construct.__name__}_{i}_{recipe.hexdigest()[:8]}.mp4"
             starts = build_film(scenes, video, src, cache)
             films.append(Film(name, video, starts, [s[0].setting for s in scenes],
                               frame_count(video)))

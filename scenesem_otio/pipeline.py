@@ -240,6 +240,7 @@ def decide(film: FilmEmbedding, segment: SegmentOptions, embedder: SceneEmbedder
     minimum scene cut too few scenes where they are short and too many where they are long.
     """
     from scenesem_otio.scene_count import AUTO, choose_scene_count
+    from scenesem_otio.segment import boundary_scores, build_scenes, default_threshold
     from scenesem_otio.segment import segment as run_segment
 
     seg, threshold_source = resolve_segment(segment, embedder)
@@ -252,6 +253,11 @@ def decide(film: FilmEmbedding, segment: SegmentOptions, embedder: SceneEmbedder
                                    film.info.duration_s, segment.min_scene_s)
         seg = replace(seg, n_scenes=count.n, min_scene_s=segment.min_scene_s or 0.0)
         threshold_source = "not used: N chosen from the film (--scenes auto)"
+        if scores is None:  # the grouping the count was chosen with (under --min-scene)
+            cosine = boundary_scores(film.shot_embeddings, seg.window)
+            return Decision(build_scenes(film.shots, film.shot_embeddings, count.starts, cosine),
+                            cosine, replace(seg, threshold=default_threshold(cosine)),
+                            threshold_source, count)
     scenes, scores, theta = run_segment(film.shots, film.shot_embeddings, float(film.info.fps),
                                         seg, scores)
     return Decision(scenes, scores, replace(seg, threshold=theta), threshold_source, count)
@@ -322,11 +328,12 @@ def _timeline(film: FilmEmbedding, decision: Decision, embedder: SceneEmbedder,
     """The scene timeline with the run's facts in `metadata["scenesem"]`."""
     from dataclasses import asdict
 
+    from scenesem_otio import __version__
+    from scenesem_otio.adapters.timeline import build_timeline
+
     scenes, scores, seg = decision.scenes, decision.scores, decision.segment
     threshold_source = decision.threshold_source
     count = decision.scene_count
-    from scenesem_otio import __version__
-    from scenesem_otio.adapters.timeline import build_timeline
 
     meta = embedder.meta
     backbone = embedder.backbone

@@ -211,7 +211,7 @@ def segment(shots: Sequence[Shot], shot_emb: np.ndarray, fps: float,
         count = choose_scene_count(shot_emb, starts_s, duration, options.min_scene_s)
         if not learned:
             return build_scenes(shots, shot_emb, count.starts, scores), scores, theta
-        options = replace(options, n_scenes=count.n)
+        options = replace(options, n_scenes=count.n, min_scene_s=options.min_scene_s or 0.0)
     min_scene = DEFAULT_MIN_SCENE_S if options.min_scene_s is None else options.min_scene_s
     if options.n_scenes is not None and learned:
         from scenesem_otio.calibrate import decode_n_scenes
