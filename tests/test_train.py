@@ -18,7 +18,13 @@ from safetensors.torch import load_file as load_torch
 
 from scenesem_otio.adapters.formats import read_timeline, write_timeline
 from scenesem_otio.cli import main
-from scenesem_otio.config import CutOptions, RuntimeOptions, SamplingOptions, ShotOptions
+from scenesem_otio.config import (
+    CutOptions,
+    RuntimeOptions,
+    SamplingOptions,
+    SegmentOptions,
+    ShotOptions,
+)
 from scenesem_otio.pipeline import cut
 from scenesem_otio.train.clips import build_clip_table
 from scenesem_otio.train.sources import load_sources
@@ -381,3 +387,9 @@ def test_one_project_trains_with_defaults_and_cuts(synth_dir: Path, tiny_videoma
     meta = result.timeline.metadata["scenesem"]
     assert meta["scene_count_from"] == "θ (checkpoint)" and meta.get("scene_count") is None
     assert len(result.scenes) >= 1
+    # Asked for, --scenes auto still chooses N from the film; the boundary model places the cuts.
+    auto = cut(synth_dir / "film_002.mp4",
+               CutOptions(runtime=RuntimeOptions(model=str(out)),
+                          segment=SegmentOptions(n_scenes="auto"), progress=False))
+    assert auto.scene_count is not None and len(auto.scenes) == auto.scene_count.n
+    assert auto.timeline.metadata["scenesem"]["scene_count_from"] == "the film (--scenes auto)"
