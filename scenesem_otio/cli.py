@@ -86,6 +86,23 @@ shot_detector_option = click.option(
     "--shot-detector", "--detector", "detector", type=click.Choice(SHOT_DETECTORS),
     default="adaptive", show_default=True, help="PySceneDetect detector for shot cuts.",
 )
+class SceneCountParam(click.ParamType):
+    """`--scenes auto` or a positive count."""
+
+    name = "auto|N"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> int | str:
+        if isinstance(value, int) or str(value).strip().lower() == "auto":
+            return value if isinstance(value, int) else "auto"
+        try:
+            n = int(str(value))
+        except ValueError:
+            n = 0
+        if n < 1:
+            self.fail(f"{value!r}: `auto` or a whole number ≥ 1", param, ctx)
+        return n
+
+
 threshold_option = click.option(
     "--shot-threshold", "detector_threshold", type=float, default=None,
     help="Detector threshold (PySceneDetect's default per detector when omitted).",
@@ -187,14 +204,16 @@ def baseline(video: Path, output: Path, detector: str, detector_threshold: float
 @min_content_option
 @click.option("--level", type=click.Choice(OUTPUT_LEVELS), default="scenes",
               show_default=True, help="One clip per scene, or per shot with scene markers.")
-@click.option("--scenes", "n_scenes", type=click.IntRange(min=1), default=None,
-              help="Exactly N scenes: the N−1 most likely cuts under the minimum scene with a "
-                   "boundary model, else optimal sequential grouping.")
+@click.option("--scenes", "n_scenes", type=SceneCountParam(), default=None,
+              help="Exactly N scenes (the N−1 most likely cuts under the minimum scene with a "
+                   "boundary model, else optimal sequential grouping), or `auto`: N chosen "
+                   "from the film [default: a calibrated checkpoint's θ, else auto].")
 @click.option("--min-scene", "min_scene_s", type=click.FloatRange(min=0), default=None,
-              help="Minimum scene length in seconds [default: the checkpoint's, else "
-                   f"{DEFAULT_MIN_SCENE_S:g}].")
+              help="Minimum scene length in seconds [default: the checkpoint's; without one "
+                   f"{DEFAULT_MIN_SCENE_S:g} with --threshold, none with --scenes auto].")
 @click.option("--threshold", "threshold", type=click.FloatRange(0, 1), default=None,
-              help="Boundary score θ [default: checkpoint calibration, else 80th percentile].")
+              help="Boundary score θ [default: checkpoint calibration; without one, "
+                   "--scenes auto decides instead].")
 @click.option("--window", type=click.IntRange(min=1), default=SegmentOptions.window,
               show_default=True, help="Shots on each side of a boundary for its score.")
 @click.option("--boundary-model/--cosine-rule", "boundary_model",
@@ -223,7 +242,7 @@ def baseline(video: Path, output: Path, detector: str, detector_threshold: float
 def cut(video: Path, output: Path, model: str | None, shots_edit: Path | None, detector: str,
         detector_threshold: float | None, min_shot: int | None, min_content: float | None,
         level: str,
-        n_scenes: int | None, min_scene_s: float | None, threshold: float | None, window: int,
+        n_scenes: int | str | None, min_scene_s: float | None, threshold: float | None, window: int,
         boundary_model: bool,
         device: str, precision: str, batch_size: int, embeddings: bool, report: Path | None,
         resolve_markers: bool, no_progress: bool, keep: float | None,
@@ -244,7 +263,7 @@ def cut(video: Path, output: Path, model: str | None, shots_edit: Path | None, d
 
 def cut_options(*, model: str | None, shots_edit: Path | None, detector: str,
                 detector_threshold: float | None, min_shot: int | None,
-                min_content: float | None, level: str, n_scenes: int | None,
+                min_content: float | None, level: str, n_scenes: int | str | None,
                 min_scene_s: float | None, threshold: float | None, window: int,
                 boundary_model: bool, device: str, precision: str, batch_size: int,
                 embeddings: bool, report: Path | None, resolve_markers: bool,
@@ -271,6 +290,10 @@ def cut_options(*, model: str | None, shots_edit: Path | None, detector: str,
 def cut_summary(result: Any) -> str:
     """The one-screen table `scenesem cut` prints."""
     dists = [s.distance_prev for s in result.scenes if s.distance_prev is not None]
+    count = result.scene_count
+    decided = (f"{result.threshold:.3f} ({result.threshold_source})" if count is None else
+               f"N = {count.n} chosen from the film (silhouette {count.curve.get(count.n, 0):.2f}, "
+               f"margin {count.margin:.2f} over the next N)")
     info, film = result.info, result.film
     rtf = info.duration_s / max(result.wall_s, 1e-9)
     return _table({
@@ -279,7 +302,7 @@ def cut_summary(result: Any) -> str:
         "clips": f"{film.n_clips} ({film.clips_per_s:.1f} clips/s on {result.device} "
                  f"{result.precision})",
         "mean Δ": f"{sum(dists) / len(dists):.3f}" if dists else "n/a",
-        "θ": f"{result.threshold:.3f} ({result.threshold_source})",
+        ("θ" if count is None else "decision"): decided,
         "media": f"{info.n_frames} frames, {info.duration_s:.1f} s",
         "wall time": f"{result.wall_s:.1f} s ({rtf:.2f}x real time)",
         "written": str(result.output) if result.output else "(nothing: no output given)",

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     import opentimelineio as otio
 
     from scenesem_otio.model.embedder import SceneEmbedder
+    from scenesem_otio.segment.count import SceneCount
 
 
 @dataclass
@@ -38,13 +39,14 @@ class CutResult:
     scenes: list[Scene]
     scores: np.ndarray  # boundary score per shot cut
     segment: SegmentOptions  # as applied: θ and minimum scene resolved
-    threshold_source: str  # "--threshold", "checkpoint" or "80th percentile"
+    threshold_source: str  # "--threshold", "checkpoint" or "not used: N chosen …"
     timeline: otio.schema.Timeline
     output: Path | None
     report: Path | None
     wall_s: float
     device: str
     precision: str  # "fp32" or "bf16"
+    scene_count: SceneCount | None = None  # how N was chosen, with --scenes auto
 
     @property
     def info(self) -> VideoInfo:
@@ -108,19 +110,54 @@ def boundary_probabilities(film: FilmEmbedding, embedder: SceneEmbedder,
                                      film.info.duration_s, film.shot_colours)
 
 
-def scenes_of(film: FilmEmbedding, segment: SegmentOptions, embedder: SceneEmbedder
-              ) -> tuple[list[Scene], np.ndarray, SegmentOptions, str]:
-    """An embedded film -> (scenes, boundary scores, the settings applied, where θ came from).
+@dataclass
+class Decision:
+    """What the segment stage made of an embedded film, and how it decided."""
 
-    Everything `cut` does after the embeddings; the demo decodes one embedding pass two ways.
+    scenes: list[Scene]
+    scores: np.ndarray  # boundary score per shot cut
+    segment: SegmentOptions  # as applied: θ, minimum scene and N resolved
+    threshold_source: str  # "--threshold", "checkpoint", "80th percentile" or "not used: …"
+    scene_count: SceneCount | None = None  # when N was chosen from the film (`--scenes auto`)
+
+
+def decide(film: FilmEmbedding, segment: SegmentOptions, embedder: SceneEmbedder) -> Decision:
+    """An embedded film -> scenes. Everything `cut` does after the embeddings.
+
+    The count is chosen from the film (`--scenes auto`) when asked, or by default when neither
+    a calibrated checkpoint nor `--threshold` sets θ (issue 25): a θ percentile and a fixed
+    minimum scene cut too few scenes where they are short and too many where they are long.
     """
+    from scenesem_otio.segment.count import AUTO, choose_scene_count
+    from scenesem_otio.segment.decide import boundary_scores, build_scenes, default_threshold
     from scenesem_otio.segment.decide import segment as run_segment
 
     seg, threshold_source = resolve_segment(segment, embedder)
     scores = boundary_probabilities(film, embedder, segment)
+    count = None
+    if segment.n_scenes == AUTO or (segment.n_scenes is None and threshold_source
+                                    == "80th percentile"):
+        fr = float(film.info.fps)
+        count = choose_scene_count(film.shot_embeddings, [s.start / fr for s in film.shots],
+                                   film.info.duration_s, segment.min_scene_s)
+        seg = replace(seg, n_scenes=count.n, min_scene_s=segment.min_scene_s or 0.0)
+        threshold_source = "not used: N chosen from the film (--scenes auto)"
+        if scores is None:  # the grouping the count was chosen with (under --min-scene)
+            cosine = boundary_scores(film.shot_embeddings, seg.window)
+            return Decision(build_scenes(film.shots, film.shot_embeddings, count.starts, cosine),
+                            cosine, replace(seg, threshold=default_threshold(cosine)),
+                            threshold_source, count)
     scenes, scores, theta = run_segment(film.shots, film.shot_embeddings, float(film.info.fps),
                                         seg, scores)
-    return scenes, scores, replace(seg, threshold=theta), threshold_source
+    return Decision(scenes, scores, replace(seg, threshold=theta), threshold_source, count)
+
+
+def scenes_of(film: FilmEmbedding, segment: SegmentOptions, embedder: SceneEmbedder
+              ) -> tuple[list[Scene], np.ndarray, SegmentOptions, str]:
+    """`decide` as a tuple (scenes, boundary scores, settings applied, where θ came from);
+    the demo decodes one embedding pass several ways with it."""
+    d = decide(film, segment, embedder)
+    return d.scenes, d.scores, d.segment, d.threshold_source
 
 
 def cut(video: str | Path, options: CutOptions = CutOptions(), *,
@@ -152,10 +189,11 @@ def cut(video: str | Path, options: CutOptions = CutOptions(), *,
         apply_speed_options(embedder, rt)  # --keep, --max-clips-per-shot (issue 16)
     film = embed_film(video, embedder, options.shots, batch_size=options.runtime.batch_size,
                       progress=options.progress, thumbnails=report is not None)
-    scenes, scores, seg, threshold_source = scenes_of(film, options.segment, embedder)
+    decision = decide(film, options.segment, embedder)
+    scenes, scores, seg = decision.scenes, decision.scores, decision.segment
+    threshold_source = decision.threshold_source
     precision = "bf16" if embedder.autocast_dtype is not None else "fp32"
-    timeline = _timeline(film, scenes, scores, seg, threshold_source, embedder, options,
-                         precision)
+    timeline = _timeline(film, decision, embedder, options, precision)
     if output is not None:
         from scenesem_otio.adapters.formats import write_timeline
 
@@ -168,19 +206,23 @@ def cut(video: str | Path, options: CutOptions = CutOptions(), *,
             "device": f"{embedder.device} {precision}",
             "clips": f"{film.n_clips} ({film.clips_per_s:.1f} clips/s)"})
     return CutResult(film=film, scenes=scenes, scores=scores, segment=seg,
-                     threshold_source=threshold_source, timeline=timeline, output=output,
+                     threshold_source=threshold_source, scene_count=decision.scene_count,
+                     timeline=timeline, output=output,
                      report=report, wall_s=time.perf_counter() - start, device=str(embedder.device),
                      precision=precision)
 
 
-def _timeline(film: FilmEmbedding, scenes: list[Scene], scores: np.ndarray,
-              seg: SegmentOptions, threshold_source: str, embedder: SceneEmbedder,
+def _timeline(film: FilmEmbedding, decision: Decision, embedder: SceneEmbedder,
               options: CutOptions, precision: str) -> otio.schema.Timeline:
     """The scene timeline with the run's facts in `metadata["scenesem"]`."""
     from dataclasses import asdict
 
     from scenesem_otio import __version__
     from scenesem_otio.adapters.timeline import build_timeline
+
+    scenes, scores, seg = decision.scenes, decision.scores, decision.segment
+    threshold_source = decision.threshold_source
+    count = decision.scene_count
 
     meta = embedder.meta
     backbone = embedder.backbone
@@ -197,7 +239,14 @@ def _timeline(film: FilmEmbedding, scenes: list[Scene], scores: np.ndarray,
             "boundary_scores_from": ("boundary model"
                                      if uses_boundary_model(embedder, options.segment)
                                      else f"cosine rule, window {seg.window}"),
-            "min_scene_s": seg.min_scene_s, "n_scenes_requested": seg.n_scenes,
+            "min_scene_s": seg.min_scene_s, "n_scenes_requested": (
+                "auto" if count is not None else options.segment.n_scenes),
+            # how N was chosen: "--scenes N", the checkpoint's calibration (θ) or the film
+            # itself, with the criterion over every N tried (issue 25)
+            "scene_count_from": ("--scenes N" if isinstance(options.segment.n_scenes, int)
+                                 else "the film (--scenes auto)" if count is not None
+                                 else f"θ ({threshold_source})"),
+            "scene_count": count.as_meta() if count is not None else None,
             "shots_from": options.shots.describe(),
             "sampling": asdict(meta.sampling.resolved(backbone.num_frames,
                                                       backbone.image_size)),

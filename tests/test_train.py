@@ -18,7 +18,13 @@ from safetensors.torch import load_file as load_torch
 
 from scenesem_otio.adapters.formats import read_timeline, write_timeline
 from scenesem_otio.cli import main
-from scenesem_otio.core.config import CutOptions, RuntimeOptions, SamplingOptions, ShotOptions
+from scenesem_otio.core.config import (
+    CutOptions,
+    RuntimeOptions,
+    SamplingOptions,
+    SegmentOptions,
+    ShotOptions,
+)
 from scenesem_otio.pipeline import cut
 from scenesem_otio.train.clips import build_clip_table
 from scenesem_otio.train.sources import load_sources
@@ -350,3 +356,40 @@ def test_cross_fitting_is_on_by_default_only_where_it_applies() -> None:
     assert folds(TrainConfig(data=["x.yaml"], out_dir="o", boundary_training="joint")) == 0
     assert folds(TrainConfig(data=["x.yaml"], out_dir="o", boundary_model=False)) == 0
     assert folds(TrainConfig(data=["x.yaml"], out_dir="o", boundary_folds=4)) == 4
+
+
+def test_one_project_trains_with_defaults_and_cuts(synth_dir: Path, tiny_videomae_dir: Path,
+                                                   tmp_path: Path,
+                                                   caplog: pytest.LogCaptureFixture) -> None:
+    """Issue 25: a user's first fine-tune is one edited project (one film, no split). The
+    default --boundary-folds 2 cannot hold out the only film, so cross-fitting is skipped and
+    calibration is in-sample, each said in one log line; the checkpoint's calibration cuts."""
+    import logging
+
+    import yaml
+
+    entry = yaml.safe_load((synth_dir / "manifest.yaml").read_text())[0]
+    entry.pop("split", None)
+    manifest = tmp_path / "project.yaml"
+    manifest.write_text(yaml.safe_dump([{k: str(synth_dir / v) for k, v in entry.items()}]))
+    out = tmp_path / "ckpt"
+    with caplog.at_level(logging.WARNING, logger="scenesem"):
+        train(["--data", str(manifest), "--model", str(tiny_videomae_dir), "--out", str(out),
+               "--steps", "4", "--batch-scenes", "4"])
+    said = [r.getMessage() for r in caplog.records]
+    assert sum(m.startswith("cross-fitting skipped: 1 training film") for m in said) == 1
+    assert sum(m.startswith("calibration: no validation films") for m in said) == 1
+    meta = json.loads((out / "scenesem.json").read_text())
+    assert meta["calibrated_on"] == "train" and meta["threshold"] is not None
+    assert meta["boundary_model"]["cross_fitted_films"] == 0
+    result = cut_with(synth_dir / "film_002.mp4", out)
+    assert result.threshold_source == "checkpoint" and result.scene_count is None
+    meta = result.timeline.metadata["scenesem"]
+    assert meta["scene_count_from"] == "θ (checkpoint)" and meta.get("scene_count") is None
+    assert len(result.scenes) >= 1
+    # Asked for, --scenes auto still chooses N from the film; the boundary model places the cuts.
+    auto = cut(synth_dir / "film_002.mp4",
+               CutOptions(runtime=RuntimeOptions(model=str(out)),
+                          segment=SegmentOptions(n_scenes="auto"), progress=False))
+    assert auto.scene_count is not None and len(auto.scenes) == auto.scene_count.n
+    assert auto.timeline.metadata["scenesem"]["scene_count_from"] == "the film (--scenes auto)"

@@ -84,7 +84,9 @@ class SegmentOptions:
     radius: int = 1  # a cut is the maximum within ±radius boundaries
     threshold: float | None = None  # θ on the boundary score
     min_scene_s: float | None = None  # minimum scene length in seconds
-    n_scenes: int | None = None  # exactly N scenes by optimal sequential grouping
+    # exactly N scenes by optimal sequential grouping; "auto": N chosen from the film
+    # (scene_count); None: the checkpoint's calibrated θ when it has one, else "auto" (issue 25)
+    n_scenes: int | str | None = None
     boundary_model: bool = True  # use the checkpoint's boundary model when it has one
 
 

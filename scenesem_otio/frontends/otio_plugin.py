@@ -51,7 +51,9 @@ def read_from_file(
     min_s = min_scene_s if _number(min_scene_s, str) is not None else min_scene
     options = CutOptions(
         shots=ShotOptions(edit=Path(shots) if shots else None),
-        segment=SegmentOptions(min_scene_s=_number(min_s, float), n_scenes=_number(scenes, int),
+        segment=SegmentOptions(min_scene_s=_number(min_s, float),
+                               n_scenes=("auto" if str(scenes).lower() == "auto"
+                                         else _number(scenes, int)),
                                threshold=_number(threshold, float)),
         runtime=RuntimeOptions(model=model, device=device),
         output=OutputOptions(level=level,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -182,20 +183,29 @@ def segment(shots: Sequence[Shot], shot_emb: np.ndarray, fps: float,
     """Shots + their embeddings -> (scenes, boundary scores, θ used).
 
     `scores`: a boundary model's probabilities per shot cut; without them, the cosine rule.
-    Exactly N scenes come from optimal sequential grouping of the embeddings, or with a
-    boundary model from the N − 1 cuts of highest summed log-odds (measured better: issue 15).
+    Exactly N scenes come from optimal sequential grouping of the film-centred embeddings, or
+    with a boundary model from the N − 1 cuts of highest summed log-odds (measured better:
+    issue 15). `n_scenes="auto"` chooses N from the film (`count.choose_scene_count`);
+    an explicit `min_scene_s` then bounds every scene, else none is imposed.
     """
+    from scenesem_otio.segment.count import AUTO, choose_scene_count, film_centred
+
     learned = scores is not None
     scores = boundary_scores(shot_emb, options.window) if scores is None else scores
     theta = default_threshold(scores) if options.threshold is None else float(options.threshold)
-    min_scene = DEFAULT_MIN_SCENE_S if options.min_scene_s is None else options.min_scene_s
     starts_s = [s.start / fps for s in shots]
     duration = shots[-1].end / fps if shots else 0.0
+    if options.n_scenes == AUTO:
+        count = choose_scene_count(shot_emb, starts_s, duration, options.min_scene_s)
+        if not learned:
+            return build_scenes(shots, shot_emb, count.starts, scores), scores, theta
+        options = replace(options, n_scenes=count.n, min_scene_s=options.min_scene_s or 0.0)
+    min_scene = DEFAULT_MIN_SCENE_S if options.min_scene_s is None else options.min_scene_s
     if options.n_scenes is not None and learned:
-        starts = decode_n_scenes(scores, min(options.n_scenes, len(shots)), starts_s,
+        starts = decode_n_scenes(scores, min(int(options.n_scenes), len(shots)), starts_s,
                                  duration, min_scene)
     elif options.n_scenes is not None:
-        starts = optimal_grouping(shot_emb, min(options.n_scenes, len(shots)))
+        starts = optimal_grouping(film_centred(shot_emb), min(int(options.n_scenes), len(shots)))
     else:
         cuts = pick_boundaries(scores, starts_s, duration, theta, options.radius, min_scene)
         starts = [0, *(k + 1 for k in cuts)]

@@ -505,6 +505,21 @@ def cross_fitted(run: Run) -> list[LabelledFilm]:
     return films
 
 
+def cross_fitting_applies(run: Run) -> bool:
+    """Cross-fit when asked and there are films to hold out: a fold run leaves films out, so
+    with one training film (a user's first project) it would train on nothing. Says so."""
+    cfg = run.cfg
+    if not (folds(cfg) and cfg.boundary_model):
+        return False
+    n_train = len(run.videos("train"))
+    if n_train < 2:
+        log.warning("cross-fitting skipped: %d training film (--boundary-folds %d needs at "
+                    "least 2); the boundary model learns on in-sample embeddings only",
+                    n_train, folds(cfg))
+        return False
+    return True
+
+
 def calibrate(run: Run, extra_train: list[LabelledFilm] | None = None) -> Calibration:
     """Second stage and calibration on the main process (SPEC §2.6–2.7, issue 15).
 
@@ -526,6 +541,9 @@ def calibrate(run: Run, extra_train: list[LabelledFilm] | None = None) -> Calibr
     if not run.accelerator.is_main_process:
         return Calibration(split=split)
     now = run.state
+    if split == "train":
+        log.warning("calibration: no validation films (split: val); θ and minimum scene are "
+                    "chosen on the %d training film(s), in-sample", len(run.videos("train")))
     model = cut_embedder(run)
     progress = run.cfg.progress
     mode = run.cfg.label_mode
@@ -577,7 +595,7 @@ def train(cfg: TrainConfig) -> TrainSummary:
         save(run, last, final=False)
         summary.stopped = True
         return summary
-    fitted = cross_fitted(run) if folds(cfg) and cfg.boundary_model else None
+    fitted = cross_fitted(run) if cross_fitting_applies(run) else None
     summary.calibration = calibrate(run, fitted)
     summary.cosine_calibration = now.meta.record.get("cosine_calibration")
     now.meta = replace(now.meta, calibration=summary.calibration)
