@@ -288,10 +288,19 @@ def kdenlive_xml(timeline: otio.schema.Timeline) -> str:
     guides, the distance in their comment and the category by colour.
     """
     plan = _plan(timeline)
-    total = plan.length
     root = ET.Element("mlt", {"LC_NUMERIC": "C", "producer": "main_bin",
                               "version": MLT_VERSION})
     _profile(root, plan)
+    _kdenlive_bin_clips(root, plan)
+    _kdenlive_bin(root, plan)
+    _kdenlive_black_track(root, plan.length)
+    n_tracks = _kdenlive_tracks(root, plan)
+    _kdenlive_project_tractor(root, plan, n_tracks)
+    return _xml(root)
+
+
+def _kdenlive_bin_clips(root: ET.Element, plan: _Plan) -> None:
+    """One producer per media file: Kdenlive shows a scene's name only as a bin clip marker."""
     for m in plan.media:
         markers = [{"pos": pos, "comment": name, "type": 1}
                    for pos, name in sorted(m.clip_markers.items())]
@@ -299,58 +308,73 @@ def kdenlive_xml(timeline: otio.schema.Timeline) -> str:
             "kdenlive:clipname": _name(m.path), "kdenlive:folderid": -1,
             "kdenlive:id": m.kdenlive_id,
             "kdenlive:markers": json.dumps(markers, ensure_ascii=False)}, plan.channels)
+
+
+def _kdenlive_bin(root: ET.Element, plan: _Plan) -> None:
+    """The `main_bin` playlist: Kdenlive reads the document's settings, guides and notes there."""
     guides = [{"comment": mk.name, "pos": mk.pos, "type": KDENLIVE_CATEGORY.get(mk.color, 1)}
               for mk in plan.markers]
-    sound = plan.channels > 0
     bin_ = ET.SubElement(root, "playlist", id="main_bin")
     for key, value in (
-            ("activeTrack", 1 if sound else 0), ("audioChannels", 2),
+            ("activeTrack", 1 if plan.channels > 0 else 0), ("audioChannels", 2),
             ("documentid", _document_id(plan)),
             ("enableproxy", 0), ("groups", _kdenlive_groups(plan)),
             ("guides", json.dumps(guides, ensure_ascii=False, indent=1)),
             ("kdenliveversion", KDENLIVE_VERSION), ("position", 0),
-            ("version", KDENLIVE_DOC_VERSION), ("zonein", 0), ("zoneout", total)):
+            ("version", KDENLIVE_DOC_VERSION), ("zonein", 0), ("zoneout", plan.length)):
         _prop(bin_, f"kdenlive:docproperties.{key}", value)
     _prop(bin_, "kdenlive:documentnotes", _notes(plan))
     _prop(bin_, "xml_retain", 1)
     for m in plan.media:
         ET.SubElement(bin_, "entry", {"producer": m.key, "in": "0", "out": str(m.length - 1)})
+
+
+def _kdenlive_black_track(root: ET.Element, total: int) -> None:
+    """The `black_track` colour producer Kdenlive expects under every project's tracks."""
     black = ET.SubElement(root, "producer", {"id": "black_track", "in": "0",
                                              "out": str(total - 1)})
-    for k, v in (("length", 2147483647), ("eof", "continue"), ("resource", "black"),
-                 ("aspect_ratio", 1), ("mlt_service", "color"), ("mlt_image_format", "rgba"),
-                 ("set.test_audio", 0)):
-        _prop(black, k, v)
-    tracks = [("Sound", True)] if sound else []
+    for key, value in (("length", 2147483647), ("eof", "continue"), ("resource", "black"),
+                       ("aspect_ratio", 1), ("mlt_service", "color"),
+                       ("mlt_image_format", "rgba"), ("set.test_audio", 0)):
+        _prop(black, key, value)
+
+
+def _kdenlive_tracks(root: ET.Element, plan: _Plan) -> int:
+    """A tractor of two playlists per track, as Kdenlive saves them; returns the track count."""
+    tracks = [("Sound", True)] if plan.channels > 0 else []
     tracks.append(("Scenes", False))  # MLT's order: bottom (audio) to top (video)
     for k, (name, audio) in enumerate(tracks):
         playlist = ET.SubElement(root, "playlist", id=f"playlist{2 * k}")
         _playlist_entries(playlist, plan, kdenlive=True)
         ET.SubElement(root, "playlist", id=f"playlist{2 * k + 1}")  # second half (mixes)
         track = ET.SubElement(root, "tractor", {"id": f"tractor{k}", "in": "0",
-                                                "out": str(total - 1)})
+                                                "out": str(plan.length - 1)})
         if audio:
             _prop(track, "kdenlive:audio_track", 1)
-        for key, v in (("kdenlive:track_name", name), ("kdenlive:trackheight", 67),
-                       ("kdenlive:timeline_active", 1), ("kdenlive:collapsed", 0),
-                       ("kdenlive:thumbs_format", ""), ("kdenlive:audio_rec", "")):
-            _prop(track, key, v)
+        for key, value in (("kdenlive:track_name", name), ("kdenlive:trackheight", 67),
+                           ("kdenlive:timeline_active", 1), ("kdenlive:collapsed", 0),
+                           ("kdenlive:thumbs_format", ""), ("kdenlive:audio_rec", "")):
+            _prop(track, key, value)
         for half in (2 * k, 2 * k + 1):
             ET.SubElement(track, "track", hide="video" if audio else "audio",
                           producer=f"playlist{half}")
-    main = ET.SubElement(root, "tractor", {"id": f"tractor{len(tracks)}", "in": "0",
-                                           "out": str(total - 1)})
+    return len(tracks)
+
+
+def _kdenlive_project_tractor(root: ET.Element, plan: _Plan, n_tracks: int) -> None:
+    """The project tractor stacking the black track and every track: what Kdenlive plays."""
+    main = ET.SubElement(root, "tractor", {"id": f"tractor{n_tracks}", "in": "0",
+                                           "out": str(plan.length - 1)})
     _prop(main, "kdenlive:projectTractor", 1)
     ET.SubElement(main, "track", producer="black_track")
-    for k in range(len(tracks)):
+    for k in range(n_tracks):
         ET.SubElement(main, "track", producer=f"tractor{k}")
-    if sound:  # the audio track heard over the black track's silence, as Kdenlive mixes
+    if plan.channels > 0:  # the audio track heard over the black track's silence, as Kdenlive mixes
         mix = ET.SubElement(main, "transition", id="transition0")
-        for key, v in (("a_track", 0), ("b_track", 1), ("mlt_service", "mix"),
-                       ("kdenlive_id", "mix"), ("internal_added", 237), ("always_active", 1),
-                       ("accepts_blanks", 1), ("sum", 1)):
-            _prop(mix, key, v)
-    return _xml(root)
+        for key, value in (("a_track", 0), ("b_track", 1), ("mlt_service", "mix"),
+                           ("kdenlive_id", "mix"), ("internal_added", 237),
+                           ("always_active", 1), ("accepts_blanks", 1), ("sum", 1)):
+            _prop(mix, key, value)
 
 
 def _kdenlive_groups(plan: _Plan) -> str:
@@ -391,10 +415,10 @@ def shotcut_xml(timeline: otio.schema.Timeline) -> str:
     bin_ = ET.SubElement(root, "playlist", id="main_bin")
     _prop(bin_, "xml_retain", 1)
     black = ET.SubElement(root, "producer", {"id": "black", "in": "0", "out": str(total - 1)})
-    for k, v in (("length", total), ("eof", "pause"), ("resource", 0), ("aspect_ratio", 1),
-                 ("mlt_service", "color"), ("mlt_image_format", "rgba"),
-                 ("set.test_audio", 0)):
-        _prop(black, k, v)
+    for key, value in (("length", total), ("eof", "pause"), ("resource", 0),
+                       ("aspect_ratio", 1), ("mlt_service", "color"),
+                       ("mlt_image_format", "rgba"), ("set.test_audio", 0)):
+        _prop(black, key, value)
     background = ET.SubElement(root, "playlist", id="background")
     ET.SubElement(background, "entry", {"producer": "black", "in": "0", "out": str(total - 1)})
     chains: list[str] = []
@@ -424,9 +448,9 @@ def shotcut_xml(timeline: otio.schema.Timeline) -> str:
     ET.SubElement(main, "track", producer="background")
     ET.SubElement(main, "track", producer="playlist0")
     mix = ET.SubElement(main, "transition", id="transition0")
-    for k, v in (("a_track", 0), ("b_track", 1), ("mlt_service", "mix"), ("always_active", 1),
-                 ("sum", 1)):
-        _prop(mix, k, v)
+    for key, value in (("a_track", 0), ("b_track", 1), ("mlt_service", "mix"),
+                       ("always_active", 1), ("sum", 1)):
+        _prop(mix, key, value)
     return _xml(root)
 
 

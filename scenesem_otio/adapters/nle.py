@@ -234,32 +234,58 @@ def _fcp7_sound(root: ET.Element, timeline: otio.schema.Timeline, rate: Fraction
     stream's channels follow as 3, 4...), each linked (`<link>`) to its picture and the other
     channels; the file's `<audio>` says its rate and channels. A silent film: no audio."""
     streams = sound_facts(timeline)
-    files = [f for f in root.iter("file") if f.find("pathurl") is not None]
-    for f in files:
-        media = f.find("media")
-        empty = [a for a in media.findall("audio") if len(a) == 0] if media is not None else []
-        for a in empty:
-            media.remove(a)
-        for stream in streams if media is not None else []:
-            audio = ET.SubElement(media, "audio")
-            sc = ET.SubElement(audio, "samplecharacteristics")
-            ET.SubElement(sc, "depth").text = "16"
-            ET.SubElement(sc, "samplerate").text = str(stream["sample_rate"])
-            ET.SubElement(audio, "channelcount").text = str(stream["channels"])
-    sequence = root.find("project/children/sequence")
-    if sequence is None:
-        sequence = next(root.iter("sequence"), None)
-    video = sequence.find("media/video") if sequence is not None else None
-    if not streams or video is None:
+    _fcp7_file_audio(root, streams)
+    seq_media = _fcp7_sequence_media(root)
+    video = seq_media.find("video") if seq_media is not None else None
+    if not streams or seq_media is None or video is None:
         for media in root.iter("media"):  # no empty `<audio/>` for a silent film
             for a in [a for a in media.findall("audio") if len(a) == 0]:
                 media.remove(a)
         return
     v_items = [c for t in video.findall("track") for c in t.findall("clipitem")]
-    media = sequence.find("media")
-    seq_audio = media.find("audio")
+    seq_audio = _fcp7_sequence_audio(seq_media, streams)
+    n_channels = sum(s["channels"] for s in streams)
+    groups: list[list[tuple[ET.Element, str, int, int]]] = [
+        [(v, "video", 1, j + 1)] for j, v in enumerate(v_items)]
+    for channel in range(1, n_channels + 1):
+        track = ET.SubElement(seq_audio, "track")
+        for j, v in enumerate(v_items):
+            item = _fcp7_audio_clipitem(track, v, channel, j + 1, rate)
+            groups[j].append((item, "audio", channel, j + 1))
+    _fcp7_link(groups)
+
+
+def _fcp7_file_audio(root: ET.Element, streams: list[dict]) -> None:
+    """Each media file's `<audio>` per stream: the adapter leaves it empty, FCP7 needs the
+    rate and channel count to import the file's sound."""
+    for f in [f for f in root.iter("file") if f.find("pathurl") is not None]:
+        media = f.find("media")
+        if media is None:
+            continue
+        for a in [a for a in media.findall("audio") if len(a) == 0]:
+            media.remove(a)
+        for stream in streams:
+            audio = ET.SubElement(media, "audio")
+            sc = ET.SubElement(audio, "samplecharacteristics")
+            ET.SubElement(sc, "depth").text = "16"
+            ET.SubElement(sc, "samplerate").text = str(stream["sample_rate"])
+            ET.SubElement(audio, "channelcount").text = str(stream["channels"])
+
+
+def _fcp7_sequence_media(root: ET.Element) -> ET.Element | None:
+    """The sequence's `<media>` (the project's first sequence, else any): where its tracks are."""
+    sequence = root.find("project/children/sequence")
+    if sequence is None:
+        sequence = next(root.iter("sequence"), None)
+    return sequence.find("media") if sequence is not None else None
+
+
+def _fcp7_sequence_audio(seq_media: ET.Element, streams: list[dict]) -> ET.Element:
+    """The sequence's `<audio>`, emptied and given its output channels and format, ready for
+    the audio tracks (the adapter's are bare references FCP7 cannot read)."""
+    seq_audio = seq_media.find("audio")
     if seq_audio is None:
-        seq_audio = ET.SubElement(media, "audio")
+        seq_audio = ET.SubElement(seq_media, "audio")
     for child in list(seq_audio):
         seq_audio.remove(child)
     n_channels = sum(s["channels"] for s in streams)
@@ -267,23 +293,30 @@ def _fcp7_sound(root: ET.Element, timeline: otio.schema.Timeline, rate: Fraction
     fmt = ET.SubElement(ET.SubElement(seq_audio, "format"), "samplecharacteristics")
     ET.SubElement(fmt, "depth").text = "16"
     ET.SubElement(fmt, "samplerate").text = str(streams[0]["sample_rate"])
-    groups: list[list[tuple[ET.Element, str, int, int]]] = [
-        [(v, "video", 1, j + 1)] for j, v in enumerate(v_items)]
-    for channel in range(1, n_channels + 1):
-        track = ET.SubElement(seq_audio, "track")
-        for j, v in enumerate(v_items):
-            item = ET.SubElement(track, "clipitem", id=f"clipitem-a{channel}-{j + 1}")
-            ET.SubElement(item, "name").text = v.findtext("name") or ""
-            ET.SubElement(item, "duration").text = v.findtext("duration") or ""
-            _fcp7_rate(item, rate)
-            for key in ("start", "end", "in", "out"):
-                ET.SubElement(item, key).text = v.findtext(key) or ""
-            file_el = v.find("file")
-            ET.SubElement(item, "file", id=file_el.get("id") if file_el is not None else "")
-            source = ET.SubElement(item, "sourcetrack")
-            ET.SubElement(source, "mediatype").text = "audio"
-            ET.SubElement(source, "trackindex").text = str(channel)
-            groups[j].append((item, "audio", channel, j + 1))
+    return seq_audio
+
+
+def _fcp7_audio_clipitem(track: ET.Element, v: ET.Element, channel: int, clip_index: int,
+                         rate: Fraction) -> ET.Element:
+    """One channel of video clipitem `v`'s sound, at its frames and from its file: the
+    `<sourcetrack>` trackindex picks the file's channel."""
+    item = ET.SubElement(track, "clipitem", id=f"clipitem-a{channel}-{clip_index}")
+    ET.SubElement(item, "name").text = v.findtext("name") or ""
+    ET.SubElement(item, "duration").text = v.findtext("duration") or ""
+    _fcp7_rate(item, rate)
+    for key in ("start", "end", "in", "out"):
+        ET.SubElement(item, key).text = v.findtext(key) or ""
+    file_el = v.find("file")
+    ET.SubElement(item, "file", id=file_el.get("id", "") if file_el is not None else "")
+    source = ET.SubElement(item, "sourcetrack")
+    ET.SubElement(source, "mediatype").text = "audio"
+    ET.SubElement(source, "trackindex").text = str(channel)
+    return item
+
+
+def _fcp7_link(groups: list[list[tuple[ET.Element, str, int, int]]]) -> None:
+    """A `<link>` from every member of a group to every member (itself included), as FCP7
+    writes a clip's picture and channels so they move together."""
     for members in groups:
         for el, _, _, _ in members:
             for other, kind, track_index, clip_index in members:
@@ -347,19 +380,7 @@ def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
     tc_format = "DF" if drop else "NDF"
     clips = picture_clips(timeline)
     asset_audio, sequence_audio = _fcpxml_audio(timeline)
-    assets: dict[str, tuple[str, int, int]] = {}
-    for item in clips:
-        url = getattr(item.media_reference, "target_url", None) or ""
-        if url not in assets:
-            avail = getattr(item.media_reference, "available_range", None)
-            if avail is not None:
-                a_start = frames(avail.start_time, fr)
-                a_dur = frames(avail.duration, fr)
-            else:
-                a_start = frames(item.source_range.start_time, fr)
-                a_dur = frames(item.source_range.end_time_exclusive(), fr) \
-                    - a_start
-            assets[url] = (f"r{len(assets) + 2}", a_start, a_dur)
+    assets = _fcpxml_assets(clips, fr)
     width, height = meta.get("width", 1920), meta.get("height", 1080)
     frame_dur = _secs(1, rate)
     out = ['<?xml version="1.0" encoding="UTF-8"?>', "<!DOCTYPE fcpxml>", "",
@@ -381,6 +402,38 @@ def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
             f'        <sequence format="r1" duration="{_secs(total, rate)}" '
             f'tcStart="{_secs(start_tc, rate)}" tcFormat="{tc_format}"{sequence_audio}>',
             "          <spine>"]
+    out += _fcpxml_spine(clips, assets, start_tc, rate, tc_format)
+    out += ["          </spine>", "        </sequence>", "      </project>", "    </event>",
+            "  </library>", "</fcpxml>", ""]
+    path.write_text("\n".join(out), encoding="utf-8")
+
+
+def _fcpxml_assets(clips: list[otio.schema.Clip], fr: float) -> dict[str, tuple[str, int, int]]:
+    """url -> (resource id, start, duration in frames), one asset per media file in clip order:
+    FCPXML declares each file once and its clips refer to it."""
+    assets: dict[str, tuple[str, int, int]] = {}
+    for item in clips:
+        url = getattr(item.media_reference, "target_url", None) or ""
+        if url not in assets:
+            avail = getattr(item.media_reference, "available_range", None)
+            if avail is not None:
+                a_start = frames(avail.start_time, fr)
+                a_dur = frames(avail.duration, fr)
+            else:
+                a_start = frames(item.source_range.start_time, fr)
+                a_dur = frames(item.source_range.end_time_exclusive(), fr) \
+                    - a_start
+            assets[url] = (f"r{len(assets) + 2}", a_start, a_dur)
+    return assets
+
+
+def _fcpxml_spine(clips: list[otio.schema.Clip], assets: dict[str, tuple[str, int, int]],
+                  start_tc: int, rate: Fraction, tc_format: str) -> list[str]:
+    """The spine's asset-clips end to end from the sequence's start timecode, each with its
+    markers (FCPXML places clips by offset, not by order)."""
+    fr = float(rate)
+    frame_dur = _secs(1, rate)
+    out: list[str] = []
     offset = start_tc
     for item in clips:
         rid = assets[getattr(item.media_reference, "target_url", None) or ""][0]
@@ -396,9 +449,7 @@ def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
                        f'note={quoteattr(m.comment or "")}/>')
         out.append("            </asset-clip>")
         offset += dur
-    out += ["          </spine>", "        </sequence>", "      </project>", "    </event>",
-            "  </library>", "</fcpxml>", ""]
-    path.write_text("\n".join(out), encoding="utf-8")
+    return out
 
 
 def read_fcpxml(path: Path) -> otio.schema.Timeline:

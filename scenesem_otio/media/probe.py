@@ -182,6 +182,7 @@ def frame_times(path: str | os.PathLike) -> list[Fraction]:
         first = stamps[0][0]
         times = [(pts - first) * base for pts, _ in stamps]
         last_pts, last_dur = stamps[-1]
-        if not last_dur:  # no duration on the last packet: the mean frame length
-            last_dur = (last_pts - first) / max(1, len(stamps) - 1)
-        return [*times, (last_pts - first + Fraction(last_dur)) * base]
+        # no duration on the last packet: the mean frame length, kept exact
+        last_len = Fraction(last_dur) if last_dur else \
+            Fraction(last_pts - first, max(1, len(stamps) - 1))
+        return [*times, (last_pts - first + last_len) * base]
