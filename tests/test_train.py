@@ -37,12 +37,18 @@ def train(args: list[str]) -> str:
     return result.output
 
 
+# The second stage as the tests need it: a two-member ensemble (the stored-ensemble path) and
+# no cross-fitting, which only test_cross_fitted_boundary_stage_... checks (two more runs).
+LIGHT_BOUNDARY = ["--boundary-members", "2", "--boundary-folds", "0"]
+
+
 @pytest.fixture(scope="module")
 def trained(synth_dir: Path, tiny_videomae_dir: Path,
             tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("run") / "ckpt"
     train(["--data", str(synth_dir / "manifest.yaml"), "--model", str(tiny_videomae_dir),
-           "--out", str(out), "--steps", "20", "--batch-scenes", "4", "--save-every", "10"])
+           "--out", str(out), "--steps", "20", "--batch-scenes", "4", "--save-every", "10",
+           *LIGHT_BOUNDARY])
     return out
 
 
@@ -92,9 +98,11 @@ def test_cut_uses_trained_head_and_threshold(trained: Path, synth_dir: Path) -> 
 @pytest.mark.slow
 def test_resume_is_exact(trained: Path, synth_dir: Path, tiny_videomae_dir: Path,
                          tmp_path: Path) -> None:
-    """Stop at 10, resume to 20: the same weights as `trained`, the same run uninterrupted."""
+    """Stop at 10, resume to 20: the same weights as `trained`, the same run uninterrupted.
+    The second stage comes after the last step and does not touch these weights: left out."""
     common = ["--data", str(synth_dir / "manifest.yaml"), "--model", str(tiny_videomae_dir),
-              "--steps", "20", "--batch-scenes", "4", "--save-every", "10"]
+              "--no-boundary-model", "--steps", "20", "--batch-scenes", "4",
+              "--save-every", "10"]
     train([*common, "--out", str(tmp_path / "a"), "--stop-after", "10"])
     state = json.loads((tmp_path / "a" / "trainer_state.json").read_text())
     assert state["step"] == 10 and not state["final"]
@@ -122,7 +130,7 @@ def test_feature_cache_reuses_frozen_outputs(synth_dir: Path, tiny_videomae_dir:
         return run_train(TrainConfig(
             data=[str(synth_dir / "manifest.yaml")], base_model=str(tiny_videomae_dir),
             out_dir=str(tmp_path / out), epochs=3, batch_scenes=4, progress=False,
-            cache_features=str(tmp_path / "cache")))
+            cache_features=str(tmp_path / "cache"), boundary_model=False))
 
     first = run("c")
     files = list((tmp_path / "cache").rglob("*.f16"))
@@ -143,11 +151,15 @@ def test_two_processes_gloo(synth_dir: Path, tiny_videomae_dir: Path, tmp_path: 
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
            "--master_port", "29517", "-m", "scenesem_otio", "train", "--no-progress",
            "--data", str(synth_dir / "manifest.yaml"), "--model", str(tiny_videomae_dir),
-           "--out", str(out), "--steps", "4", "--batch-scenes", "2"]
+           "--out", str(out), "--steps", "4", "--batch-scenes", "2", "--boundary-members", "1"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 4
+    # Cross-fitting stays on (the default): every rank trains the fold runs, the main one
+    # embeds; one process waiting on the other would hang here.
+    meta = json.loads((out / "scenesem.json").read_text())
+    assert meta["boundary_model"]["cross_fitted_films"] == 2
     result = cut_with(synth_dir / "film_002.mp4", out)
     assert len(result.scenes) >= 1
 
@@ -255,6 +267,7 @@ def test_checkpoint_carries_a_boundary_model_that_cut_uses(trained: Path, synth_
     assert (trained / "boundary.json").is_file() and (trained / "boundary.safetensors").is_file()
     stored = json.loads((trained / "boundary.json").read_text())["config"]
     assert stored["colour_dim"] == 64 and stored["emb_dim"] == 256 + 64  # reads shot colours
+    assert stored["members"] == 2  # an ensemble, stored and loaded as one model
     meta = json.loads((trained / "scenesem.json").read_text())
     cosine = meta["cosine_calibration"]
     assert cosine["split"] == "val" and cosine["threshold"] is not None
