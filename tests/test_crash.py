@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 TRAIN = [sys.executable, "-m", "scenesem_otio", "train", "--no-progress"]
 
 
-def args(synth_dir: Path, model: Path, out: Path, steps: int = 20, save_every: int = 5
+def args(synth_dir: Path, model: Path, out: Path, steps: int = 10, save_every: int = 5
          ) -> list[str]:
     return [*TRAIN, "--data", str(synth_dir / "manifest.yaml"), "--model", str(model),
             "--out", str(out), "--steps", str(steps), "--batch-scenes", "4",
@@ -31,8 +31,8 @@ def test_sigkill_then_resume_equals_uninterrupted(synth_dir: Path, tiny_videomae
     proc = subprocess.Popen(args(synth_dir, tiny_videomae_dir, out), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     state = out / "trainer_state.json"
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
+    deadline = time.monotonic() + 600  # a hang guard, not a speed claim
+    while time.monotonic() < deadline and proc.poll() is None:
         if state.exists():
             try:
                 if json.loads(state.read_text())["step"] >= 5:
@@ -43,7 +43,7 @@ def test_sigkill_then_resume_equals_uninterrupted(synth_dir: Path, tiny_videomae
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     saved = json.loads(state.read_text())
-    assert 5 <= saved["step"] < 20 and not saved["final"], saved
+    assert saved["step"] == 5 and not saved["final"], saved
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".killed")]
     # The checkpoint on disk is whole: it loads, and resuming finishes the run.
     done = subprocess.run([*args(synth_dir, tiny_videomae_dir, out), "--resume"],
