@@ -187,17 +187,17 @@ SETTINGS: dict[int, str | None] = {
 
 
 @pytest.fixture(scope="session")
-def labelled_keyframes(test_mp4: Path) -> tuple[list, np.ndarray, np.ndarray]:
+def labelled_keyframes(test_mp4: Path, test_mp4_cuts: list[int]
+                       ) -> tuple[list, np.ndarray, np.ndarray]:
     """(shots, shot index of each clip, uint8 keyframes [clips, 3, 224, 224, 3]): shots from
     PySceneDetect, 3 keyframes per clip planned as the pipeline plans them, one decode pass."""
     from scenesem_otio.core.config import SamplingOptions
     from scenesem_otio.core.scenes import shots_from_cuts
     from scenesem_otio.media.probe import probe
     from scenesem_otio.media.sampling import plan_clips, sample_clips
-    from scenesem_otio.media.shots import detect_shots
 
     info = probe(test_mp4)
-    shots = shots_from_cuts(detect_shots(test_mp4), info.n_frames)
+    shots = shots_from_cuts(test_mp4_cuts, info.n_frames)
     plans = plan_clips(shots, info.fps, SamplingOptions(num_frames=3, image_size=224))
     clips = sample_clips(test_mp4, [p.frames for p in plans], 224)
     return shots, np.array([p.shot for p in plans]), clips
