@@ -65,6 +65,14 @@ def test_mp4() -> Path:
 
 
 @pytest.fixture(scope="session")
+def test_mp4_cuts(test_mp4: Path) -> list[int]:
+    """PySceneDetect's cuts of test.mp4 (its defaults, as `baseline`): one decode per session."""
+    from scenesem_otio.media.shots import detect_shots
+
+    return detect_shots(test_mp4)
+
+
+@pytest.fixture(scope="session")
 def films(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, list[int]]]:
     """Synthetic films with known cut frames: name -> (path, cut frames)."""
     root = tmp_path_factory.mktemp("films")

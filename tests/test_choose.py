@@ -1,18 +1,22 @@
 """`--model auto`: VideoMAE-base when cached or the hub answers quickly, else the embedded
-model; forced choices pass through; the decision never takes 3 s (issue 17)."""
+model; forced choices pass through; offline or cached decisions never touch the network, and a
+hub that never answers is given up after the timeout (issue 17). No wall-clock asserts: the
+checks are which requests were made and which way the decision went."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import http.server
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from scenesem_otio.model.choose import EMBEDDED, VIDEOMAE, choose_model
+
+HANG_GUARD_S = 60  # a decision that has not returned by then hangs; not a speed claim
 
 
 @pytest.fixture
@@ -25,10 +29,10 @@ def hub_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return cache
 
 
-def _timed(spec: str | None = None) -> tuple[str, str, float]:
-    start = time.monotonic()
-    name, reason = choose_model(spec)
-    return name, reason, time.monotonic() - start
+def _decide(spec: str | None = None, **kwargs: float) -> tuple[str, str]:
+    """choose_model in a thread: a decision that blocks fails the test instead of hanging it."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(choose_model, spec, **kwargs).result(timeout=HANG_GUARD_S)
 
 
 def _cache_model(cache: Path, repo_id: str, files: tuple[str, ...]) -> None:
@@ -65,50 +69,54 @@ def local_hub(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     server.server_close()
 
 
-def test_offline_chooses_embedded_fast(hub_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_offline_chooses_embedded_without_asking_the_hub(
+        hub_env: Path, local_hub: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    name, reason, seconds = _timed(None)
-    assert name == EMBEDDED and seconds < 3
+    name, reason = _decide(None)
+    assert name == EMBEDDED
     assert reason.startswith("embedded EfficientNet-Lite0: ") and "HF_HUB_OFFLINE" in reason
     monkeypatch.delenv("HF_HUB_OFFLINE")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "true")
-    assert _timed("auto")[0] == EMBEDDED
+    assert _decide("auto")[0] == EMBEDDED
+    assert local_hub == []  # the hub (which would answer 200) was never asked
 
 
-def test_cached_videomae_wins_even_offline(hub_env: Path,
+def test_cached_videomae_wins_even_offline(hub_env: Path, local_hub: list[str],
                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     _cache_model(hub_env, VIDEOMAE, ("config.json",))  # config without weights: not usable
-    assert _timed(None)[0] == EMBEDDED
+    assert _decide(None)[0] == EMBEDDED
     (next((hub_env / f"models--{VIDEOMAE.replace('/', '--')}" / "snapshots").iterdir())
      / "pytorch_model.bin").write_text("")
-    name, reason, seconds = _timed(None)
-    assert (name, seconds < 3) == (VIDEOMAE, True)
-    assert reason == f"{VIDEOMAE}: found in the local Hugging Face cache"
+    assert _decide(None) == (VIDEOMAE, f"{VIDEOMAE}: found in the local Hugging Face cache")
+    monkeypatch.delenv("HF_HUB_OFFLINE")  # hub on: the cache still answers first
+    assert _decide(None)[0] == VIDEOMAE
+    assert local_hub == []
 
 
 def test_hub_that_answers_gets_videomae(hub_env: Path, local_hub: list[str]) -> None:
-    name, reason, seconds = _timed(None)
-    assert name == VIDEOMAE and seconds < 3 and "HTTP 200" in reason
+    name, reason = _decide(None)
+    assert name == VIDEOMAE and "HTTP 200" in reason
     assert local_hub == [f"/{VIDEOMAE}/resolve/main/config.json"]
 
 
-def test_unreachable_or_silent_hub_falls_back_within_3_s(
+def test_unreachable_or_silent_hub_falls_back(
         hub_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with socket.socket() as closed:  # a port nobody listens on: connection refused
         closed.bind(("127.0.0.1", 0))
         port = closed.getsockname()[1]
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
-    name, reason, seconds = _timed(None)
-    assert name == EMBEDDED and seconds < 3 and "hub unreachable" in reason
+    name, reason = _decide(None)
+    assert name == EMBEDDED and "hub unreachable" in reason and "within" not in reason
 
     with socket.socket() as silent:  # accepts connections (backlog) but never answers
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)
         monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{silent.getsockname()[1]}")
-        name, reason, seconds = _timed(None)
-    assert name == EMBEDDED and 1.5 < seconds < 3
-    assert "hub unreachable" in reason and "within 2 s" in reason
+        # A short timeout keeps the test quick; the default is the one the CLI uses.
+        name, reason = _decide(None, timeout_s=0.25)
+    assert name == EMBEDDED
+    assert "hub unreachable" in reason and "within 0.25 s" in reason
 
 
 def test_hub_without_the_model_falls_back(hub_env: Path, local_hub: list[str]) -> None:

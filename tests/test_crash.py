@@ -17,10 +17,11 @@ from safetensors.torch import load_file
 TRAIN = [sys.executable, "-m", "scenesem_otio", "train", "--no-progress"]
 
 
-def args(synth_dir: Path, model: Path, out: Path, steps: int = 20) -> list[str]:
+def args(synth_dir: Path, model: Path, out: Path, steps: int = 10, save_every: int = 5
+         ) -> list[str]:
     return [*TRAIN, "--data", str(synth_dir / "manifest.yaml"), "--model", str(model),
             "--out", str(out), "--steps", str(steps), "--batch-scenes", "4",
-            "--save-every", "5"]
+            "--save-every", str(save_every), "--no-boundary-model"]  # not under test here
 
 
 @pytest.mark.slow
@@ -30,8 +31,8 @@ def test_sigkill_then_resume_equals_uninterrupted(synth_dir: Path, tiny_videomae
     proc = subprocess.Popen(args(synth_dir, tiny_videomae_dir, out), stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     state = out / "trainer_state.json"
-    deadline = time.time() + 300
-    while time.time() < deadline and proc.poll() is None:
+    deadline = time.monotonic() + 600  # a hang guard, not a speed claim
+    while time.monotonic() < deadline and proc.poll() is None:
         if state.exists():
             try:
                 if json.loads(state.read_text())["step"] >= 5:
@@ -42,7 +43,7 @@ def test_sigkill_then_resume_equals_uninterrupted(synth_dir: Path, tiny_videomae
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     saved = json.loads(state.read_text())
-    assert 5 <= saved["step"] < 20 and not saved["final"], saved
+    assert saved["step"] == 5 and not saved["final"], saved
     leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith(".killed")]
     # The checkpoint on disk is whole: it loads, and resuming finishes the run.
     done = subprocess.run([*args(synth_dir, tiny_videomae_dir, out), "--resume"],
@@ -66,8 +67,10 @@ def test_disk_full_during_checkpoint_is_one_clear_line(synth_dir: Path, tiny_vid
         resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
 
     env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
-    proc = subprocess.run(args(synth_dir, tiny_videomae_dir, out, steps=5), capture_output=True,
-                          text=True, timeout=600, preexec_fn=small_files, env=env)
+    # The first checkpoint (step 1 of 2) meets the full disk: no need to train further.
+    proc = subprocess.run(args(synth_dir, tiny_videomae_dir, out, steps=2, save_every=1),
+                          capture_output=True, text=True, timeout=600, preexec_fn=small_files,
+                          env=env)
     assert proc.returncode == 1, proc.stderr[-2000:]
     errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]

@@ -95,9 +95,9 @@ def test_cut_exact_scene_count_and_shot_level(scene_film: tuple[Path, list[int],
     assert len(scenes_from_timeline(timeline)) == 3  # scene membership survives
 
 
-def test_cut_test_mp4_edl_and_shots_from_edit(test_mp4: Path, tiny_videomae_dir: Path,
-                                              tmp_path: Path) -> None:
-    cuts = detect_shots(test_mp4)
+def test_cut_test_mp4_edl_and_shots_from_edit(test_mp4: Path, test_mp4_cuts: list[int],
+                                              tiny_videomae_dir: Path, tmp_path: Path) -> None:
+    cuts = test_mp4_cuts
     out = tmp_path / "test.otio"
     run_ok(["cut", str(test_mp4), "-o", str(out), "--model", str(tiny_videomae_dir),
             "--no-progress", "--embeddings"])

@@ -5,7 +5,6 @@ histogram (issue 17)."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -188,17 +187,17 @@ SETTINGS: dict[int, str | None] = {
 
 
 @pytest.fixture(scope="session")
-def labelled_keyframes(test_mp4: Path) -> tuple[list, np.ndarray, np.ndarray]:
+def labelled_keyframes(test_mp4: Path, test_mp4_cuts: list[int]
+                       ) -> tuple[list, np.ndarray, np.ndarray]:
     """(shots, shot index of each clip, uint8 keyframes [clips, 3, 224, 224, 3]): shots from
     PySceneDetect, 3 keyframes per clip planned as the pipeline plans them, one decode pass."""
     from scenesem_otio.core.config import SamplingOptions
     from scenesem_otio.core.scenes import shots_from_cuts
     from scenesem_otio.media.probe import probe
     from scenesem_otio.media.sampling import plan_clips, sample_clips
-    from scenesem_otio.media.shots import detect_shots
 
     info = probe(test_mp4)
-    shots = shots_from_cuts(detect_shots(test_mp4), info.n_frames)
+    shots = shots_from_cuts(test_mp4_cuts, info.n_frames)
     plans = plan_clips(shots, info.fps, SamplingOptions(num_frames=3, image_size=224))
     clips = sample_clips(test_mp4, [p.frames for p in plans], 224)
     return shots, np.array([p.shot for p in plans]), clips
@@ -249,11 +248,9 @@ def test_embedded_model_groups_settings_better_than_histogram(
     plain = np.stack([_rgb_histogram(clip) for clip in clips])
 
     backbone = ImageBackbone.pretrained()
-    start = time.perf_counter()
     with torch.inference_mode():
         pooled = torch.cat([backbone(backbone.preprocess(clips[i : i + 32]))
                             for i in range(0, len(clips), 32)]).numpy()
-    seconds = time.perf_counter() - start
 
     table = {
         "8x8x8 RGB histogram": nearest_shot_scores(_shot_embeddings(plain, shot_of_clip),
@@ -268,7 +265,6 @@ def test_embedded_model_groups_settings_better_than_histogram(
     }
     for name, (p1, m) in table.items():
         print(f"{name:34s} P@1 {p1:.3f}  mAP {m:.3f}")
-    print(f"{clips.shape[0] * clips.shape[1]} keyframes in {seconds:.1f} s")
 
     p1, m = table["embedded EfficientNet-Lite0"]
     hist_p1, hist_m = table["8x8x8 RGB histogram"]
@@ -279,10 +275,12 @@ def test_embedded_model_groups_settings_better_than_histogram(
 # ---------------------------------------------------------------- the embedded model in use
 
 
-def test_cut_with_no_hub_uses_the_embedded_model(test_mp4: Path, tmp_path: Path,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cut_with_no_hub_uses_the_embedded_model(
+        scene_film: tuple[Path, list[int], list[int]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     """Issue 17 acceptance 1: the main job with the hub unreachable completes on the embedded
-    model, says so in one line, records it, and decides in under 3 s."""
+    model, says so in one line and records it; the decision does not ask the network. (The
+    model on real footage is the test above; a short film keeps this one quick.)"""
     import opentimelineio as otio
     from click.testing import CliRunner
 
@@ -291,11 +289,11 @@ def test_cut_with_no_hub_uses_the_embedded_model(test_mp4: Path, tmp_path: Path,
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hf-cache"))
-    start = time.perf_counter()
-    assert choose_model(None)[0] == "embedded"
-    assert time.perf_counter() - start < 3.0
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # would refuse: must not be asked
+    name, reason = choose_model(None)
+    assert name == "embedded" and "HF_HUB_OFFLINE" in reason and "unreachable" not in reason
     out = tmp_path / "film.otio"
-    result = CliRunner().invoke(main, ["cut", str(test_mp4), "-o", str(out), "--no-progress",
+    result = CliRunner().invoke(main, ["cut", str(scene_film[0]), "-o", str(out), "--no-progress",
                                        "--level", "shots", "--embeddings"])
     assert result.exit_code == 0, result.output
     assert "model: embedded EfficientNet-Lite0" in result.output
@@ -304,8 +302,8 @@ def test_cut_with_no_hub_uses_the_embedded_model(test_mp4: Path, tmp_path: Path,
     assert meta["model"] == "embedded" and "hub" in meta["model_choice"]
     assert meta["sampling"]["num_frames"] == efficientnet.NUM_KEYFRAMES
     # --level shots --embeddings: every shot clip carries its own unit embedding.
-    clips = list(timeline.video_tracks()[0].find_clips())  # test.mp4 has sound: an audio track too
-    assert len(clips) == len(meta["shot_cuts"]) + 1
+    clips = list(timeline.video_tracks()[0].find_clips())  # a film with sound: audio too
+    assert len(clips) == len(meta["shot_cuts"]) + 1 > 1
     shot_emb = np.asarray([c.metadata["scenesem"]["embedding"] for c in clips])
     np.testing.assert_allclose(np.linalg.norm(shot_emb, axis=1), 1, atol=1e-5)
 
@@ -323,7 +321,8 @@ def test_embedded_checkpoint_trains_saves_and_cuts(synth_dir: Path, tmp_path: Pa
     out = tmp_path / "ckpt"
     summary = train(TrainConfig(data=[str(synth_dir / "manifest.yaml")], base_model="embedded",
                                 out_dir=str(out), steps=6, batch_scenes=4, unfreeze=1,
-                                cache_features=str(tmp_path / "cache"), progress=False))
+                                cache_features=str(tmp_path / "cache"), progress=False,
+                                boundary_members=1, boundary_folds=0))
     assert summary.steps == 6 and summary.cache_misses > 0
     meta = json.loads((out / "scenesem.json").read_text())
     assert meta["backbone"] == "embedded" and meta["backbone_config"]["family"] == FAMILY

@@ -56,16 +56,30 @@ def test_no_head_means_normalised_pooled_features(tiny_videomae_dir: Path) -> No
                                atol=1e-5)
 
 
-def test_head_is_mlp_with_l2_output() -> None:
-    head = EmbeddingHead(64, 32, 16)
+def test_head_by_hand() -> None:
+    """Linear -> ReLU -> Linear -> L2, on weights set by hand and numbers worked out on paper."""
+    head = EmbeddingHead(2, 2, 2)
     assert [type(m).__name__ for m in head.children()] == ["Linear", "Linear"]
-    x = torch.randn(5, 64)
-    out = head(x)
-    expected = torch.nn.functional.normalize(head.fc2(torch.relu(head.fc1(x))), dim=-1)
+    assert head.dims == (2, 2, 2)
+    with torch.no_grad():
+        head.fc1.weight.copy_(torch.tensor([[1.0, -1.0], [0.0, 2.0]]))
+        head.fc1.bias.copy_(torch.tensor([0.0, -1.0]))
+        head.fc2.weight.copy_(torch.tensor([[5.0, 1.0], [7.0, 1.0]]))
+        head.fc2.bias.copy_(torch.tensor([0.0, 1.0]))
+        out = head(torch.tensor([[1.0, 2.0], [0.0, 0.0], [3.0, 1.0]]))
+    # x = (1, 2): fc1 -> (1 - 2, 4 - 1) = (-1, 3), ReLU -> (0, 3); fc2 -> (3, 3 + 1) = (3, 4),
+    #   L2 -> (0.6, 0.8).  (Without the ReLU: fc2 of (-1, 3) = (-2, -3).)
+    # x = (0, 0): fc1 -> (0, -1), ReLU -> (0, 0); fc2 -> the bias (0, 1), already unit length.
+    # x = (3, 1): fc1 -> (2, 1), ReLU keeps it; fc2 -> (11, 16), L2 -> (11, 16) / sqrt(377).
+    expected = torch.tensor([[0.6, 0.8], [0.0, 1.0], [11 / 377 ** 0.5, 16 / 377 ** 0.5]])
     torch.testing.assert_close(out, expected)
-    assert out.shape == (5, 16)
+
+
+def test_head_output_is_unit_length_at_any_size() -> None:
+    head = EmbeddingHead(64, 32, 16)
+    out = head(torch.randn(5, 64))
+    assert out.shape == (5, 16) and head.dims == (64, 32, 16)
     torch.testing.assert_close(out.norm(dim=-1), torch.ones(5))
-    assert head.dims == (64, 32, 16)
 
 
 def test_checkpoint_round_trip_is_bit_exact(tiny_videomae_dir: Path, tmp_path: Path) -> None:

@@ -93,7 +93,7 @@ def test_pseudo_label_then_train_visual_only(synth_dir: Path, tiny_videomae_dir:
         assert timeline["metadata"]["scenesem"]["pseudo_labels"] == "cosine"
     common = ["train", "--no-progress", "--data", str(out / "manifest.yaml"), "--model",
               str(tiny_videomae_dir), "--steps", "4", "--batch-scenes", "2",
-              "--boundary-members", "1"]
+              "--boundary-members", "1", "--boundary-folds", "0"]
     refused = runner.invoke(main, [*common, "--out", str(tmp_path / "a")])
     assert refused.exit_code == 1 and "--alpha 0" in refused.output
     trained = runner.invoke(main, [*common, "--alpha", "0", "--out", str(tmp_path / "b")])

@@ -239,7 +239,7 @@ def test_training_runs_on_kept_tokens_and_records_them(synth_dir: Path, tiny_vid
     summary = run_train(TrainConfig(
         data=[str(synth_dir / "manifest.yaml")], base_model=str(tiny_videomae_dir),
         out_dir=str(tmp_path / "ckpt"), steps=2, batch_scenes=4, progress=False,
-        cache_features=str(tmp_path / "cache"), keep=0.25))
+        cache_features=str(tmp_path / "cache"), keep=0.25, boundary_model=False))
     assert summary.steps == 2 and summary.cache_misses > 0
     meta = json.loads((tmp_path / "ckpt" / META_FILE).read_text())
     assert meta["keep"] == 0.25 and meta["training"]["keep"] == 0.25

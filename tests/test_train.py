@@ -43,12 +43,18 @@ def train(args: list[str]) -> str:
     return result.output
 
 
+# The second stage as the tests need it: a two-member ensemble (the stored-ensemble path) and
+# no cross-fitting, which only test_cross_fitted_boundary_stage_... checks (two more runs).
+LIGHT_BOUNDARY = ["--boundary-members", "2", "--boundary-folds", "0"]
+
+
 @pytest.fixture(scope="module")
 def trained(synth_dir: Path, tiny_videomae_dir: Path,
             tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("run") / "ckpt"
     train(["--data", str(synth_dir / "manifest.yaml"), "--model", str(tiny_videomae_dir),
-           "--out", str(out), "--steps", "20", "--batch-scenes", "4", "--save-every", "10"])
+           "--out", str(out), "--steps", "20", "--batch-scenes", "4", "--save-every", "10",
+           *LIGHT_BOUNDARY])
     return out
 
 
@@ -98,9 +104,11 @@ def test_cut_uses_trained_head_and_threshold(trained: Path, synth_dir: Path) -> 
 @pytest.mark.slow
 def test_resume_is_exact(trained: Path, synth_dir: Path, tiny_videomae_dir: Path,
                          tmp_path: Path) -> None:
-    """Stop at 10, resume to 20: the same weights as `trained`, the same run uninterrupted."""
+    """Stop at 10, resume to 20: the same weights as `trained`, the same run uninterrupted.
+    The second stage comes after the last step and does not touch these weights: left out."""
     common = ["--data", str(synth_dir / "manifest.yaml"), "--model", str(tiny_videomae_dir),
-              "--steps", "20", "--batch-scenes", "4", "--save-every", "10"]
+              "--no-boundary-model", "--steps", "20", "--batch-scenes", "4",
+              "--save-every", "10"]
     train([*common, "--out", str(tmp_path / "a"), "--stop-after", "10"])
     state = json.loads((tmp_path / "a" / "trainer_state.json").read_text())
     assert state["step"] == 10 and not state["final"]
@@ -127,14 +135,14 @@ def test_feature_cache_reuses_frozen_outputs(synth_dir: Path, tiny_videomae_dir:
     def run(out: str) -> object:
         return run_train(TrainConfig(
             data=[str(synth_dir / "manifest.yaml")], base_model=str(tiny_videomae_dir),
-            out_dir=str(tmp_path / out), epochs=3, batch_scenes=4, progress=False,
-            cache_features=str(tmp_path / "cache")))
+            out_dir=str(tmp_path / out), epochs=2, batch_scenes=4, progress=False,
+            cache_features=str(tmp_path / "cache"), boundary_model=False))
 
     first = run("c")
     files = list((tmp_path / "cache").rglob("*.f16"))
     assert len(files) == 1 and files[0].stat().st_size > 0
     n_train_clips = first.cache_misses
-    assert n_train_clips > 0 and first.cache_hits > 0  # epochs 2 and 3 read the cache
+    assert n_train_clips > 0 and first.cache_hits > 0  # epoch 2 reads the cache
     second = run("d")
     assert second.cache_misses == 0 and second.cache_hits == first.cache_hits + n_train_clips
     a = load_torch(str(tmp_path / "c" / "model.safetensors"))
@@ -149,11 +157,15 @@ def test_two_processes_gloo(synth_dir: Path, tiny_videomae_dir: Path, tmp_path: 
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
            "--master_port", "29517", "-m", "scenesem_otio", "train", "--no-progress",
            "--data", str(synth_dir / "manifest.yaml"), "--model", str(tiny_videomae_dir),
-           "--out", str(out), "--steps", "4", "--batch-scenes", "2"]
+           "--out", str(out), "--steps", "4", "--batch-scenes", "2", "--boundary-members", "1"]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert len(rows) == 4
+    # Cross-fitting stays on (the default): every rank trains the fold runs, the main one
+    # embeds; one process waiting on the other would hang here.
+    meta = json.loads((out / "scenesem.json").read_text())
+    assert meta["boundary_model"]["cross_fitted_films"] == 2
     result = cut_with(synth_dir / "film_002.mp4", out)
     assert len(result.scenes) >= 1
 
@@ -261,6 +273,7 @@ def test_checkpoint_carries_a_boundary_model_that_cut_uses(trained: Path, synth_
     assert (trained / "boundary.json").is_file() and (trained / "boundary.safetensors").is_file()
     stored = json.loads((trained / "boundary.json").read_text())["config"]
     assert stored["colour_dim"] == 64 and stored["emb_dim"] == 256 + 64  # reads shot colours
+    assert stored["members"] == 2  # an ensemble, stored and loaded as one model
     meta = json.loads((trained / "scenesem.json").read_text())
     cosine = meta["cosine_calibration"]
     assert cosine["split"] == "val" and cosine["threshold"] is not None
@@ -283,17 +296,17 @@ def test_checkpoint_carries_a_boundary_model_that_cut_uses(trained: Path, synth_
 def test_joint_boundary_training_learns_with_the_embeddings_and_resumes_exactly(
         synth_dir: Path, tiny_videomae_dir: Path, tmp_path: Path) -> None:
     """--boundary-training joint: the BCE rides in every step (logged, finite), the boundary
-    model in the checkpoint is the jointly learned one, cut uses it, and a run stopped at 4 and
+    model in the checkpoint is the jointly learned one, cut uses it, and a run stopped at 2 and
     resumed equals the run left alone, boundary weights included."""
     common = ["--data", str(synth_dir / "manifest.yaml"), "--model", str(tiny_videomae_dir),
-              "--steps", "8", "--batch-scenes", "4", "--save-every", "4",
+              "--steps", "4", "--batch-scenes", "4", "--save-every", "2",
               "--boundary-training", "joint"]
     train([*common, "--out", str(tmp_path / "whole")])
-    train([*common, "--out", str(tmp_path / "split"), "--stop-after", "4"])
+    train([*common, "--out", str(tmp_path / "split"), "--stop-after", "2"])
     train([*common, "--out", str(tmp_path / "split"), "--resume"])
     rows = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text()
             .splitlines()]
-    assert len(rows) == 8 and all(np.isfinite(r["boundary_bce"]) for r in rows)
+    assert len(rows) == 4 and all(np.isfinite(r["boundary_bce"]) for r in rows)
     assert all(r["loss"] > r["l_seg"] for r in rows)  # the BCE is part of L
     meta = json.loads((tmp_path / "whole" / "scenesem.json").read_text())
     assert meta["boundary_model"]["training"] == "joint"
