@@ -200,7 +200,7 @@ def test_cut_splits_movie_and_sound_on_the_clis_scene_starts(cut_session: dict) 
     assert cut_session["cut"] == ""
     assert cut_session["fps"] == [25, 1.0]  # the scene held only the film: it took its rate
     cli = cut_session["cli"]
-    clips = list(cli.find_clips())
+    clips = list(cli.video_tracks()[0].find_clips())  # the picture; sound is its own track
     starts = [c.metadata["scenesem"]["start_frame"] for c in clips]
     assert len(clips) >= 2  # the film's three places give more than one scene
     movies = [s for s in cut_session["strips"] if s["type"] == "MOVIE"]
@@ -248,7 +248,7 @@ def test_vse_render_shows_each_scenes_first_and_last_source_frame(cut_session: d
     from PIL import Image
 
     renders = {int(k): v for k, v in cut_session["renders"].items()}
-    assert len(renders) == 2 * len(list(cut_session["cli"].find_clips()))
+    assert len(renders) == 2 * len(list(cut_session["cli"].video_tracks()[0].find_clips()))
     wanted = {f - 1 + d for f in renders for d in (-1, 0, 1)}
     source = {i: f.to_ndarray(format="rgb24").astype(np.int16)
               for i, f in iter_frames(cut_session["info"].path) if i in wanted}
