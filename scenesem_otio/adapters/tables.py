@@ -28,6 +28,7 @@ from scenesem_otio.adapters.timeline import (
     sound_channels,
 )
 from scenesem_otio.core.errors import TimelineError
+from scenesem_otio.core.scenes import scene_title
 
 
 def _rows(timeline: otio.schema.Timeline) -> list[dict[str, Any]]:
@@ -125,7 +126,7 @@ def read_csv(path: Path, rate: float | Fraction | None) -> otio.schema.Timeline:
         e = ends[starts.index(s)] if ends else (
             starts_sorted[i + 1] if i + 1 < len(starts_sorted) else s + 1)
         track.append(otio.schema.Clip(
-            name=f"Scene {i + 1:03d}", media_reference=_zero_based(fr),
+            name=scene_title(i), media_reference=_zero_based(fr),
             source_range=TimeRange(RationalTime(s, fr), RationalTime(max(1, e - s), fr))))
     timeline.metadata[NS] = {"open_end": ends is None}
     channel_key = fields.get("audio_channels")
