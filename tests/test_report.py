@@ -401,3 +401,15 @@ def test_cut_report_comes_from_the_same_decode(scene_film: tuple[Path, list[int]
                                     "--model", str(tiny_videomae_dir), "--report",
                                     str(tmp_path / "x.pdf"), "--no-progress"])
     assert bad.exit_code == 1 and "error:" in bad.output and not (tmp_path / "x.otio").exists()
+
+
+def test_scene_count_fact_shows_the_criterion_over_n_with_the_pick_marked() -> None:
+    """Issue 25: the report says how N was chosen and how clear the choice was."""
+    from scenesem_otio.report.view import scene_count_text
+
+    count = {"chosen": 3, "criterion": "sequential silhouette", "peak": 0.41, "margin": 0.12,
+             "curve": {"10": 0.05, "2": 0.29, "3": 0.41, "4": 0.3, "5": 0.1}}  # JSON key order
+    assert scene_count_text(count) == (
+        "N = 3 by sequential silhouette, margin 0.120 over the next best N; "
+        "over N: 2: 0.290, [3: 0.410], 4: 0.300, 5: 0.100, 10: 0.050")
+    assert scene_count_text(count, around=1).endswith("over N: 2: 0.290, [3: 0.410], 4: 0.300")

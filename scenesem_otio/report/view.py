@@ -165,6 +165,21 @@ _SHOWN = {"tool", "version", "model", "head", "precision", "threshold", "thresho
           "n_scenes", "shot_cuts", "boundary_scores", "wall_s"}
 
 
+def scene_count_text(count: Mapping[str, Any], around: int = 8) -> str:
+    """How N was chosen from the film and how clear the choice was (issue 25): the criterion at
+    every N tried near the pick, the pick in brackets."""
+    chosen = str(count.get("chosen"))
+    curve = {str(k): float(v) for k, v in (count.get("curve") or {}).items()}
+    keys = sorted(curve, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k))
+    at = keys.index(chosen) if chosen in keys else 0
+    shown = keys[max(0, at - around):at + around + 1]
+    points = ", ".join(f"[{k}: {curve[k]:.3f}]" if k == chosen else f"{k}: {curve[k]:.3f}"
+                       for k in shown)
+    margin = float(count.get("margin") or 0.0)
+    return (f"N = {chosen} by {count.get('criterion')}, margin {margin:.3f} over the next best N;"
+            f" over N: {points}")
+
+
 def facts_rows(film: Film, extra: Mapping[str, Any] | None, video: str | None
                ) -> list[tuple[str, str]]:
     """The run's facts: the cut's parameters from metadata, then what the caller adds."""
@@ -182,6 +197,8 @@ def facts_rows(film: Film, extra: Mapping[str, Any] | None, video: str | None
                       ("window (shots)", "window"), ("min scene (s)", "min_scene_s"),
                       ("scenes requested", "n_scenes_requested")):
         add(key, meta.get(name))
+    if isinstance(meta.get("scene_count"), Mapping):
+        add("scene count", scene_count_text(meta["scene_count"]))
     add("shots from", meta.get("shots_from") or meta.get("detector"))
     sampling = meta.get("sampling")
     if isinstance(sampling, Mapping):
