@@ -19,6 +19,7 @@ from scenesem_otio.core.config import (
 )
 from scenesem_otio.core.scenes import Scene, Shot
 from scenesem_otio.core.vectors import normalise
+from scenesem_otio.segment.count import AUTO, choose_scene_count, film_centred, segment_gains
 
 
 def boundary_scores(shots: np.ndarray, window: int = 2) -> np.ndarray:
@@ -99,14 +100,7 @@ def optimal_grouping(shots: np.ndarray, n_scenes: int) -> list[int]:
     n = len(v)
     if not 1 <= n_scenes <= n:
         raise ValueError(f"cannot make {n_scenes} scenes from {n} shots")
-    prefix = np.concatenate([np.zeros((1, v.shape[1])), np.cumsum(v, axis=0)])
-    gram = prefix @ prefix.T
-    sq = np.diag(gram)
-    length = np.arange(n + 1)[None, :] - np.arange(n + 1)[:, None]  # j − i
-    with np.errstate(divide="ignore", invalid="ignore"):
-        seg = (sq[None, :] + sq[:, None] - 2 * gram) / length  # seg[i, j]: shots i..j−1
-    seg[length <= 0] = -np.inf
-    starts = sequential_partition(seg, n_scenes)
+    starts = sequential_partition(segment_gains(v), n_scenes)  # gain[i, j]: shots i..j−1
     assert starts is not None  # every N ≤ n is feasible
     return starts
 
@@ -188,8 +182,6 @@ def segment(shots: Sequence[Shot], shot_emb: np.ndarray, fps: float,
     issue 15). `n_scenes="auto"` chooses N from the film (`count.choose_scene_count`);
     an explicit `min_scene_s` then bounds every scene, else none is imposed.
     """
-    from scenesem_otio.segment.count import AUTO, choose_scene_count, film_centred
-
     learned = scores is not None
     scores = boundary_scores(shot_emb, options.window) if scores is None else scores
     theta = default_threshold(scores) if options.threshold is None else float(options.threshold)
