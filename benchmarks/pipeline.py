@@ -159,7 +159,7 @@ STAGES = {
         "info = probe({v!r}); n = info.n_frames\n"
         "shots = shots_from_cuts(list(np.linspace(0, n, 2001, dtype=int)[1:-1]), n)\n"
         "emb = np.random.default_rng(0).normal(size=(len(shots), 256))\n"
-        "scenes, _, _ = segment(shots, emb, float(info.fps))\n"
+        "scenes = segment(shots, emb, float(info.fps)).scenes\n"
         "write_timeline(build_timeline(info, scenes), {w!r} + '/seg.otio')"
     ),
     "backbone clips/s (64 clips)": (

@@ -128,28 +128,21 @@ def decide(film: FilmEmbedding, segment: SegmentOptions, embedder: SceneEmbedder
     a calibrated checkpoint nor `--threshold` sets θ (issue 25): a θ percentile and a fixed
     minimum scene cut too few scenes where they are short and too many where they are long.
     """
-    from scenesem_otio.segment.count import AUTO, choose_scene_count
-    from scenesem_otio.segment.decide import boundary_scores, build_scenes, default_threshold
+    from scenesem_otio.segment.count import AUTO
     from scenesem_otio.segment.decide import segment as run_segment
 
     seg, threshold_source = resolve_segment(segment, embedder)
     scores = boundary_probabilities(film, embedder, segment)
-    count = None
-    if segment.n_scenes == AUTO or (segment.n_scenes is None and threshold_source
-                                    == "80th percentile"):
-        fr = float(film.info.fps)
-        count = choose_scene_count(film.shot_embeddings, [s.start / fr for s in film.shots],
-                                   film.info.duration_s, segment.min_scene_s)
-        seg = replace(seg, n_scenes=count.n, min_scene_s=segment.min_scene_s or 0.0)
+    auto = segment.n_scenes == AUTO or (segment.n_scenes is None
+                                        and threshold_source == "80th percentile")
+    if auto:  # the minimum scene only where the user set one
+        seg = replace(seg, n_scenes=AUTO, min_scene_s=segment.min_scene_s)
         threshold_source = "not used: N chosen from the film (--scenes auto)"
-        if scores is None:  # the grouping the count was chosen with (under --min-scene)
-            cosine = boundary_scores(film.shot_embeddings, seg.window)
-            return Decision(build_scenes(film.shots, film.shot_embeddings, count.starts, cosine),
-                            cosine, replace(seg, threshold=default_threshold(cosine)),
-                            threshold_source, count)
-    scenes, scores, theta = run_segment(film.shots, film.shot_embeddings, float(film.info.fps),
-                                        seg, scores)
-    return Decision(scenes, scores, replace(seg, threshold=theta), threshold_source, count)
+    done = run_segment(film.shots, film.shot_embeddings, float(film.info.fps), seg, scores)
+    seg = replace(seg, threshold=done.threshold)
+    if done.scene_count is not None:
+        seg = replace(seg, n_scenes=done.scene_count.n, min_scene_s=segment.min_scene_s or 0.0)
+    return Decision(done.scenes, done.scores, seg, threshold_source, done.scene_count)
 
 
 def scenes_of(film: FilmEmbedding, segment: SegmentOptions, embedder: SceneEmbedder

@@ -112,10 +112,11 @@ def test_segment_auto_and_the_minimum_scene() -> None:
     sizes = [4, 5, 3, 6]
     v = blocks(sizes, dim=16, noise=0.2, seed=4)
     shots = shots_from_cuts(list(np.cumsum([10] * (sum(sizes) - 1))), sum(sizes) * 10)
-    scenes, scores, _ = segment(shots, v, 10.0, SegmentOptions(n_scenes="auto"))
+    scenes, scores, _, count = segment(shots, v, 10.0, SegmentOptions(n_scenes="auto"))
     assert [s.first_shot for s in scenes] == [0, 4, 9, 12] and len(scores) == len(shots) - 1
+    assert count is not None and count.n == 4 and count.starts == [0, 4, 9, 12]
     # Every scene at least 4 s (4 shots of 1 s): the 3-shot scene cannot stand alone.
-    scenes, _, _ = segment(shots, v, 10.0, SegmentOptions(n_scenes="auto", min_scene_s=4.0))
+    scenes, _, _, _ = segment(shots, v, 10.0, SegmentOptions(n_scenes="auto", min_scene_s=4.0))
     lengths = np.diff([*(s.first_shot for s in scenes), len(shots)])
     assert lengths.min() >= 4 and len(scenes) < 4
 

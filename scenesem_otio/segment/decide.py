@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -19,7 +20,13 @@ from scenesem_otio.core.config import (
 )
 from scenesem_otio.core.scenes import Scene, Shot
 from scenesem_otio.core.vectors import normalise
-from scenesem_otio.segment.count import AUTO, choose_scene_count, film_centred, segment_gains
+from scenesem_otio.segment.count import (
+    AUTO,
+    SceneCount,
+    choose_scene_count,
+    film_centred,
+    segment_gains,
+)
 
 
 def boundary_scores(shots: np.ndarray, window: int = 2) -> np.ndarray:
@@ -171,10 +178,19 @@ def build_scenes(shots: Sequence[Shot], shot_emb: np.ndarray, starts: Sequence[i
     return scenes
 
 
+class Segmented(NamedTuple):
+    """What `segment` made of a film."""
+
+    scenes: list[Scene]
+    scores: np.ndarray  # boundary score per shot cut
+    threshold: float  # θ as applied (the film's 80th percentile when none was given)
+    scene_count: SceneCount | None = None  # how N was chosen, with `n_scenes="auto"`
+
+
 def segment(shots: Sequence[Shot], shot_emb: np.ndarray, fps: float,
             options: SegmentOptions = SegmentOptions(), scores: np.ndarray | None = None
-            ) -> tuple[list[Scene], np.ndarray, float]:
-    """Shots + their embeddings -> (scenes, boundary scores, θ used).
+            ) -> Segmented:
+    """Shots + their embeddings -> scenes, boundary scores, θ used (and the count's choice).
 
     `scores`: a boundary model's probabilities per shot cut; without them, the cosine rule.
     Exactly N scenes come from optimal sequential grouping of the film-centred embeddings, or
@@ -187,10 +203,12 @@ def segment(shots: Sequence[Shot], shot_emb: np.ndarray, fps: float,
     theta = default_threshold(scores) if options.threshold is None else float(options.threshold)
     starts_s = [s.start / fps for s in shots]
     duration = shots[-1].end / fps if shots else 0.0
+    count = None
     if options.n_scenes == AUTO:
         count = choose_scene_count(shot_emb, starts_s, duration, options.min_scene_s)
-        if not learned:
-            return build_scenes(shots, shot_emb, count.starts, scores), scores, theta
+        if not learned:  # the grouping the count was chosen with
+            return Segmented(build_scenes(shots, shot_emb, count.starts, scores), scores, theta,
+                             count)
         options = replace(options, n_scenes=count.n, min_scene_s=options.min_scene_s or 0.0)
     min_scene = DEFAULT_MIN_SCENE_S if options.min_scene_s is None else options.min_scene_s
     if options.n_scenes is not None and learned:
@@ -201,7 +219,7 @@ def segment(shots: Sequence[Shot], shot_emb: np.ndarray, fps: float,
     else:
         cuts = pick_boundaries(scores, starts_s, duration, theta, options.radius, min_scene)
         starts = [0, *(k + 1 for k in cuts)]
-    return build_scenes(shots, shot_emb, starts, scores), scores, theta
+    return Segmented(build_scenes(shots, shot_emb, starts, scores), scores, theta, count)
 
 
 # ---------------------------------------------------------------- exactly N scenes
