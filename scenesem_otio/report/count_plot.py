@@ -135,6 +135,8 @@ def _mark_chosen(ax: Any, curve: Mapping[int, float], chosen: int) -> None:
     right_side = chosen - lo <= hi - chosen
     ax.set_xlim(lo - 0.5, hi + 0.5)
     bottom, top = min(curve.values()), max(curve.values())
+    if bottom < 0:
+        top = max(top, 0.0)  # 0 in view: below it, one scene beats that N
     pad = (top - bottom) * 0.08 or 0.05
     ax.set_ylim(bottom - pad, top + 2.5 * pad)  # room for the label above the curve
     ax.text(chosen, 0.97, f" N = {chosen} chosen ",
