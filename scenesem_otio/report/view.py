@@ -13,6 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from scenesem_otio.core.scenes import Scene, Shot, scene_label, scene_title
 from scenesem_otio.report.chart import Chart, chart
+from scenesem_otio.report.count_plot import (
+    CountPlot,
+    count_plot,
+    criterion_curve,
+    finite_number,
+    whole_number,
+)
 from scenesem_otio.report.gather import Film
 from scenesem_otio.report.heat import Heatmap, heatmap
 from scenesem_otio.report.marks import marker_css, scene_anchor
@@ -21,6 +28,7 @@ if TYPE_CHECKING:
     from scenesem_otio.media.thumbnails import ShotThumbs
 
 BAR_FULL = 0.5  # Δ previous that fills the bar: distances rarely pass it
+SCENE_COUNT = "scene count"  # the facts row of how N was chosen
 
 
 @dataclass(frozen=True)
@@ -97,11 +105,13 @@ class Page:
     heat: Heatmap | None
     tool: str  # what wrote the timeline, for the note when it has no distances
     facts: list[tuple[str, str]]
+    count: CountPlot | None = None  # the criterion over N, when the film chose N
+    count_fact: str = SCENE_COUNT  # the facts row the plot goes under
 
     @property
     def n_images(self) -> int:
         shots = sum(len(s.thumbs or ()) for r in self.rows for s in r.shots)
-        return shots + (self.heat.n_images if self.heat else 0)
+        return shots + (self.heat.n_images if self.heat else 0) + (1 if self.count else 0)
 
 
 def page(film: Film, thumbs: Mapping[int, ShotThumbs], extra: Mapping[str, Any] | None = None,
@@ -111,7 +121,8 @@ def page(film: Film, thumbs: Mapping[int, ShotThumbs], extra: Mapping[str, Any] 
     return Page(title=film.name, source=film.source, written=time.strftime("%Y-%m-%d %H:%M"),
                 header=header(film, facts), n_scored_cuts=len(film.cuts) or len(film.shots) - 1,
                 chart=chart(film), rows=storyboard(film, thumbs), heat=heatmap(film, thumbs),
-                tool=str(film.meta.get("tool") or "no scenesem cut"), facts=facts)
+                tool=str(film.meta.get("tool") or "no scenesem cut"), facts=facts,
+                count=count_plot(film.meta.get("scene_count")))
 
 
 def header(film: Film, facts: list[tuple[str, str]]) -> Header:
@@ -167,17 +178,17 @@ _SHOWN = {"tool", "version", "model", "head", "precision", "threshold", "thresho
 
 def scene_count_text(count: Mapping[str, Any], around: int = 8) -> str:
     """How N was chosen from the film and how clear the choice was (issue 25): the criterion at
-    every N tried near the pick, the pick in brackets."""
-    chosen = str(count.get("chosen"))
-    curve = {str(k): float(v) for k, v in (count.get("curve") or {}).items()}
-    keys = sorted(curve, key=lambda k: (not k.isdigit(), int(k) if k.isdigit() else 0, k))
+    every N tried near the pick, the pick in brackets (entries that are not numbers left out)."""
+    chosen = whole_number(count.get("chosen"))
+    curve = criterion_curve(count.get("curve"))
+    keys = list(curve)
     at = keys.index(chosen) if chosen in keys else 0
     shown = keys[max(0, at - around):at + around + 1]
     points = ", ".join(f"[{k}: {curve[k]:.3f}]" if k == chosen else f"{k}: {curve[k]:.3f}"
                        for k in shown)
-    margin = float(count.get("margin") or 0.0)
-    return (f"N = {chosen} by {count.get('criterion')}, margin {margin:.3f} over the next best N;"
-            f" over N: {points}")
+    margin = finite_number(count.get("margin")) or 0.0
+    return (f"N = {count.get('chosen')} by {count.get('criterion')}, margin {margin:.3f} over "
+            f"the next best N; over N: {points}")
 
 
 def facts_rows(film: Film, extra: Mapping[str, Any] | None, video: str | None
@@ -198,7 +209,7 @@ def facts_rows(film: Film, extra: Mapping[str, Any] | None, video: str | None
                       ("scenes requested", "n_scenes_requested")):
         add(key, meta.get(name))
     if isinstance(meta.get("scene_count"), Mapping):
-        add("scene count", scene_count_text(meta["scene_count"]))
+        add(SCENE_COUNT, scene_count_text(meta["scene_count"]))
     add("shots from", meta.get("shots_from") or meta.get("detector"))
     sampling = meta.get("sampling")
     if isinstance(sampling, Mapping):
