@@ -135,13 +135,16 @@ def decide(film: FilmEmbedding, segment: SegmentOptions, embedder: SceneEmbedder
     scores = boundary_probabilities(film, embedder, segment)
     auto = segment.n_scenes == AUTO or (segment.n_scenes is None
                                         and threshold_source == "80th percentile")
-    if auto:  # the minimum scene only where the user set one
-        seg = replace(seg, n_scenes=AUTO, min_scene_s=segment.min_scene_s)
+    if auto:
+        seg = replace(seg, n_scenes=AUTO)
         threshold_source = "not used: N chosen from the film (--scenes auto)"
+    if auto or (seg.n_scenes is not None and scores is None):
+        # Scenes by count: the user's minimum scene, else the film's own (segment stage).
+        seg = replace(seg, min_scene_s=segment.min_scene_s)
     done = run_segment(film.shots, film.shot_embeddings, float(film.info.fps), seg, scores)
-    seg = replace(seg, threshold=done.threshold)
+    seg = replace(seg, threshold=done.threshold, min_scene_s=done.min_scene_s)
     if done.scene_count is not None:
-        seg = replace(seg, n_scenes=done.scene_count.n, min_scene_s=segment.min_scene_s or 0.0)
+        seg = replace(seg, n_scenes=done.scene_count.n)
     return Decision(done.scenes, done.scores, seg, threshold_source, done.scene_count)
 
 

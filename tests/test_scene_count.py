@@ -4,6 +4,7 @@ on hand-made embeddings, then end to end on a rendered film (issue 25)."""
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +22,7 @@ from scenesem_otio.segment.count import (
     min_length_mask,
     segment_gains,
     sequential_silhouette,
+    typical_shot_s,
 )
 from scenesem_otio.segment.decide import optimal_grouping, segment
 
@@ -112,11 +114,11 @@ def test_segment_auto_and_the_minimum_scene() -> None:
     sizes = [4, 5, 3, 6]
     v = blocks(sizes, dim=16, noise=0.2, seed=4)
     shots = shots_from_cuts(list(np.cumsum([10] * (sum(sizes) - 1))), sum(sizes) * 10)
-    scenes, scores, _, count = segment(shots, v, 10.0, SegmentOptions(n_scenes="auto"))
+    scenes, scores, _, _, count = segment(shots, v, 10.0, SegmentOptions(n_scenes="auto"))
     assert [s.first_shot for s in scenes] == [0, 4, 9, 12] and len(scores) == len(shots) - 1
     assert count is not None and count.n == 4 and count.starts == [0, 4, 9, 12]
     # Every scene at least 4 s (4 shots of 1 s): the 3-shot scene cannot stand alone.
-    scenes, _, _, _ = segment(shots, v, 10.0, SegmentOptions(n_scenes="auto", min_scene_s=4.0))
+    scenes, *_ = segment(shots, v, 10.0, SegmentOptions(n_scenes="auto", min_scene_s=4.0))
     lengths = np.diff([*(s.first_shot for s in scenes), len(shots)])
     assert lengths.min() >= 4 and len(scenes) < 4
 
@@ -144,5 +146,38 @@ def test_cut_default_chooses_the_count_and_records_the_curve(
     assert count["chosen"] == len(starts) and "silhouette" in count["criterion"]
     assert f"N = {len(starts)} chosen from the film" in result.output
     assert max(count["curve"], key=lambda k: count["curve"][k]) == str(len(starts))
-    assert set(count["curve"]) == {str(n) for n in range(2, 7)}  # N ≤ 9 shots / 1.5
+    # N ≤ 9 shots / 1.5, and only N whose scenes can all last a median shot (the floor).
+    assert {"2", "3", "4"} <= set(count["curve"]) <= {str(n) for n in range(2, 7)}
+    lengths = [c.source_range.duration.to_seconds() for c in timeline.find_clips()]
+    assert count["min_scene_s"] > 0 and min(lengths) >= count["min_scene_s"] - 1e-6
+    assert meta["min_scene_s"] == pytest.approx(count["min_scene_s"], abs=1e-3)
     assert set(scene_cuts) <= set(starts) and len(starts) <= 4
+
+
+def test_typical_shot_is_the_median_shot_length() -> None:
+    assert typical_shot_s([0.0, 1.0, 3.0, 4.0], 10.0) == pytest.approx(1.5)  # 1, 2, 1, 6 s
+    assert typical_shot_s([0.0], 2.5) == pytest.approx(2.5)
+
+
+def test_a_short_odd_shot_is_not_a_scene_of_its_own_by_count() -> None:
+    """Two scenes of five 2 s shots; in the first, an insert of two 0.4 s shots unlike
+    anything around them. Without a floor the insert is a scene (auto and N = 3 cut it out);
+    with the default floor (the median shot, 2 s) it stays in its scene."""
+    rng = np.random.default_rng(5)
+    a, b, odd = rng.normal(size=(3, 24))
+    v = np.stack([a] * 2 + [odd] * 2 + [a] * 3 + [b] * 5) + 0.15 * rng.normal(size=(12, 24))
+    lengths = [2.0, 2.0, 0.4, 0.4, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0]
+    starts_s = np.concatenate([[0.0], np.cumsum(lengths[:-1])])
+    fps = 10.0
+    shots = shots_from_cuts([round(t * fps) for t in starts_s[1:]], round(sum(lengths) * fps))
+    free = SegmentOptions(n_scenes="auto", min_scene_s=0.0)
+    assert [s.first_shot for s in segment(shots, v, fps, free).scenes] == [0, 2, 4, 7]
+    done = segment(shots, v, fps, SegmentOptions(n_scenes="auto"))
+    assert [s.first_shot for s in done.scenes] == [0, 7]
+    assert done.min_scene_s == pytest.approx(2.0) and done.scene_count is not None
+    assert done.scene_count.min_scene_s == pytest.approx(2.0)
+    four = SegmentOptions(n_scenes=4)  # N known: the floor holds for OSG too
+    bounded = segment(shots, v, fps, four).scenes
+    assert len(bounded) == 4 and min((s.end - s.start) / fps for s in bounded) >= 2.0
+    unbounded = segment(shots, v, fps, replace(four, min_scene_s=0.0)).scenes
+    assert [s.first_shot for s in unbounded] == [0, 2, 4, 7]

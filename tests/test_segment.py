@@ -68,7 +68,7 @@ def test_known_boundaries_found() -> None:
     sizes = [4, 5, 3, 6]
     v = blocks(sizes)
     shots = shots_from_cuts(list(np.cumsum([10] * (sum(sizes) - 1))), sum(sizes) * 10)
-    scenes, scores, theta, _ = segment(shots, v, 10.0, SegmentOptions(min_scene_s=0))
+    scenes, scores, theta, *_ = segment(shots, v, 10.0, SegmentOptions(min_scene_s=0))
     assert [s.first_shot for s in scenes] == [0, 4, 9, 12]
     assert theta == pytest.approx(np.percentile(scores, 80))
     # Scenes tile the film: contiguous, first starts at 0, last ends at the end.

@@ -25,7 +25,9 @@ from scenesem_otio.segment.count import (
     SceneCount,
     choose_scene_count,
     film_centred,
+    min_length_mask,
     segment_gains,
+    typical_shot_s,
 )
 
 
@@ -95,19 +97,25 @@ def grouping_score(shots: np.ndarray, starts: Sequence[int]) -> float:
     return total
 
 
-def optimal_grouping(shots: np.ndarray, n_scenes: int) -> list[int]:
+def optimal_grouping(shots: np.ndarray, n_scenes: int, allowed: np.ndarray | None = None
+                     ) -> list[int]:
     """Exactly N scenes of consecutive shots maximising within-scene similarity (OSG by DP).
 
     The objective is `grouping_score`: for unit vectors it equals the sum over scenes of the
     mean pairwise cosine × size, i.e. k-means on the sphere constrained to be sequential. Prefix
     sums make every segment's score O(1) from one Gram matrix, so the DP is O(N · shots²).
-    Returns the first shot of each scene.
+    `allowed[i, j]`: shots i..j−1 may form a scene (`count.min_length_mask`); when N such
+    scenes cannot fit, the limit is dropped. Returns the first shot of each scene.
     """
     v = np.asarray(shots, dtype=np.float64)
     n = len(v)
     if not 1 <= n_scenes <= n:
         raise ValueError(f"cannot make {n_scenes} scenes from {n} shots")
-    starts = sequential_partition(segment_gains(v), n_scenes)  # gain[i, j]: shots i..j−1
+    starts = None
+    if allowed is not None:
+        starts = sequential_partition(segment_gains(v, allowed), n_scenes)
+    if starts is None:
+        starts = sequential_partition(segment_gains(v), n_scenes)  # gain[i, j]: shots i..j−1
     assert starts is not None  # every N ≤ n is feasible
     return starts
 
@@ -184,6 +192,7 @@ class Segmented(NamedTuple):
     scenes: list[Scene]
     scores: np.ndarray  # boundary score per shot cut
     threshold: float  # θ as applied (the film's 80th percentile when none was given)
+    min_scene_s: float  # the shortest scene allowed, as applied
     scene_count: SceneCount | None = None  # how N was chosen, with `n_scenes="auto"`
 
 
@@ -195,31 +204,38 @@ def segment(shots: Sequence[Shot], shot_emb: np.ndarray, fps: float,
     `scores`: a boundary model's probabilities per shot cut; without them, the cosine rule.
     Exactly N scenes come from optimal sequential grouping of the film-centred embeddings, or
     with a boundary model from the N − 1 cuts of highest summed log-odds (measured better:
-    issue 15). `n_scenes="auto"` chooses N from the film (`count.choose_scene_count`);
-    an explicit `min_scene_s` then bounds every scene, else none is imposed.
+    issue 15). `n_scenes="auto"` chooses N from the film (`count.choose_scene_count`).
+    Without `min_scene_s`, scenes chosen by count (auto, or N grouped without a boundary
+    model) last at least the film's median shot (`count.typical_shot_s`); θ decoding and a
+    boundary model's N keep the fixed default.
     """
     learned = scores is not None
     scores = boundary_scores(shot_emb, options.window) if scores is None else scores
     theta = default_threshold(scores) if options.threshold is None else float(options.threshold)
     starts_s = [s.start / fps for s in shots]
     duration = shots[-1].end / fps if shots else 0.0
+    by_count = options.n_scenes == AUTO or (options.n_scenes is not None and not learned)
+    min_scene = options.min_scene_s
+    if min_scene is None:
+        min_scene = typical_shot_s(starts_s, duration) if by_count else DEFAULT_MIN_SCENE_S
     count = None
     if options.n_scenes == AUTO:
-        count = choose_scene_count(shot_emb, starts_s, duration, options.min_scene_s)
+        count = choose_scene_count(shot_emb, starts_s, duration, min_scene)
         if not learned:  # the grouping the count was chosen with
             return Segmented(build_scenes(shots, shot_emb, count.starts, scores), scores, theta,
-                             count)
-        options = replace(options, n_scenes=count.n, min_scene_s=options.min_scene_s or 0.0)
-    min_scene = DEFAULT_MIN_SCENE_S if options.min_scene_s is None else options.min_scene_s
+                             min_scene, count)
+        options = replace(options, n_scenes=count.n)
     if options.n_scenes is not None and learned:
         starts = decode_n_scenes(scores, min(int(options.n_scenes), len(shots)), starts_s,
                                  duration, min_scene)
     elif options.n_scenes is not None:
-        starts = optimal_grouping(film_centred(shot_emb), min(int(options.n_scenes), len(shots)))
+        starts = optimal_grouping(film_centred(shot_emb), min(int(options.n_scenes), len(shots)),
+                                  min_length_mask(starts_s, duration, min_scene))
     else:
         cuts = pick_boundaries(scores, starts_s, duration, theta, options.radius, min_scene)
         starts = [0, *(k + 1 for k in cuts)]
-    return Segmented(build_scenes(shots, shot_emb, starts, scores), scores, theta, count)
+    return Segmented(build_scenes(shots, shot_emb, starts, scores), scores, theta, min_scene,
+                     count)
 
 
 # ---------------------------------------------------------------- exactly N scenes
