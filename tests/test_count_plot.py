@@ -107,6 +107,8 @@ def test_cut_report_plots_the_criterion_over_n_and_names_the_pick(
     verdict = "a clear choice" if margin >= CLEAR_SHARE * peak else "a close call"
     assert verdict in caption
     assert f"{chosen} chosen" in figure.xpath(".//img/@alt")[0]
+    assert count["min_scene_s"] > 0  # the film's median shot, said in the caption
+    assert f"each scene at least {count['min_scene_s']:.2f} s long" in caption
 
 
 def test_the_mark_stands_at_the_chosen_n() -> None:

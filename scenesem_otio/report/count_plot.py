@@ -38,6 +38,7 @@ class CountPlot:
     runner_up_score: float | None
     margin: float  # peak minus the runner-up's score
     png: bytes
+    min_scene_s: float | None = None  # the shortest scene the groupings allowed (None: unknown)
     width: int = WIDTH_PX
     height: int = HEIGHT_PX
 
@@ -74,7 +75,8 @@ def count_plot(count: Any) -> CountPlot | None:
     return CountPlot(chosen=chosen, criterion=str(count.get("criterion") or "criterion"),
                      tried=(len(curve), min(curve), max(curve)), peak=peak,
                      runner_up=runner_up, runner_up_score=runner_score, margin=margin,
-                     png=curve_png(curve, chosen, runner_up, measure_name(count.get("criterion"))))
+                     png=curve_png(curve, chosen, runner_up, measure_name(count.get("criterion"))),
+                     min_scene_s=finite_number(count.get("min_scene_s")))
 
 
 def measure_name(criterion: Any) -> str:
