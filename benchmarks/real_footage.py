@@ -196,12 +196,38 @@ def long_takes(rng: np.random.Generator, draw: Draw) -> list[list[ShotRef]]:
     return scenes
 
 
+def short_runs(rng: np.random.Generator, draw: Draw) -> list[list[ShotRef]]:
+    """12 scenes of 1–3 shots, 4–5 settings: many scenes are one short shot (intercutting)."""
+    settings = list(rng.choice(MAIN, size=int(rng.integers(4, 6)), replace=False))
+    return [draw.take(s, int(rng.integers(1, 4))) for s in settings_sequence(rng, 12, settings)]
+
+
+def original_edit(rng: np.random.Generator, draw: Draw, part: int = 0, parts: int = 1
+                  ) -> list[list[ShotRef]]:
+    """test.mp4 as its editor cut it: part `part` of `parts` consecutive excerpts, each
+    starting at a change of setting; a scene is a run of shots in one setting (half of the
+    50 runs are a single shot). Not random: `rng` is unused."""
+    shots = [s for s in sorted(itertools.chain(*(draw.pool[x] for x in MAIN)),
+                               key=lambda s: s.start) if s.source == "test"]
+    runs: list[list[ShotRef]] = []
+    for shot in shots:
+        if runs and runs[-1][-1].setting == shot.setting and runs[-1][-1].end == shot.start:
+            runs[-1].append(shot)
+        else:
+            runs.append([shot])
+    bounds = np.linspace(0, len(runs), parts + 1).round().astype(int)
+    return runs[bounds[part]:bounds[part + 1]]
+
+
 CONSTRUCTIONS = {
     "few shots (2–4 per scene)": few_shots,
     "dozens of shots (10–16 per scene)": many_shots,
     "two settings, alternating": two_settings,
     "five settings, each twice": five_settings,
     "one-take scenes between runs": long_takes,
+    # Added later, after the others (a film's seed holds its construction's position):
+    "short runs (1–3 per scene)": short_runs,
+    "test.mp4 as edited (runs of one setting)": original_edit,
 }
 
 
@@ -285,7 +311,8 @@ def make_films(workdir: Path, n_films: int) -> list[Film]:
     for c, (name, construct) in enumerate(CONSTRUCTIONS.items()):
         for i in range(n_films):
             rng = np.random.default_rng([25, c, i])
-            scenes = construct(rng, Draw(pool, rng))
+            scenes = (original_edit(rng, Draw(pool, rng), i, n_films)
+                      if construct is original_edit else construct(rng, Draw(pool, rng)))
             recipe = hashlib.sha1(" ".join(s.key for sc in scenes for s in sc).encode())
             video = workdir / f"{construct.__name__}_{i}_{recipe.hexdigest()[:8]}.mp4"
             starts = build_film(scenes, video, src, cache)

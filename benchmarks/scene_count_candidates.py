@@ -122,15 +122,19 @@ RULES: dict[str, Rule] = {
     "plateau 3 %, no floor": silhouette(within=0.03),
     "plateau 5 %, no floor": silhouette(within=0.05),
     "gap: silhouette − shuffled, no floor": gap(),
+    "floor 0.5 × median shot (shipped)": silhouette(0.5),
     "floor 0.75 × median shot": silhouette(0.75),
-    "floor 1 × median shot (shipped)": silhouette(1.0),
+    "floor 1 × median shot": silhouette(1.0),
     "floor 1.25 × median shot": silhouette(1.25),
     "floor 1.5 × median shot": silhouette(1.5),
     "floor 2 × median shot": silhouette(2.0),
     "floor 1 ×, plateau 3 %": silhouette(1.0, within=0.03),
     "floor 1 ×, lone shot vs median a": silhouette(1.0, lone="median"),
+    "floor 0.75 ×, lone shot vs median a": silhouette(0.75, lone="median"),
+    "lone shot vs median a, no floor": silhouette(lone="median"),
     "true N, no floor": true_count(),
-    "true N, floor 1 × (shipped --scenes N)": true_count(1.0),
+    "true N, floor 0.5 × (shipped --scenes N)": true_count(0.5),
+    "true N, floor 1 ×": true_count(1.0),
 }
 
 
