@@ -219,6 +219,11 @@ def original_edit(rng: np.random.Generator, draw: Draw, part: int = 0, parts: in
     return runs[bounds[part]:bounds[part + 1]]
 
 
+def original_whole(rng: np.random.Generator, draw: Draw) -> list[list[ShotRef]]:
+    """test.mp4 as its editor cut it, whole: one film (212 s, 49 scenes)."""
+    return original_edit(rng, draw)
+
+
 CONSTRUCTIONS = {
     "few shots (2–4 per scene)": few_shots,
     "dozens of shots (10–16 per scene)": many_shots,
@@ -228,6 +233,7 @@ CONSTRUCTIONS = {
     # Added later, after the others (a film's seed holds its construction's position):
     "short runs (1–3 per scene)": short_runs,
     "test.mp4 as edited (runs of one setting)": original_edit,
+    "test.mp4 whole, as edited (one film)": original_whole,
 }
 
 
@@ -309,7 +315,7 @@ def make_films(workdir: Path, n_films: int) -> list[Film]:
     cache.mkdir(parents=True, exist_ok=True)
     films = []
     for c, (name, construct) in enumerate(CONSTRUCTIONS.items()):
-        for i in range(n_films):
+        for i in range(1 if construct is original_whole else n_films):
             rng = np.random.default_rng([25, c, i])
             scenes = (original_edit(rng, Draw(pool, rng), i, n_films)
                       if construct is original_edit else construct(rng, Draw(pool, rng)))

@@ -13,7 +13,7 @@ programme) and differs only in how N is picked or which scenes may exist:
 - plateau r: the smallest N within r × the peak (a parsimony rule: N's the curve cannot tell
   apart are settled for the fewest scenes);
 - gap: silhouette minus its mean over 10 shuffled shot orders (a null without sequence);
-- floor f: scenes must last f × the film's median shot (`count.typical_shot_s`);
+- floor f: scenes must last f × the film's median shot;
 - lone median: a scene of one shot scores (b − ā)/max(ā, b) with ā the median within-scene
   distance of the other shots, instead of the silhouette's usual 0;
 - true N: the count given, with and without the floor (the ceiling of any count rule).
@@ -89,7 +89,7 @@ def pick(values: dict[int, float], groups: dict[int, list[int]], within: float =
 def floor_mask(starts_s: list[float], end: float, factor: float) -> np.ndarray | None:
     if not factor:
         return None
-    return C.min_length_mask(starts_s, end, factor * C.typical_shot_s(starts_s, end))
+    return C.min_length_mask(starts_s, end, factor * float(np.median(np.diff([*starts_s, end]))))
 
 
 def silhouette(factor: float = 0.0, within: float = 0.0, lone: str = "zero") -> Rule:
@@ -118,11 +118,11 @@ def true_count(factor: float = 0.0) -> Rule:
 
 
 RULES: dict[str, Rule] = {
-    "silhouette, no floor (the first --scenes auto)": silhouette(),
+    "silhouette, no floor (shipped)": silhouette(),
     "plateau 3 %, no floor": silhouette(within=0.03),
     "plateau 5 %, no floor": silhouette(within=0.05),
     "gap: silhouette − shuffled, no floor": gap(),
-    "floor 0.5 × median shot (shipped)": silhouette(0.5),
+    "floor 0.5 × median shot": silhouette(0.5),
     "floor 0.75 × median shot": silhouette(0.75),
     "floor 1 × median shot": silhouette(1.0),
     "floor 1.25 × median shot": silhouette(1.25),
@@ -132,8 +132,8 @@ RULES: dict[str, Rule] = {
     "floor 1 ×, lone shot vs median a": silhouette(1.0, lone="median"),
     "floor 0.75 ×, lone shot vs median a": silhouette(0.75, lone="median"),
     "lone shot vs median a, no floor": silhouette(lone="median"),
-    "true N, no floor": true_count(),
-    "true N, floor 0.5 × (shipped --scenes N)": true_count(0.5),
+    "true N, no floor (shipped --scenes N)": true_count(),
+    "true N, floor 0.5 ×": true_count(0.5),
     "true N, floor 1 ×": true_count(1.0),
 }
 

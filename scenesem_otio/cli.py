@@ -293,7 +293,8 @@ def cut_summary(result: Any) -> str:
     count = result.scene_count
     decided = (f"{result.threshold:.3f} ({result.threshold_source})" if count is None else
                f"N = {count.n} chosen from the film (silhouette {count.curve.get(count.n, 0):.2f}, "
-               f"margin {count.margin:.2f} over the next N; scenes ≥ {count.min_scene_s:.2f} s)")
+               f"margin {count.margin:.2f} over the next N"
+               + (f"; scenes ≥ {count.min_scene_s:g} s)" if count.min_scene_s else ")"))
     info, film = result.info, result.film
     rtf = info.duration_s / max(result.wall_s, 1e-9)
     return _table({

@@ -20,10 +20,8 @@ from scenesem_otio.segment.count import (
     film_centred,
     groupings,
     min_length_mask,
-    scene_floor_s,
     segment_gains,
     sequential_silhouette,
-    typical_shot_s,
 )
 from scenesem_otio.segment.decide import optimal_grouping, segment
 
@@ -147,24 +145,16 @@ def test_cut_default_chooses_the_count_and_records_the_curve(
     assert count["chosen"] == len(starts) and "silhouette" in count["criterion"]
     assert f"N = {len(starts)} chosen from the film" in result.output
     assert max(count["curve"], key=lambda k: count["curve"][k]) == str(len(starts))
-    # N ≤ 9 shots / 1.5, and only N whose scenes can all last half a median shot (the floor).
-    assert {"2", "3", "4"} <= set(count["curve"]) <= {str(n) for n in range(2, 7)}
-    lengths = [c.source_range.duration.to_seconds() for c in timeline.find_clips()]
-    assert count["min_scene_s"] > 0 and min(lengths) >= count["min_scene_s"] - 1e-6
-    assert meta["min_scene_s"] == pytest.approx(count["min_scene_s"], abs=1e-3)
+    assert set(count["curve"]) == {str(n) for n in range(2, 7)}  # N ≤ 9 shots / 1.5
+    assert count["min_scene_s"] == 0 and meta["min_scene_s"] == 0  # none imposed
     assert set(scene_cuts) <= set(starts) and len(starts) <= 4
 
 
-def test_the_floor_is_half_the_median_shot() -> None:
-    assert typical_shot_s([0.0, 1.0, 3.0, 4.0], 10.0) == pytest.approx(1.5)  # 1, 2, 1, 6 s
-    assert scene_floor_s([0.0, 1.0, 3.0, 4.0], 10.0) == pytest.approx(0.75)
-    assert typical_shot_s([0.0], 2.5) == pytest.approx(2.5)
-
-
-def test_a_flash_is_not_a_scene_of_its_own_by_count() -> None:
+def test_min_scene_bounds_scenes_chosen_by_count() -> None:
     """Two scenes of five 2 s shots; in the first, an insert of two 0.4 s shots unlike
-    anything around them. Without a floor the insert is a scene (auto and N = 4 cut it out);
-    with the default floor (half the median shot, 1 s) it stays in its scene."""
+    anything around them. By default the insert is a scene (auto and N = 4 cut it out: the
+    count imposes no minimum); with --min-scene 1 it stays in its scene, for a known N too
+    (before, OSG for --scenes N ignored the minimum that the timeline reported)."""
     rng = np.random.default_rng(5)
     a, b, odd = rng.normal(size=(3, 24))
     v = np.stack([a] * 2 + [odd] * 2 + [a] * 3 + [b] * 5) + 0.15 * rng.normal(size=(12, 24))
@@ -172,14 +162,14 @@ def test_a_flash_is_not_a_scene_of_its_own_by_count() -> None:
     starts_s = np.concatenate([[0.0], np.cumsum(lengths[:-1])])
     fps = 10.0
     shots = shots_from_cuts([round(t * fps) for t in starts_s[1:]], round(sum(lengths) * fps))
-    free = SegmentOptions(n_scenes="auto", min_scene_s=0.0)
-    assert [s.first_shot for s in segment(shots, v, fps, free).scenes] == [0, 2, 4, 7]
-    done = segment(shots, v, fps, SegmentOptions(n_scenes="auto"))
+    free = segment(shots, v, fps, SegmentOptions(n_scenes="auto"))
+    assert [s.first_shot for s in free.scenes] == [0, 2, 4, 7] and free.min_scene_s == 0.0
+    done = segment(shots, v, fps, SegmentOptions(n_scenes="auto", min_scene_s=1.0))
     assert [s.first_shot for s in done.scenes] == [0, 7]
     assert done.min_scene_s == pytest.approx(1.0) and done.scene_count is not None
     assert done.scene_count.min_scene_s == pytest.approx(1.0)
-    four = SegmentOptions(n_scenes=4)  # N known: the floor holds for OSG too
-    bounded = segment(shots, v, fps, four).scenes
-    assert len(bounded) == 4 and min((s.end - s.start) / fps for s in bounded) >= 1.0
-    unbounded = segment(shots, v, fps, replace(four, min_scene_s=0.0)).scenes
+    four = SegmentOptions(n_scenes=4)
+    unbounded = segment(shots, v, fps, four).scenes
     assert [s.first_shot for s in unbounded] == [0, 2, 4, 7]
+    bounded = segment(shots, v, fps, replace(four, min_scene_s=1.0)).scenes
+    assert len(bounded) == 4 and min((s.end - s.start) / fps for s in bounded) >= 1.0

@@ -16,8 +16,10 @@ shots), a BIC, the gap statistic against shuffled shot orders, Calinski–Haraba
 two-component mixture of the boundary scores and runs of clustered shots: each of those lost
 badly on at least one construction (every penalty c ∈ 1…6 did); the silhouette, which has no
 constant to tune, stayed closest to the true-count decoding across all five
-(docs/real_footage.md). Scenes last at least half the film's median shot (`scene_floor_s`)
-unless the caller sets a minimum: a flash of a few frames is not a scene of its own.
+(docs/real_footage.md). No minimum scene is imposed unless the caller sets one: floors
+derived from the film's shot lengths helped re-edits whose scenes have two shots or more and
+cost the intercut original film its one-shot scenes (measured in
+benchmarks/scene_count_candidates.py).
 
 Embeddings are centred on the film's mean shot (then made unit again) before grouping: what
 all shots of a film share says nothing about where its scenes change, and removing it raised
@@ -42,8 +44,6 @@ MIN_SHOTS_PER_SCENE = 1.5
 # ... and the search stops past twice the best N so far (+ 10): on the real constructions the
 # curve falls away after its peak; on a 1000-shot film this halves the programme.
 STOP_AFTER_PEAK, STOP_SLACK = 2, 10
-# Scenes chosen by count last at least this share of the film's median shot (`scene_floor_s`).
-FLOOR_SHARE = 0.5
 
 
 @dataclass
@@ -152,26 +152,6 @@ def sequential_silhouette(v: np.ndarray, starts: Sequence[int],
     return float(values.sum() / n)
 
 
-def typical_shot_s(shot_starts_s: Sequence[float], duration_s: float) -> float:
-    """The film's median shot length."""
-    edges = np.append(np.asarray(shot_starts_s, dtype=np.float64), float(duration_s))
-    lengths = np.diff(edges)
-    return float(np.median(lengths)) if len(lengths) else 0.0
-
-
-def scene_floor_s(shot_starts_s: Sequence[float], duration_s: float) -> float:
-    """The shortest scene a grouping into N scenes allows when nobody set `--min-scene`:
-    FLOOR_SHARE of the film's median shot.
-
-    A scene much shorter than the film's typical shot is a flash (a few frames of an insert
-    or a cutaway) that belongs to a scene around it; without a floor such shots became scenes
-    whenever they looked unlike their neighbours and the count overshot. A whole median shot
-    as the floor helped more where scenes have two shots or more, but forbade the one-shot
-    scenes of intercut footage (test.mp4 as edited: half of its 49 scenes are one shot) and
-    lost 0.04–0.07 F1 there; half of it never lost against no floor on any of the eight
-    measured constructions and gained up to 0.03 (docs/real_footage.md).
-    """
-    return FLOOR_SHARE * typical_shot_s(shot_starts_s, duration_s)
 
 
 def min_length_mask(shot_starts_s: Sequence[float], duration_s: float, min_scene_s: float

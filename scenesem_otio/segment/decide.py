@@ -26,7 +26,6 @@ from scenesem_otio.segment.count import (
     choose_scene_count,
     film_centred,
     min_length_mask,
-    scene_floor_s,
     segment_gains,
 )
 
@@ -205,9 +204,9 @@ def segment(shots: Sequence[Shot], shot_emb: np.ndarray, fps: float,
     Exactly N scenes come from optimal sequential grouping of the film-centred embeddings, or
     with a boundary model from the N − 1 cuts of highest summed log-odds (measured better:
     issue 15). `n_scenes="auto"` chooses N from the film (`count.choose_scene_count`).
-    Without `min_scene_s`, scenes chosen by count (auto, or N grouped without a boundary
-    model) last at least half the film's median shot (`count.scene_floor_s`); θ decoding and a
-    boundary model's N keep the fixed default.
+    Scenes chosen by count (auto, or N grouped without a boundary model) are as short as the
+    grouping likes unless `min_scene_s` is set; θ decoding and a boundary model's N fall back
+    to the fixed default minimum.
     """
     learned = scores is not None
     scores = boundary_scores(shot_emb, options.window) if scores is None else scores
@@ -217,7 +216,7 @@ def segment(shots: Sequence[Shot], shot_emb: np.ndarray, fps: float,
     by_count = options.n_scenes == AUTO or (options.n_scenes is not None and not learned)
     min_scene = options.min_scene_s
     if min_scene is None:
-        min_scene = scene_floor_s(starts_s, duration) if by_count else DEFAULT_MIN_SCENE_S
+        min_scene = 0.0 if by_count else DEFAULT_MIN_SCENE_S
     count = None
     if options.n_scenes == AUTO:
         count = choose_scene_count(shot_emb, starts_s, duration, min_scene)
