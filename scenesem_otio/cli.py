@@ -210,7 +210,8 @@ def baseline(video: Path, output: Path, detector: str, detector_threshold: float
                    "from the film [default: a calibrated checkpoint's θ, else auto].")
 @click.option("--min-scene", "min_scene_s", type=click.FloatRange(min=0), default=None,
               help="Minimum scene length in seconds [default: the checkpoint's; without one "
-                   f"{DEFAULT_MIN_SCENE_S:g} with --threshold, none with --scenes auto].")
+                   f"{DEFAULT_MIN_SCENE_S:g} with --threshold; none with --scenes auto, or N "
+                   "without a boundary model].")
 @click.option("--threshold", "threshold", type=click.FloatRange(0, 1), default=None,
               help="Boundary score θ [default: checkpoint calibration; without one, "
                    "--scenes auto decides instead].")
