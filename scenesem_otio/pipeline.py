@@ -139,7 +139,7 @@ def decide(film: FilmEmbedding, segment: SegmentOptions, embedder: SceneEmbedder
         seg = replace(seg, n_scenes=AUTO)
         threshold_source = "not used: N chosen from the film (--scenes auto)"
     if auto or (seg.n_scenes is not None and scores is None):
-        # Scenes by count: the user's minimum scene, else the film's own (segment stage).
+        # Scenes by count: the user's minimum scene or none, not the θ rule's default.
         seg = replace(seg, min_scene_s=segment.min_scene_s)
     done = run_segment(film.shots, film.shot_embeddings, float(film.info.fps), seg, scores)
     seg = replace(seg, threshold=done.threshold, min_scene_s=done.min_scene_s)

@@ -152,8 +152,6 @@ def sequential_silhouette(v: np.ndarray, starts: Sequence[int],
     return float(values.sum() / n)
 
 
-
-
 def min_length_mask(shot_starts_s: Sequence[float], duration_s: float, min_scene_s: float
                     ) -> np.ndarray:
     """allowed[i, j]: a scene of shots i..j−1 lasts at least `min_scene_s` seconds."""
