@@ -9,7 +9,8 @@ same --workdir and --films: it builds and embeds them) and decodes every film on
 Every rule groups the film-centred shot embeddings optimally for each N (one dynamic
 programme) and differs only in how N is picked or which scenes may exist:
 
-- silhouette: the N where the sequential silhouette peaks (`count.sequential_silhouette`);
+- silhouette: the N where the sequential silhouette peaks (the shipped row calls
+  `count.choose_scene_count` itself);
 - plateau r: the smallest N within r × the peak (a parsimony rule: N's the curve cannot tell
   apart are settled for the fewest scenes);
 - gap: silhouette minus its mean over 10 shuffled shot orders (a null without sequence);
@@ -36,6 +37,7 @@ import real_footage as rf
 
 from scenesem_otio.segment import count as C
 
+# (shot embeddings as `cut` stores them, shot starts in s, film end in s, true N) -> scene starts
 Rule = Callable[[np.ndarray, list[float], float, int], list[int]]
 
 
@@ -92,14 +94,21 @@ def floor_mask(starts_s: list[float], end: float, factor: float) -> np.ndarray |
     return C.min_length_mask(starts_s, end, factor * float(np.median(np.diff([*starts_s, end]))))
 
 
+def shipped(emb: np.ndarray, starts_s: list[float], end: float, n_true: int) -> list[int]:
+    """`--scenes auto` itself, not a copy of it."""
+    return C.choose_scene_count(emb, starts_s, end).starts
+
+
 def silhouette(factor: float = 0.0, within: float = 0.0, lone: str = "zero") -> Rule:
-    def rule(v: np.ndarray, starts_s: list[float], end: float, n_true: int) -> list[int]:
+    def rule(emb: np.ndarray, starts_s: list[float], end: float, n_true: int) -> list[int]:
+        v = C.film_centred(emb)
         return pick(*curve(v, floor_mask(starts_s, end, factor), lone), within)
     return rule
 
 
 def gap(reps: int = 10) -> Rule:
-    def rule(v: np.ndarray, starts_s: list[float], end: float, n_true: int) -> list[int]:
+    def rule(emb: np.ndarray, starts_s: list[float], end: float, n_true: int) -> list[int]:
+        v = C.film_centred(emb)
         values, groups = curve(v, None)
         rng = np.random.default_rng(0)
         nulls = [curve(v[rng.permutation(len(v))], None)[0] for _ in range(reps)]
@@ -110,15 +119,16 @@ def gap(reps: int = 10) -> Rule:
 
 
 def true_count(factor: float = 0.0) -> Rule:
-    def rule(v: np.ndarray, starts_s: list[float], end: float, n_true: int) -> list[int]:
+    def rule(emb: np.ndarray, starts_s: list[float], end: float, n_true: int) -> list[int]:
         from scenesem_otio.segment.decide import optimal_grouping
 
-        return optimal_grouping(v, min(n_true, len(v)), floor_mask(starts_s, end, factor))
+        return optimal_grouping(C.film_centred(emb), min(n_true, len(emb)),
+                                floor_mask(starts_s, end, factor))
     return rule
 
 
 RULES: dict[str, Rule] = {
-    "silhouette, no floor (shipped)": silhouette(),
+    "silhouette, no floor (shipped)": shipped,
     "plateau 3 %, no floor": silhouette(within=0.03),
     "plateau 5 %, no floor": silhouette(within=0.05),
     "gap: silhouette − shuffled, no floor": gap(),
@@ -148,10 +158,9 @@ def evaluate(films: list[rf.Film]) -> dict[str, dict[str, dict[str, Any]]]:
         end = e.shots[-1].end / fr
         starts_s = [s.start / fr for s in e.shots]
         truth = Segmentation([s / fr for s in film.scene_starts], e.info.n_frames / fr)
-        v = C.film_centred(e.shot_embeddings)
         rows = per.setdefault(film.construction, {})
         for name, rule in RULES.items():
-            starts = rule(v, starts_s, end, len(film.scene_starts))
+            starts = rule(e.shot_embeddings, starts_s, end, len(film.scene_starts))
             pred = Segmentation(sorted({0.0, *(starts_s[k] for k in starts)}), truth.end)
             rows.setdefault(name, []).append(score(pred, truth))
     return {c: {name: overall(r) for name, r in rows.items()} for c, rows in per.items()}
