@@ -593,14 +593,27 @@ def test_several_audio_streams(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- 8. non-standard rates (issue 24)
 
 
+def test_conform_rate_is_a_whole_multiple_where_one_exists() -> None:
+    """Each media frame holds the same number of timeline frames where a standard rate allows
+    (hand-picked: 12.5 fps holds 2 frames of 25, 8 fps 3 of 24); else the nearest rate."""
+    from scenesem_otio.adapters.conform import nearest_standard_rate
+
+    cases = {Fraction(25, 2): Fraction(25), Fraction(15): Fraction(30), Fraction(8): Fraction(24),
+             Fraction(10): Fraction(30), Fraction(15000, 1001): Fraction(30000, 1001),
+             Fraction(12500, 749): Fraction(24000, 1001), Fraction(120): Fraction(60),
+             Fraction(26): Fraction(25), Fraction(24): Fraction(24)}
+    assert {fps: nearest_standard_rate(fps) for fps in cases} == cases
+
+
 @pytest.mark.parametrize("fps", [Fraction(25, 2), Fraction(15), Fraction(12500, 749),
                                  Fraction(120)], ids=["12.5", "15", "16.69", "120"])
 def test_non_standard_rate_conformed_in_every_format(tmp_path: Path, fps: Fraction,
                                                      caplog: pytest.LogCaptureFixture) -> None:
-    """A constant non-standard rate is conformed to the nearest standard one by time (one
-    warning, the timeline's metadata says so); every format is written and reads back the
-    media's own cut frames (within half a timeline frame where the media is denser); every
-    cut lands within half a timeline frame of its time."""
+    """A constant non-standard rate is conformed by time to the lowest standard rate that is a
+    whole multiple of it, else the nearest (one warning, the timeline's metadata says so);
+    every format is written and reads back the media's own cut frames (within half a timeline
+    frame where the media is denser); every cut lands within half a timeline frame of its
+    time."""
     from scenesem_otio.adapters.conform import STANDARD_RATES
 
     n = 900
@@ -611,6 +624,8 @@ def test_non_standard_rate_conformed_in_every_format(tmp_path: Path, fps: Fracti
     assert len([r for r in caplog.records if "conformed" in r.getMessage()]) == 1
     meta = timeline.metadata["scenesem"]
     rate = Fraction(meta["fps"])
+    assert rate == {Fraction(25, 2): 25, 15: 30, Fraction(12500, 749): Fraction(24000, 1001),
+                    120: 60}[fps]
     assert rate in STANDARD_RATES and meta["conformed"]["media_fps"] == \
         f"{fps.numerator}/{fps.denominator}"
     base = timecode_to_frames(info.start_timecode, rate)[0]  # 01:00:00:00 at the new rate

@@ -1,7 +1,7 @@
 """Timeline stage: media at a variable or non-standard rate, conformed to a standard timeline rate.
 
 NLEs cannot hold a timeline at a phone's average rate (12500/749 fps) or let its frames drift in
-time: on import they conform the media to the nearest standard rate by timestamps, and so do we.
+time: on import they conform the media to a standard rate by timestamps, and so do we.
 Media frame n (the n-th decoded frame) is placed on timeline frame round(t_n * rate), where t_n
 is its presentation time from the first frame: the rule of ffmpeg's `fps` filter (round to
 nearest), so the cut lands on the frame an NLE shows for that time, within half a frame. Media
@@ -29,8 +29,19 @@ STANDARD_RATES = (Fraction(24000, 1001), Fraction(24), Fraction(25), Fraction(30
 
 
 def nearest_standard_rate(fps: Fraction) -> Fraction:
-    """The standard rate closest to `fps` (ties go to the lower, NTSC one)."""
+    """The standard rate a film at `fps` is conformed to: the lowest that is a whole multiple
+    of `fps` (12.5 -> 25, 15 -> 30, 15000/1001 -> 30000/1001), so that every media frame holds
+    the same number of timeline frames and no frame judders; otherwise the closest (ties go to
+    the lower, NTSC one)."""
+    multiples = [r for r in STANDARD_RATES if r >= fps and _whole(r / fps)]
+    if multiples:
+        return min(multiples)
     return min(STANDARD_RATES, key=lambda r: (abs(r - fps), r))
+
+
+def _whole(ratio: Fraction) -> bool:
+    """`ratio` is an integer up to a millionth (rates probed as floats are not exact)."""
+    return abs(ratio - round(ratio)) < Fraction(1, 10**6) * ratio
 
 
 def is_standard_rate(fps: Fraction | float) -> bool:

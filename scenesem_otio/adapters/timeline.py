@@ -3,7 +3,7 @@
 The only place RationalTime is made from our frame indices. OTIO stores rates as floats, so
 every value is an integer frame count at `float(fps)` and is read back with rounding: frame
 numbers survive exactly at 24000/1001 however long the film. Media at a variable or
-non-standard rate are conformed to the nearest standard rate by timestamps (`conform.py`).
+non-standard rate are conformed to a standard rate by timestamps (`conform.py`).
 
 The film's sound: one audio track per audio stream (`Sound`, `Sound 2`...) under the video
 track, holding a clip for every picture clip with the same name, range and media: an NLE links
