@@ -92,13 +92,15 @@ def iter_groupings(gain: np.ndarray) -> Iterator[list[int] | None]:
     per N: the first shot of each of N scenes, or None where N scenes cannot fit."""
     n = len(gain) - 1
     idx = np.arange(n + 1)
+    to_end = np.ascontiguousarray(gain.T)  # row j: the gain of every scene ending before j
+    cand = np.empty_like(to_end)
     best = np.full(n + 1, -np.inf)
     best[0] = 0.0
     backs = []
     for _ in range(n):
-        cand = best[:, None] + gain
-        back = np.argmax(cand, axis=0)
-        best = cand[back, idx]
+        np.add(to_end, best[None, :], out=cand)  # cand[j, i]: best up to i, then scene i..j-1
+        back = np.argmax(cand, axis=1)  # along rows: contiguous, several times faster
+        best = cand[idx, back]
         backs.append(back)
         if not np.isfinite(best[n]):
             yield None
