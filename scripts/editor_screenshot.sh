@@ -32,7 +32,10 @@ cleanup() {
 trap cleanup EXIT
 export DISPLAY=$display HOME=$home XDG_CONFIG_HOME=$home/.config XDG_DATA_HOME=$home/.local/share
 export XDG_CACHE_HOME=$home/.cache XDG_RUNTIME_DIR=$home/run QT_QPA_PLATFORM=xcb
-mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
+# Kdenlive's start-up lock (kdenlivelock) lives in TMPDIR; one left by an editor this script
+# killed would greet the next run with "Kdenlive crashed on last startup".
+export TMPDIR=$home/tmp
+mkdir -p "$XDG_RUNTIME_DIR" "$TMPDIR" && chmod 700 "$XDG_RUNTIME_DIR"
 sleep 2
 if [ "$editor" = kdenlive ]; then
     dbus-run-session -- kdenlive -qwindowgeometry 1600x900+0+0 "$project" \

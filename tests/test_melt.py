@@ -152,6 +152,7 @@ def test_kdenlive_project_as_kdenlive_reads_it(stamped: dict, tmp_path: Path,
     media = props(bins[0])
     assert media["kdenlive:clipname"] == Path(info.path).name
     assert media["resource"] == info.path
+    assert media["mlt_service"] == "avformat"  # opened on load: Kdenlive sees its streams
     entries = [e for e in root.iter("entry") if e.find("property") is not None]
     assert [(int(e.get("in")), int(e.get("out"))) for e in entries] == \
         [(s.start, s.end - 1) for s in scenes]  # from the first frame, not 01:00:00:00
@@ -269,6 +270,28 @@ def test_kdenlive_groups_each_scene_with_its_sound(noisy: tuple, tmp_path: Path)
     back = read_timeline(tmp_path / "cut.kdenlive")
     assert [c.source_range for c in back.audio_tracks()[0]] == \
         [c.source_range for c in back.video_tracks()[0]]
+
+
+@needs_melt
+def test_kdenlive_bin_clip_loads_with_its_sound_streams(noisy: tuple, tmp_path: Path) -> None:
+    """The bin clip's service is one MLT opens on load, so the producer Kdenlive gets carries
+    `meta.media.*` and an `audio_index` naming the audio stream: Kdenlive 22.12 counts a clip's
+    sound channels from those alone and runs no waveform job for a clip with none (under
+    `avformat-novalidate` MLT gives neither: audio_index 0, the picture stream)."""
+    info, scenes, _ = noisy
+    write_timeline(edit(info, scenes, "natural"), tmp_path / "cut.kdenlive")
+    root = parse(tmp_path / "cut.kdenlive")
+    (bin_clip,) = [el for el in root if el.tag == "producer" and "kdenlive:id" in props(el)]
+    service, resource = props(bin_clip)["mlt_service"], props(bin_clip)["resource"]
+    loaded = tmp_path / "loaded.xml"  # the producer as MLT builds it from the document
+    proc = subprocess.run(["melt", f"{service}:{resource}", "-consumer", f"xml:{loaded}"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (producer,) = parse(loaded).iter("producer")
+    facts = props(producer)
+    audio = facts["audio_index"]
+    assert facts.get(f"meta.media.{audio}.stream.type") == "audio", facts
+    assert facts.get(f"meta.media.{audio}.codec.channels") == "2"
 
 
 def test_shotcut_clips_show_their_scene_names(noisy: tuple, tmp_path: Path) -> None:

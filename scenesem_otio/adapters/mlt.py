@@ -215,14 +215,16 @@ def _profile(root: ET.Element, plan: _Plan) -> None:
 
 
 def _media_service(root: ET.Element, tag: str, m: _Media, extra: dict[str, Any],
-                   channels: int = 0, key: str | None = None) -> ET.Element:
+                   channels: int = 0, key: str | None = None,
+                   service: str = "avformat-novalidate") -> ET.Element:
     """The media file as an avformat producer: a `chain` for Shotcut (as it writes), a
-    `producer` for Kdenlive (22.12 badges clips of a chain with "R", time remapped)."""
+    `producer` for Kdenlive (22.12 badges clips of a chain with "R", time remapped).
+    `avformat-novalidate` opens the file only at the first frame; `avformat` opens it on load."""
     el = ET.SubElement(root, tag, {"id": key or m.key, "in": "0", "out": str(m.length - 1)})
     _prop(el, "length", m.length)
     _prop(el, "eof", "pause")
     _prop(el, "resource", m.path)
-    _prop(el, "mlt_service", "avformat-novalidate")
+    _prop(el, "mlt_service", service)
     _prop(el, "seekable", 1)
     # The media's start timecode, which MLT ignores: our reader puts it back on the clips.
     _prop(el, "scenesem:start_frame", m.start)
@@ -300,14 +302,21 @@ def kdenlive_xml(timeline: otio.schema.Timeline) -> str:
 
 
 def _kdenlive_bin_clips(root: ET.Element, plan: _Plan) -> None:
-    """One producer per media file: Kdenlive shows a scene's name only as a bin clip marker."""
+    """One producer per media file: Kdenlive shows a scene's name only as a bin clip marker.
+
+    The service is `avformat`, which opens the file as the document loads: the producer then
+    carries the file's `meta.media.*` stream facts and an `audio_index` naming its first audio
+    stream. Kdenlive 22.12 takes a bin clip's sound channels from exactly those; under
+    `avformat-novalidate` (the file unopened, `audio_index` 0: the picture) it counts none,
+    its audio-levels job has nothing to do and the A1 clips show no waveform."""
     for m in plan.media:
         markers = [{"pos": pos, "comment": name, "type": 1}
                    for pos, name in sorted(m.clip_markers.items())]
         _media_service(root, "producer", m, {
             "kdenlive:clipname": _name(m.path), "kdenlive:folderid": -1,
             "kdenlive:id": m.kdenlive_id,
-            "kdenlive:markers": json.dumps(markers, ensure_ascii=False)}, plan.channels)
+            "kdenlive:markers": json.dumps(markers, ensure_ascii=False)}, plan.channels,
+            service="avformat")
 
 
 def _kdenlive_bin(root: ET.Element, plan: _Plan) -> None:
