@@ -150,6 +150,39 @@ def test_convert_json_round_trip_keeps_scenes_markers_and_media(
         {sound_film.absolute().as_uri()}
 
 
+def _table_to_otio(rows: list[dict], tmp_path: Path) -> otio.schema.Timeline:
+    """`scenesem convert` of a table with these rows, read back."""
+    table, back = tmp_path / "table.json", tmp_path / "back.otio"
+    table.write_text(json.dumps({"format": "scenesem-scenes", "version": 1, "name": "t",
+                                 "metadata": {"fps": "25/1"}, "clips": rows}))
+    run_ok(["convert", str(table), "-o", str(back)])
+    return read_timeline(back)
+
+
+def test_convert_reads_audio_rows_as_sound_tracks(sound_film: Path, tmp_path: Path) -> None:
+    """The add-on's table: sound rows on their own tracks, each with its audio format, placed
+    apart from the picture; the same table without them reads as before (no sound)."""
+    url = sound_film.absolute().as_uri()
+    row = {"name": "Scene 001", "start_frame": 0, "end_frame": 90, "track": 0, "kind": "Video",
+           "media": url, "timeline_frame": 0, "media_frames": 264, "media_start_frame": 0,
+           "marker": {"name": "S001", "color": "GREEN"}}
+    sound = {**row, "kind": "Audio", "start_frame": 12, "track": 1, "timeline_frame": 12,
+             "audio_channels": 1, "sample_rate": 48000, "marker": None}
+    music = {**sound, "start_frame": 7, "end_frame": 50, "track": 2, "timeline_frame": 100,
+             "audio_channels": 2, "sample_rate": 44100}
+    picture_only = _table_to_otio([row], tmp_path)
+    assert [t.name for t in picture_only.tracks] == ["Scenes"]
+    timeline = _table_to_otio([row, sound, music], tmp_path)
+    assert _placed(timeline.video_tracks()[0]) == _placed(picture_only.video_tracks()[0])
+    sounds = timeline.audio_tracks()
+    assert [t.name for t in sounds] == ["Sound", "Sound 2"]
+    assert [dict(t.metadata["scenesem"]) for t in sounds] == \
+        [{"channels": 1, "sample_rate": 48000}, {"channels": 2, "sample_rate": 44100}]
+    assert _placed(sounds[0]) == [(12, 12, 78, url)]
+    assert _placed(sounds[1]) == [(100, 7, 43, url)]
+    assert not [m for t in sounds for c in t.find_clips() for m in c.markers]
+
+
 # ---------------------------------------------------------------- in Blender
 
 CUT = """
@@ -161,6 +194,8 @@ RESULT["strips"] = strips_state()
 RESULT["markers"] = markers_state()
 RESULT["report"] = SCENE.scenesem.last_report
 RESULT["export"] = attempt(bpy.ops.sequencer.scenesem_export, filepath={export!r})
+RESULT["exports"] = {{path: attempt(bpy.ops.sequencer.scenesem_export, filepath=path)
+                     for path in {exports!r}}}
 # A VSE render of each scene's first and last frame (Standard view: no Filmic tone curve).
 SCENE.render.resolution_x, SCENE.render.resolution_y = {width}, {height}
 SCENE.render.resolution_percentage = 100
@@ -187,9 +222,11 @@ def cut_session(sound_film: Path, tiny_videomae_dir: Path, addon_zip: Path,
     run_ok(["cut", str(sound_film), "-o", str(cli), "--model", str(tiny_videomae_dir),
             "--min-scene", "0", "--no-progress"])
     export = tmp / "from blender.otio"
+    exports = [str(export.with_suffix(s)) for s in (".kdenlive", ".xml", ".edl")]
     info = probe(sound_film)
     result = blender(CUT.format(film=str(sound_film), fps=FPS24, model=str(tiny_videomae_dir),
-                                export=str(export), renders=str(tmp / "renders"),
+                                export=str(export), exports=exports,
+                                renders=str(tmp / "renders"),
                                 width=info.width, height=info.height),
                      addon_zip, tmp / "session")
     return {**result, "cli": read_timeline(cli), "export_path": export, "info": info}
@@ -241,6 +278,43 @@ def test_export_writes_the_clis_scenes(cut_session: dict) -> None:
         [m.name for c in cut_session["cli"].find_clips() for m in c.markers]
     urls = {c.media_reference.target_url for c in exported.find_clips()}
     assert urls == {Path(info.path).as_uri()}
+
+
+def _placed(track: otio.schema.Track) -> list[tuple]:
+    """Each clip of `track`: (record frame, first source frame, frames, media URL)."""
+    return [(c.range_in_parent().start_time.to_frames(), c.source_range.start_time.to_frames(),
+             c.source_range.duration.to_frames(), c.media_reference.target_url)
+            for c in track.find_clips()]
+
+
+@needs_blender
+def test_export_carries_the_sound_under_each_scene(cut_session: dict) -> None:
+    """The cut film's sound strips come back as a `Sound` track: each scene's sound on its
+    picture's frames, from the same file, in the file's audio format."""
+    exported = read_timeline(cut_session["export_path"])
+    stream = cut_session["info"].audio[0]
+    picture, sounds = exported.video_tracks()[0], exported.audio_tracks()
+    assert [t.name for t in sounds] == ["Sound"]
+    assert dict(sounds[0].metadata["scenesem"]) == \
+        {"channels": stream.channels, "sample_rate": stream.sample_rate}
+    assert len(_placed(picture)) >= 2
+    assert _placed(sounds[0]) == _placed(picture)
+    assert not [m for c in sounds[0].find_clips() for m in c.markers]  # markers: picture only
+
+
+@needs_blender
+@pytest.mark.parametrize("suffix", [".kdenlive", ".xml", ".edl"])
+def test_export_to_editors_keeps_the_sound(cut_session: dict, suffix: str) -> None:
+    path = cut_session["export_path"].with_suffix(suffix)
+    assert cut_session["exports"][str(path)] == ""
+    exported = read_timeline(path, rate=cut_session["info"].fps)
+    picture = list(cut_session["cli"].video_tracks()[0].find_clips())
+    assert exported.audio_tracks(), suffix
+    for track in exported.audio_tracks():
+        assert [(c.source_range.start_time.to_frames(), c.source_range.duration.to_frames())
+                for c in track.find_clips()] == \
+            [(c.source_range.start_time.to_frames(), c.source_range.duration.to_frames())
+             for c in picture]
 
 
 @needs_blender
@@ -326,6 +400,84 @@ def test_23976_film_with_timecode_round_trips_through_blender(addon_zip: Path,
         [86400 + s.start for s in scenes]  # 01:00:00:00 at 24 fps nominal
     assert [m.name for c in exported.find_clips() for m in c.markers] == \
         ["S001", "S002 Δ0.60", "S003 Δ0.60", "S004 Δ0.60"]
+
+
+SOUND_EDIT = """
+add_film({film!r})
+sound = EDITOR.sequences_all["film sound"]
+sound.frame_final_start = 13  # the sound starts 12 frames after its picture (a J/L cut)
+later = sound.split(frame=40, split_method="SOFT")
+later.frame_start += 30  # the rest slid 30 frames later: media frame 39 plays at 70
+music = EDITOR.sequences.new_sound("music", {music!r}, channel=3, frame_start=300)
+music.frame_final_start = 307  # music from another file, from its 8th frame (7) at 307
+SCENE.frame_start, SCENE.frame_end = 1, music.frame_final_end - 1
+RESULT["strips"] = strips_state()
+RESULT["export"] = attempt(bpy.ops.sequencer.scenesem_export, filepath={export!r})
+RESULT["mixdown"] = sorted(bpy.ops.sound.mixdown(filepath={mix!r}, container="WAV",
+                                                 codec="PCM", format="S16"))
+"""
+
+
+@pytest.fixture(scope="module")
+def noise_film(scene_film: tuple[Path, list[int], list[int]],
+               tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The scene film with stereo white noise as PCM, and a mono noise file as music: noise
+    has no period, so where Blender plays it shows to the sample."""
+    folder = tmp_path_factory.mktemp("noise_film")
+    film, music = folder / "noise film.mov", folder / "music.wav"
+    noise = "anoisesrc=seed={}:sample_rate=48000:amplitude=0.5"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(scene_film[0]), "-f", "lavfi",
+                    "-i", noise.format(3), "-ac", "2", "-shortest", "-c:v", "copy", "-c:a",
+                    "pcm_s16le", str(film)], check=True)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", noise.format(9), "-t",
+                    "4", str(music)], check=True)
+    return film, music
+
+
+def _pcm(path: str | Path) -> np.ndarray:
+    """The file's sound as mono float samples at 48 kHz."""
+    raw = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-ac", "1", "-ar", "48000",
+                          "-f", "f32le", "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.float32)
+
+
+def _lag(mix: np.ndarray, media: np.ndarray, at: int, first: int, per_frame: int) -> int:
+    """Samples by which the mix at record frame `at` is off media frame `first` (searched
+    within a frame either way): 0 when the clip's numbers are what Blender plays."""
+    seg = mix[(at + 2) * per_frame:(at + 12) * per_frame]
+    lo = (first + 1) * per_frame
+    window = media[lo:lo + len(seg) + 2 * per_frame]
+    scores = np.correlate(window, seg, mode="valid")
+    return int(np.argmax(scores)) - per_frame
+
+
+@needs_blender
+def test_export_writes_sound_edited_apart_from_its_picture(
+        noise_film: tuple[Path, Path], addon_zip: Path, tmp_path: Path) -> None:
+    """A sound strip trimmed 12 frames after its movie and split and slid, and music from
+    another file: each exports with its own range, place, file and audio format, and those
+    numbers are where Blender's own mixdown plays them, to the sample."""
+    film, music = noise_film
+    export, mix = tmp_path / "edited.otio", tmp_path / "mix.wav"
+    got = blender(SOUND_EDIT.format(film=str(film), music=str(music), export=str(export),
+                                    mix=str(mix)), addon_zip, tmp_path / "session")
+    assert got["export"] == "" and got["mixdown"] == ["FINISHED"]
+    length = {s["name"]: s["end"] - s["start"] for s in got["strips"]}
+    exported = read_timeline(export)
+    sounds = exported.audio_tracks()
+    assert [t.name for t in sounds] == ["Sound", "Sound 2"]
+    assert [dict(t.metadata["scenesem"]) for t in sounds] == \
+        [{"channels": 2, "sample_rate": 48000}, {"channels": 1, "sample_rate": 48000}]
+    film_url, music_url = film.absolute().as_uri(), music.absolute().as_uri()
+    assert _placed(exported.video_tracks()[0]) == [(0, 0, length["film"], film_url)]
+    assert _placed(sounds[0]) == [(12, 12, 27, film_url),  # frame 1 is record frame 0
+                                  (69, 39, length["film sound.001"], film_url)]
+    assert _placed(sounds[1]) == [(306, 7, 93, music_url)]
+    per_frame = 48000 // 25
+    mixed, media = _pcm(mix), {film_url: _pcm(film), music_url: _pcm(music)}
+    for track in sounds:
+        for at, first, _, url in _placed(track):
+            assert abs(_lag(mixed, media[url], at, first, per_frame)) <= 1, (at, first, url)
 
 
 def _otio(info: object, scenes: list[Scene], tmp_path: Path) -> Path:

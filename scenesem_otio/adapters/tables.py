@@ -3,7 +3,8 @@
 Reads our own tables back, and any CSV of scene starts (`start_frame`, `start_s` or
 `start_tc`), so `scenesem eval` can compare against a spreadsheet. The sound: the CSV's
 `audio_channels` column (channels cut with each clip, 0 for a silent film), the JSON's
-`metadata.audio` streams; both read back as audio tracks like the other formats'.
+`metadata.audio` streams or its rows of kind "Audio" (sound clips placed on their own, as the
+Blender add-on exports them); all read back as audio tracks like the other formats'.
 """
 
 from __future__ import annotations
@@ -156,7 +157,9 @@ def read_json(path: Path) -> otio.schema.Timeline:
     """Our JSON back to a timeline: each track's clips at their `timeline_frame` (gaps between),
     on their `media` when named, with their marker. Frames count from the clip's
     `media_start_frame` when given (`media_in_frame` then is the clip's first frame), else from
-    the film's start timecode (`metadata.start_timecode`)."""
+    the film's start timecode (`metadata.start_timecode`). Sound: rows of kind "Audio" on their
+    own tracks (the Blender add-on's export, sound edited apart from its picture), else a copy
+    of the picture per `metadata.audio` stream (the CLI's tables)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or data.get("format") != "scenesem-scenes":
         raise TimelineError(f"{path}: not a scenesem scenes JSON (format key missing)")
@@ -181,13 +184,7 @@ def read_json(path: Path) -> otio.schema.Timeline:
             first = int(row["media_start_frame"])
             if row.get("media_in_frame") is not None:
                 s, e = int(row["media_in_frame"]), int(row["media_in_frame"]) + e - s
-        number = int(row.get("track", 0))
-        if number not in tracks:
-            kind = str(row.get("kind", otio.schema.TrackKind.Video))
-            tracks[number] = otio.schema.Track(
-                name="Scenes" if not tracks and kind == otio.schema.TrackKind.Video else "",
-                kind=kind)
-        track = tracks[number]
+        track = _track(tracks, row)
         at = row.get("timeline_frame")
         if at is not None and int(at) > track.duration().to_frames():
             track.append(otio.schema.Gap(duration=RationalTime(
@@ -207,9 +204,29 @@ def read_json(path: Path) -> otio.schema.Timeline:
         track.append(item)
     for number in sorted(tracks):
         timeline.tracks.append(tracks[number])
-    if isinstance(meta.get("audio"), list):
+    sounds = list(timeline.audio_tracks())
+    for k, track in enumerate(sounds):  # the sound as its own rows (the Blender add-on's)
+        track.name = "Sound" if k == 0 else f"Sound {k + 1}"
+    if not sounds and isinstance(meta.get("audio"), list):  # the CLI's: the film's streams
         _add_sound(timeline, [a for a in meta["audio"] if isinstance(a, dict)])
     return timeline
+
+
+def _track(tracks: dict[int, otio.schema.Track], row: dict) -> otio.schema.Track:
+    """The row's track, made on its first row: the first, a video track, is `Scenes`; an
+    audio track takes its sound's channels and sample rate from there (`sound_facts`)."""
+    number = int(row.get("track", 0))
+    if number not in tracks:
+        kind = str(row.get("kind", otio.schema.TrackKind.Video))
+        tracks[number] = otio.schema.Track(
+            name="Scenes" if not tracks and kind == otio.schema.TrackKind.Video else "",
+            kind=kind)
+        if kind == otio.schema.TrackKind.Audio:
+            tracks[number].metadata[NS] = {
+                key: int(row[field]) for key, field in (("channels", "audio_channels"),
+                                                        ("sample_rate", "sample_rate"))
+                if row.get(field)}
+    return tracks[number]
 
 
 def _media(url: Any, fr: float, base: int, n_frames: int) -> otio.core.MediaReference:

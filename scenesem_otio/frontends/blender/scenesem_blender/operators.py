@@ -190,7 +190,7 @@ class SEQUENCER_OT_scenesem_import(bpy.types.Operator, ImportHelper):
 
 
 class SEQUENCER_OT_scenesem_export(bpy.types.Operator, ExportHelper):
-    """Write the movie strips and markers as a timeline (any format scenesem writes)"""
+    """Write the movie and sound strips and markers as a timeline (any format scenesem writes)"""
 
     bl_idname = "sequencer.scenesem_export"
     bl_label = "Export Scenes"
@@ -203,7 +203,7 @@ class SEQUENCER_OT_scenesem_export(bpy.types.Operator, ExportHelper):
         target = Path(bpy.path.abspath(self.filepath))
         scene = context.scene
         try:
-            clips = strips.movie_clips(scene)
+            clips = strips.timeline_clips(scene)
             with tempfile.TemporaryDirectory(prefix="scenesem-export-") as tmp:
                 table_path = Path(tmp) / "scenes.json"
                 write_scene_list(table_path, scene.name, strips.scene_rate(scene), clips,

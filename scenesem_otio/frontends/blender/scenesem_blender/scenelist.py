@@ -3,7 +3,9 @@
 Blender's Python has no OpenTimelineIO: the CLI converts every timeline to this table
 (`scenesem convert X -o T.json`, `scenesem cut … -o T.json`) and back. Frames in `start_frame`
 /`end_frame` count from the media's first frame; `timeline_frame` is the clip's place on its
-track; `marker` is the clip's marker as the CLI named it ("S002 Δ0.71").
+track; `marker` is the clip's marker as the CLI named it ("S002 Δ0.71"). Rows of `kind`
+"Audio" are sound clips on their own tracks, with the sound's `audio_channels` and
+`sample_rate` (the add-on's export writes them; the CLI's own tables give `metadata.audio`).
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ class Clip:
     metadata: dict = field(default_factory=dict)
     media_frames: int | None = None  # the media's length, when known
     media_start: int | None = None  # number of the media's first frame (its start timecode)
+    audio_channels: int | None = None  # an Audio row's sound: channels and sample rate
+    sample_rate: int | None = None
 
 
 @dataclass
@@ -110,7 +114,9 @@ def read_scene_list(path: str | os.PathLike) -> SceneList:
                                 if row.get("timeline_frame") is not None else None),
                 marker=str(marker["name"]) if marker.get("name") is not None else None,
                 marker_color=str(marker.get("color") or "GREEN"),
-                metadata=dict(row.get("metadata") or {})))
+                metadata=dict(row.get("metadata") or {}),
+                audio_channels=int(row["audio_channels"]) if row.get("audio_channels") else None,
+                sample_rate=int(row["sample_rate"]) if row.get("sample_rate") else None))
     except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError) as err:
         raise AddonError(f"{path.name}: cannot read the scene table ({err})") from None
     return SceneList(str(data.get("name") or path.stem), fps, clips, dict(meta))
@@ -131,6 +137,10 @@ def write_scene_list(path: str | os.PathLike, name: str, fps: Fraction, clips: l
             row["media_frames"] = c.media_frames
         if c.media_start is not None:
             row["media_start_frame"] = c.media_start
+        if c.audio_channels:
+            row["audio_channels"] = c.audio_channels
+        if c.sample_rate:
+            row["sample_rate"] = c.sample_rate
         if c.marker is not None:
             row["marker"] = {"name": c.marker, "color": c.marker_color, "comment": ""}
         rows.append(row)

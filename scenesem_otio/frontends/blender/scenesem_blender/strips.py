@@ -245,29 +245,53 @@ def _placed(strip: bpy.types.Sequence, clip: Clip, at: int, channel: int
 # ---------------------------------------------------------------- export
 
 
-def movie_clips(scene: bpy.types.Scene) -> list[Clip]:
-    """The scene's movie strips as table rows: one track per channel, markers at their starts,
-    the media's start timecode (as the cut or import found it) kept."""
+# Blender's channel layouts (Sound.channels) -> channel counts, for the writers' audio format.
+SOUND_CHANNELS = {"MONO": 1, "STEREO": 2, "STEREO_LFE": 3, "SURROUND4": 4, "SURROUND5": 5,
+                  "SURROUND51": 6, "SURROUND61": 7, "SURROUND71": 8}
+
+
+def timeline_clips(scene: bpy.types.Scene) -> list[Clip]:
+    """The scene's movie and sound strips as table rows: one track per channel (the picture's
+    channels first, then the sound's), markers at the movies' starts, each strip's own media
+    range and place, so sound trimmed or slid apart from its picture (a J/L cut, music from
+    another file) is written as it plays. The media's start timecode (as the cut or import
+    tagged it on any strip of that file) is kept."""
     editor = scene.sequence_editor
-    movies = [s for s in (editor.sequences if editor else []) if s.type == "MOVIE"]
-    if not movies:
+    timed = [s for s in (editor.sequences if editor else [])
+             if s.type == "MOVIE" or (s.type == "SOUND" and s.sound is not None)]
+    if not any(s.type == "MOVIE" for s in timed):
         raise AddonError("nothing to export: the Sequencer has no movie strips")
     markers = {m.frame: m.name for m in scene.timeline_markers}
-    channels = sorted({s.channel for s in movies})
-    zero = min(scene.frame_start, *(s.frame_final_start for s in movies))
+    video = sorted({s.channel for s in timed if s.type == "MOVIE"})
+    sound = sorted({s.channel for s in timed if s.type == "SOUND"})
+    starts = {media_path(s): s[MEDIA_START] for s in timed if MEDIA_START in s}
+    zero = min(scene.frame_start, *(s.frame_final_start for s in timed))
     clips = []
-    for strip in sorted(movies, key=lambda s: (s.channel, s.frame_final_start)):
-        start = strip.frame_final_start - origin(strip)
-        try:
-            meta = json.loads(strip.get(PROP, "{}"))
-        except ValueError:
-            meta = {}
-        name = markers.get(strip.frame_final_start)
-        clips.append(Clip(
-            name=strip.name, start=start, end=start + strip.frame_final_duration,
-            media=media_path(strip), track=channels.index(strip.channel),
-            timeline_frame=strip.frame_final_start - zero, marker=name,
-            marker_color=MARKER_COLORS.get(strip.color_tag, "GREEN"),
-            metadata=meta if isinstance(meta, dict) else {},
-            media_frames=strip.frame_duration, media_start=strip.get(MEDIA_START)))
+    for strip in sorted(timed, key=lambda s: (s.type != "MOVIE", s.channel, s.frame_final_start)):
+        track = video.index(strip.channel) if strip.type == "MOVIE" \
+            else len(video) + sound.index(strip.channel)
+        clip = _row(strip, track, strip.frame_final_start - zero)
+        clip.media_start = strip.get(MEDIA_START, starts.get(clip.media))
+        if strip.type == "MOVIE":
+            clip.marker = markers.get(strip.frame_final_start)
+        clips.append(clip)
     return clips
+
+
+def _row(strip: bpy.types.Sequence, track: int, at: int) -> Clip:
+    """One strip as a row: the media frames it plays (from the media's frame 0), its place."""
+    start = strip.frame_final_start - origin(strip)
+    try:
+        meta = json.loads(strip.get(PROP, "{}"))
+    except ValueError:
+        meta = {}
+    clip = Clip(name=strip.name, start=start, end=start + strip.frame_final_duration,
+                media=media_path(strip), track=track, timeline_frame=at,
+                marker_color=MARKER_COLORS.get(strip.color_tag, "GREEN"),
+                metadata=meta if isinstance(meta, dict) else {},
+                media_frames=strip.frame_duration)
+    if strip.type == "SOUND":
+        clip.kind = "Audio"
+        clip.audio_channels = SOUND_CHANNELS.get(strip.sound.channels)
+        clip.sample_rate = strip.sound.samplerate or None
+    return clip
