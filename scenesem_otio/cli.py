@@ -393,24 +393,33 @@ def distance(timeline: Path, output: Path | None, top: int) -> None:
                                       "manifest's `labels:` files.")
 @click.option("--mapping", type=click.Choice(["linear", "squared"]), default="linear",
               show_default=True, help="Text similarity -> soft weights.")
-@click.option("--lambda-neg", type=float, default=TrainConfig.lambda_neg, show_default=True)
-@click.option("--alpha", type=float, default=TrainConfig.alpha, show_default=True,
+@click.option("--lambda-neg", type=click.FloatRange(min=0), default=TrainConfig.lambda_neg,
+              show_default=True, help="Weight of the push-apart term next to the pull-together "
+                                      "term in the text-guided loss.")
+@click.option("--alpha", type=click.FloatRange(min=0), default=TrainConfig.alpha,
+              show_default=True,
               help="Weight of the text-guided term (0 = visual only).")
 @click.option("--text-window", type=(float, float), default=TrainConfig.text_window,
               show_default=True, metavar="LOW HIGH",
               help="Percentiles of the training texts' similarities that map to u = 0 and 1.")
-@click.option("--margin", type=float, default=TrainConfig.margin, show_default=True)
+@click.option("--margin", type=float, default=TrainConfig.margin, show_default=True,
+              help="Similarity below which a pair pushed apart costs nothing.")
 @click.option("--text-model", default=None,
               help="sentence-transformers id/dir, hf:MODEL for mean-pooled LLM, or an "
                    "http(s) /v1/embeddings URL.")
-@click.option("--steps", type=click.IntRange(min=1), default=None)
-@click.option("--epochs", type=click.IntRange(min=1), default=None)
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Training steps, instead of --epochs.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Passes over the training scenes [default: 3 without --steps].")
 @click.option("--batch-scenes", type=click.IntRange(min=2), default=TrainConfig.batch_scenes,
-              show_default=True)
-@click.option("--lr-head", type=float, default=TrainConfig.lr_head, show_default=True)
-@click.option("--lr-backbone", type=float, default=TrainConfig.lr_backbone, show_default=True)
+              show_default=True, help="Scenes per training step.")
+@click.option("--lr-head", type=click.FloatRange(min=0, min_open=True),
+              default=TrainConfig.lr_head, show_default=True,
+              help="Learning rate of the head (and the boundary model).")
+@click.option("--lr-backbone", type=click.FloatRange(min=0), default=TrainConfig.lr_backbone,
+              show_default=True, help="Learning rate of the unfrozen encoder layers.")
 @click.option("--save-every", type=click.IntRange(min=1), default=TrainConfig.save_every,
-              show_default=True)
+              show_default=True, help="Steps between checkpoints.")
 @click.option("--cache-features", type=click.Path(path_type=Path), default=None,
               help="Cache frozen-layer outputs here (fp16, memory-mapped).")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -567,10 +576,14 @@ def eval_table(rows: list[Any], tolerance: float) -> str:
 
 @main.command()
 @click.argument("out_dir", type=click.Path(path_type=Path))
-@click.option("--films", "n_films", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--width", type=int, default=320, show_default=True)
-@click.option("--height", type=int, default=180, show_default=True)
+@click.option("--films", "n_films", type=click.IntRange(min=1), default=4, show_default=True,
+              help="How many films to render.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the films' scenes, shots and texts.")
+@click.option("--width", type=int, default=320, show_default=True,
+              help="Frame width in pixels (even, ≥ 64).")
+@click.option("--height", type=int, default=180, show_default=True,
+              help="Frame height in pixels (even, ≥ 64).")
 @click.option("--fps", default="25", show_default=True, help="Rate, e.g. 25 or 24000/1001.")
 @_friendly_errors
 def synth(out_dir: Path, n_films: int, seed: int, width: int, height: int, fps: str) -> None:

@@ -131,3 +131,16 @@ def test_summary_says_how_the_count_was_decided(
     decision = next(line for line in result.output.splitlines() if line.startswith("decision"))
     assert "chosen from the film" in decision and "next best N = " in decision
     assert decision.endswith(("clear)", "a close call)")), decision
+
+
+@pytest.mark.parametrize("option, value", [("--lr-head", "0"), ("--lr-head", "-1"),
+                                           ("--lr-backbone", "-1e-5"), ("--alpha", "-1"),
+                                           ("--lambda-neg", "-0.5")])
+def test_train_rates_and_weights_out_of_range(tmp_path: Path, option: str, value: str) -> None:
+    """A negative learning rate or loss weight trained the wrong way without a word."""
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text("- {video: film.mp4, timeline: film.otio}\n")
+    result = run(["train", "--data", str(manifest), "--out", str(tmp_path / "ckpt"),
+                  option, value])
+    assert option in usage_error(result)
+    assert not (tmp_path / "ckpt").exists()
