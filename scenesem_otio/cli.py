@@ -579,7 +579,7 @@ def eval_table(rows: list[Any], tolerance: float) -> str:
 @click.option("--films", "n_films", type=click.IntRange(min=1), default=4, show_default=True,
               help="How many films to render.")
 @click.option("--seed", type=int, default=0, show_default=True,
-              help="Seed of the films' scenes, shots and texts.")
+              help="The same seed renders the same films.")
 @click.option("--width", type=int, default=320, show_default=True,
               help="Frame width in pixels (even, ≥ 64).")
 @click.option("--height", type=int, default=180, show_default=True,
