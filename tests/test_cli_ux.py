@@ -144,3 +144,28 @@ def test_train_rates_and_weights_out_of_range(tmp_path: Path, option: str, value
                   option, value])
     assert option in usage_error(result)
     assert not (tmp_path / "ckpt").exists()
+
+
+def test_shots_from_the_edit_of_another_film_are_flagged(
+        scene_film: tuple[Path, list[int], list[int]], tmp_path: Path,
+        caplog: pytest.LogCaptureFixture) -> None:
+    """`--shots` with the edit of a longer (other) film: its cuts past the end were dropped in
+    silence and the film cut into whatever was left. Now one warning line says so."""
+    video = scene_film[0]
+    n_frames = sum([30, 26, 34, 28, 31, 25, 33, 27, 30])  # conftest's scene_film
+    track = otio.schema.Track(name="V1")
+    for start in range(0, 4 * n_frames, 50):
+        track.append(otio.schema.Clip(
+            name=f"shot {start}", media_reference=otio.schema.ExternalReference(
+                target_url=(tmp_path / "other.mp4").as_uri()),
+            source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(start, 25),
+                                                 otio.opentime.RationalTime(50, 25))))
+    edit = tmp_path / "other_film.otio"
+    otio.adapters.write_to_file(otio.schema.Timeline(tracks=[track]), str(edit))
+    with caplog.at_level("WARNING"):
+        result = run(["cut", str(video), "-o", str(tmp_path / "x.otio"), "--model", "embedded",
+                      "--shots", str(edit), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    said = [r.getMessage() for r in caplog.records if "past the end" in r.getMessage()]
+    assert len(said) == 1, said
+    assert said[0].startswith(f"{edit}: ") and f"past the end of {video.name}" in said[0]
