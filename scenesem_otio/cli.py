@@ -207,7 +207,8 @@ def baseline(video: Path, output: Path, detector: str, detector_threshold: float
                    "embedded (ImageNet EfficientNet-Lite0, installed), a hub id, a "
                    "save_pretrained dir or a scenesem checkpoint.")
 @click.option("--shots", "shots_edit", type=click.Path(path_type=Path), default=None,
-              help="Take shots from an existing edit (.otio/.edl/.xml/.fcpxml) instead.")
+              help="Take shots from an existing edit (any timeline format: .otio .edl .xml "
+                   ".fcpxml .kdenlive .mlt .csv .json) instead of detecting them.")
 @shot_detector_option
 @threshold_option
 @min_shot_option
@@ -352,7 +353,7 @@ def decision_line(result: Any) -> str:
 @main.command()
 @click.argument("timeline", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Heatmap PNG of the scene distance matrix.")
+              help="Heat map of the scene distance matrix: .png, .pdf or .svg.")
 @click.option("--top", type=click.IntRange(min=1), default=3, show_default=True,
               help="Nearest earlier scenes listed per scene.")
 @_friendly_errors
