@@ -602,7 +602,9 @@ def synth(out_dir: Path, n_films: int, seed: int, width: int, height: int, fps: 
 
 @main.command()
 @click.option("--minutes", type=click.FloatRange(min=0.5), default=8.0, show_default=True,
-              help="Time budget for the whole demo.")
+              help="Sets the training steps of each of its four runs (50 per minute, 40 to "
+                   "600); rendering, cross-fitting and evaluation come on top, so a short "
+                   "budget overruns (0.5 took over 15 min on a busy 2-core CPU).")
 @click.option("--workdir", type=click.Path(path_type=Path), default=None,
               help="Keep films, checkpoints and timelines here.")
 @click.option("--seed", type=int, default=0, show_default=True,
