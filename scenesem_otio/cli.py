@@ -330,10 +330,12 @@ def decision_line(result: Any) -> str:
 
     count, asked, shots = result.scene_count, result.segment.n_scenes, len(result.film.shots)
     if count is not None:
-        if shots < 2:
-            return f"N = {count.n}: the film has {shots} shot"
+        if not count.curve:
+            return f"N = {count.n}: {shots} shot{'s' * (shots != 1)}, too few to compare counts"
+        if count.n not in count.curve:
+            return f"N = {count.n}: no grouping into 2 or more scenes scored above 0"
         others = {n: v for n, v in count.curve.items() if n != count.n}
-        peak = count.curve.get(count.n, 0.0)
+        peak = count.curve[count.n]
         line = f"N = {count.n} chosen from the film (silhouette {peak:.3f}"
         if others:
             runner = max(others, key=lambda n: (others[n], -n))
