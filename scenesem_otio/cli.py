@@ -517,8 +517,8 @@ def pseudo_label(videos: tuple[Path, ...], out_dir: Path, model: str | None, met
         min_votes=min_votes,
         min_scene_s=min_scene_s, progress=not no_progress)
     for p in projects:
-        click.echo(f"{p.video.name}: {p.shots} shots -> {p.scenes} pseudo scenes "
-                   f"({p.timeline.name})")
+        click.echo(f"{p.video.name}: {p.shots} shot{'s' * (p.shots != 1)} -> {p.scenes} "
+                   f"pseudo scene{'s' * (p.scenes != 1)} ({p.timeline.name})")
     click.echo(f"manifest: {manifest}\nnext: scenesem train --data {manifest} --alpha 0 "
                "--out CHECKPOINT")
 
