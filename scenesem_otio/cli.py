@@ -471,6 +471,10 @@ def train(data: tuple[str, ...], out_dir: Path, cache_features: Path | None,
     if s.calibration is not None and s.calibration.threshold is not None:
         rows["θ"] = (f"{s.calibration.threshold:.4f}, min scene {s.calibration.min_scene_s:g} s "
                      f"(F1 {s.calibration.f1:.3f} on {s.calibration.split})")
+        if s.calibration.f1 == 0:  # e.g. pseudo-label put a one-shot film in `split: val`
+            click.echo(f"warning: θ matched no scene cut of the {s.calibration.split} films, so "
+                       "the checkpoint may cut nothing; calibrate on films with several scenes",
+                       err=True)
     if s.epoch_times_s:
         rows["epoch times"] = ", ".join(f"{t:.1f} s" for t in s.epoch_times_s)
     if s.stopped:

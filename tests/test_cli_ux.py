@@ -169,3 +169,27 @@ def test_shots_from_the_edit_of_another_film_are_flagged(
     said = [r.getMessage() for r in caplog.records if "past the end" in r.getMessage()]
     assert len(said) == 1, said
     assert said[0].startswith(f"{edit}: ") and f"past the end of {video.name}" in said[0]
+
+
+def test_train_warns_when_calibration_finds_no_scene_cut(
+        scene_film: tuple[Path, list[int], list[int]], tmp_path: Path) -> None:
+    """pseudo-label can put a one-shot film in `split: val`; θ calibrated there matched no cut
+    (F1 0, θ = 1) and the checkpoint cut every film into one scene without a word."""
+    from films import render_film
+
+    video, _, scene_cuts = scene_film
+    edit = tmp_path / "edit.csv"
+    edit.write_text("start_s\n0\n" + "".join(f"{c / 25}\n" for c in scene_cuts))
+    one_shot = tmp_path / "one_shot.mp4"
+    render_film(one_shot, 25, [60], width=160, height=96)
+    one_scene = tmp_path / "one_scene.csv"
+    one_scene.write_text("start_s\n0\n")
+    manifest = tmp_path / "manifest.yaml"
+    manifest.write_text(f"- {{video: {video}, timeline: {edit}}}\n"
+                        f"- {{video: {one_shot}, timeline: {one_scene}, split: val}}\n")
+    result = run(["train", "--data", str(manifest), "--out", str(tmp_path / "ckpt"),
+                  "--model", "embedded", "--alpha", "0", "--steps", "2",
+                  "--boundary-members", "1", "--boundary-folds", "0", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "(F1 0.000 on val)" in result.output
+    assert "warning: θ matched no scene cut of the val films" in result.output
