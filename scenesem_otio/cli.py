@@ -457,8 +457,13 @@ def distance(timeline: Path, output: Path | None, top: int) -> None:
 def train(data: tuple[str, ...], out_dir: Path, cache_features: Path | None,
           no_progress: bool, **options: Any) -> None:
     """Fine-tune the scene-embedding model with the text-guided soft contrastive loss."""
+    from scenesem_otio.core.errors import CheckpointError
+    from scenesem_otio.core.fileio import check_writable_dir
     from scenesem_otio.train.trainer import train as run_train
 
+    for folder in (out_dir, cache_features):  # written after the training: check them first
+        if folder is not None:
+            check_writable_dir(folder, CheckpointError)
     cfg = TrainConfig(data=list(data), out_dir=str(out_dir),
                       cache_features=str(cache_features) if cache_features else None,
                       progress=not no_progress, **options)

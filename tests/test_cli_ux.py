@@ -193,3 +193,13 @@ def test_train_warns_when_calibration_finds_no_scene_cut(
     assert result.exit_code == 0, result.output
     assert "(F1 0.000 on val)" in result.output
     assert "warning: θ matched no scene cut of the val films" in result.output
+
+
+def test_train_checks_its_output_folder_before_training(a_file: Path, tmp_path: Path) -> None:
+    """--out is written after the training: a folder that cannot be made there failed only
+    then (an hour of training lost). The manifest is not even read."""
+    manifest = tmp_path / "m.yaml"
+    manifest.write_text("- {video: film.mp4, timeline: film.otio}\n")
+    for out, said in ((a_file, "is a file, not a folder"), (a_file / "ckpt", "is a file")):
+        line = one_error_line(run(["train", "--data", str(manifest), "--out", str(out)]))
+        assert line.startswith(f"error: {out}: ") and said in line, line

@@ -92,6 +92,22 @@ def check_writable(path: str | os.PathLike, suffixes: tuple[str, ...],
                     f"use one of {' '.join(suffixes)}")
     if path.is_dir():
         raise error(f"{path}: is a directory")
+    check_room_beside(path, error)
+
+
+def check_writable_dir(path: str | os.PathLike, error: type[Exception] | None = None) -> None:
+    """Fail before long work (a training run) when a folder to write (`atomic_dir`: a temp
+    folder beside it, swapped in) cannot be made or written."""
+    from scenesem_otio.core.errors import ScenesemError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise (error or ScenesemError)(f"{path}: is a file, not a folder")
+    check_room_beside(path, error or ScenesemError)
+
+
+def check_room_beside(path: Path, error: type[Exception]) -> None:
+    """The folder `path` goes in exists or can be made there, and is writable."""
     folder = nearest_existing(path.absolute().parent)
     if not folder.is_dir():  # the missing folders could not be made under a file
         raise error(f"{path}: cannot make a folder under {folder}, which is a file")
