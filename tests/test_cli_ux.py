@@ -203,3 +203,32 @@ def test_train_checks_its_output_folder_before_training(a_file: Path, tmp_path: 
     for out, said in ((a_file, "is a file, not a folder"), (a_file / "ckpt", "is a file")):
         line = one_error_line(run(["train", "--data", str(manifest), "--out", str(out)]))
         assert line.startswith(f"error: {out}: ") and said in line, line
+
+
+def cut_of(path: Path, film: str, cuts: list[int], n_frames: int) -> Path:
+    """An OTIO timeline of `film` (25 fps) with one clip per scene."""
+    track = otio.schema.Track(name="Scenes")
+    for start, end in zip([0, *cuts], [*cuts, n_frames]):
+        track.append(otio.schema.Clip(
+            name=f"scene {start}", media_reference=otio.schema.ExternalReference(
+                target_url=(path.parent / film).as_uri()),
+            source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(start, 25),
+                                                 otio.opentime.RationalTime(end - start, 25))))
+    otio.adapters.write_to_file(otio.schema.Timeline(tracks=[track]), str(path))
+    return path
+
+
+def test_eval_of_cuts_of_two_films_is_flagged(tmp_path: Path,
+                                              caplog: pytest.LogCaptureFixture) -> None:
+    """A prediction for one film scored against another film's truth went unremarked."""
+    pred = cut_of(tmp_path / "pred.otio", "bikes.mp4", [50, 120], 250)
+    truth = cut_of(tmp_path / "truth.otio", "feature.mp4", [60, 120], 250)
+    same = cut_of(tmp_path / "same.otio", "bikes.mp4", [60, 120], 250)
+    with caplog.at_level("WARNING"):
+        assert run(["eval", str(pred), "--truth", str(same)]).exit_code == 0
+        assert not [r for r in caplog.records if "cuts" in r.getMessage()]
+        assert run(["eval", str(pred), "--truth", str(truth)]).exit_code == 0
+    said = [r.getMessage() for r in caplog.records if "scored against each other" in
+            r.getMessage()]
+    assert said == ["pred.otio cuts bikes.mp4 but truth.otio cuts feature.mp4; scored against "
+                    "each other anyway"]
