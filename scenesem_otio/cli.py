@@ -53,11 +53,20 @@ def _friendly_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
             click.echo("interrupted", err=True)
             sys.exit(130)
         except OSError as err:  # disk full, permissions on the output side
-            where = f" ({err.filename})" if getattr(err, "filename", None) else ""
-            click.echo(f"error: {err.strerror or err}{where}", err=True)
+            click.echo(f"error: {os_error_line(err)}", err=True)
             sys.exit(1)
 
     return wrapper
+
+
+def os_error_line(err: OSError) -> str:
+    """`PATH: problem`, like every other error line; a file where a folder must go said so."""
+    name = getattr(err, "filename", None)
+    if not name:
+        return str(err.strerror or err)
+    if isinstance(err, (FileExistsError, NotADirectoryError)) and Path(name).is_file():
+        return f"{name}: is a file, not a folder"
+    return f"{name}: {err.strerror or err}"
 
 
 resolve_markers_option = click.option(
@@ -104,11 +113,11 @@ class SceneCountParam(click.ParamType):
 
 
 threshold_option = click.option(
-    "--shot-threshold", "detector_threshold", type=float, default=None,
+    "--shot-threshold", "detector_threshold", type=click.FloatRange(min=0), default=None,
     help="Detector threshold (PySceneDetect's default per detector when omitted).",
 )
 min_shot_option = click.option(
-    "--min-shot", "min_shot", type=int, default=None,
+    "--min-shot", "min_shot", type=click.IntRange(min=1), default=None,
     help="Minimum shot length in frames (PySceneDetect's min_scene_len; default 15).",
 )
 min_content_option = click.option(
@@ -123,7 +132,8 @@ min_content_option = click.option(
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_friendly_errors
 def info(video: Path, as_json: bool) -> None:
-    """Print what probing VIDEO finds: exact rate, frames, timecode, VFR, size."""
+    """Print what probing VIDEO finds: exact rate, frames, start timecode, drop frame, VFR,
+    size, audio streams."""
     from scenesem_otio.media.probe import probe
 
     facts = probe(video)
@@ -197,7 +207,8 @@ def baseline(video: Path, output: Path, detector: str, detector_threshold: float
                    "embedded (ImageNet EfficientNet-Lite0, installed), a hub id, a "
                    "save_pretrained dir or a scenesem checkpoint.")
 @click.option("--shots", "shots_edit", type=click.Path(path_type=Path), default=None,
-              help="Take shots from an existing edit (.otio/.edl/.xml/.fcpxml) instead.")
+              help="Take shots from an existing edit (any timeline format: .otio .edl .xml "
+                   ".fcpxml .kdenlive .mlt .csv .json) instead of detecting them.")
 @shot_detector_option
 @threshold_option
 @min_shot_option
@@ -213,19 +224,22 @@ def baseline(video: Path, output: Path, detector: str, detector_threshold: float
                    f"{DEFAULT_MIN_SCENE_S:g} with --threshold; none with --scenes auto, or N "
                    "without a boundary model].")
 @click.option("--threshold", "threshold", type=click.FloatRange(0, 1), default=None,
-              help="Boundary score θ [default: checkpoint calibration; without one, "
-                   "--scenes auto decides instead].")
+              help="Boundary score θ above which a shot cut is a scene cut; not with "
+                   "--scenes [default: checkpoint calibration; without one, --scenes auto "
+                   "decides instead].")
 @click.option("--window", type=click.IntRange(min=1), default=SegmentOptions.window,
               show_default=True, help="Shots on each side of a boundary for its score.")
 @click.option("--boundary-model/--cosine-rule", "boundary_model",
               default=SegmentOptions.boundary_model, show_default=True,
               help="Score shot cuts with the checkpoint's boundary model when it has one, or "
                    "with the cosine rule.")
-@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True)
+@click.option("--device", type=click.Choice(DEVICES), default="auto", show_default=True,
+              help="Where the model runs; auto: a GPU when there is one, else the CPU.")
 @click.option("--precision", type=click.Choice(PRECISIONS), default="auto",
               show_default=True, help="bf16 autocast on AMX CPUs and GPUs when auto.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=RuntimeOptions.batch_size,
-              show_default=True)
+              show_default=True, help="Clips the model embeds at once (lower it if memory "
+                                      "runs out).")
 @click.option("--embeddings", is_flag=True, help="Store scene embeddings in the timeline.")
 @click.option("--report", type=click.Path(path_type=Path), default=None,
               help="Also write the HTML storyboard (thumbnails from the same decode).")
@@ -273,6 +287,8 @@ def cut_options(*, model: str | None, shots_edit: Path | None, detector: str,
     from scenesem_otio.core.config import CutOptions, OutputOptions
     from scenesem_otio.model.choose import choose_model
 
+    if threshold is not None and n_scenes is not None:
+        raise click.UsageError("--threshold and --scenes each decide the cuts; give one")
     model, reason = choose_model(model)
     click.echo(f"model: {reason}", err=True)
     return CutOptions(
@@ -291,11 +307,6 @@ def cut_options(*, model: str | None, shots_edit: Path | None, detector: str,
 def cut_summary(result: Any) -> str:
     """The one-screen table `scenesem cut` prints."""
     dists = [s.distance_prev for s in result.scenes if s.distance_prev is not None]
-    count = result.scene_count
-    decided = (f"{result.threshold:.3f} ({result.threshold_source})" if count is None else
-               f"N = {count.n} chosen from the film (silhouette {count.curve.get(count.n, 0):.2f}, "
-               f"margin {count.margin:.2f} over the next N"
-               + (f"; scenes ≥ {count.min_scene_s:g} s)" if count.min_scene_s else ")"))
     info, film = result.info, result.film
     rtf = info.duration_s / max(result.wall_s, 1e-9)
     return _table({
@@ -304,7 +315,7 @@ def cut_summary(result: Any) -> str:
         "clips": f"{film.n_clips} ({film.clips_per_s:.1f} clips/s on {result.device} "
                  f"{result.precision})",
         "mean Δ": f"{sum(dists) / len(dists):.3f}" if dists else "n/a",
-        ("θ" if count is None else "decision"): decided,
+        "decision": decision_line(result),
         "media": f"{info.n_frames} frames, {info.duration_s:.1f} s",
         "wall time": f"{result.wall_s:.1f} s ({rtf:.2f}x real time)",
         "written": str(result.output) if result.output else "(nothing: no output given)",
@@ -312,10 +323,39 @@ def cut_summary(result: Any) -> str:
     })
 
 
+def decision_line(result: Any) -> str:
+    """How the number of scenes was decided, in the words the report uses: θ only where θ
+    cut, the count's runner-up and whether the choice was clear (the report's rule)."""
+    from scenesem_otio.report.count_plot import CLEAR_SHARE
+
+    count, asked, shots = result.scene_count, result.segment.n_scenes, len(result.film.shots)
+    if count is not None:
+        if not count.curve:
+            return f"N = {count.n}: {shots} shot{'s' * (shots != 1)}, too few to compare counts"
+        if count.n not in count.curve:
+            return f"N = {count.n}: no grouping into 2 or more scenes scored above 0"
+        others = {n: v for n, v in count.curve.items() if n != count.n}
+        peak = count.curve[count.n]
+        line = f"N = {count.n} chosen from the film (silhouette {peak:.3f}"
+        if others:
+            runner = max(others, key=lambda n: (others[n], -n))
+            clear = peak - others[runner] >= CLEAR_SHARE * abs(peak)
+            line += (f"; next best N = {runner} at {others[runner]:.3f}: "
+                     + ("clear" if clear else "a close call"))
+        return line + (f"; scenes ≥ {count.min_scene_s:g} s)" if count.min_scene_s else ")")
+    if isinstance(asked, int):
+        made, least = len(result.scenes), result.segment.min_scene_s
+        return f"N = {asked} from --scenes" + ("" if made == asked else (
+            f" ({made} made: {shots} shots" + (f", scenes ≥ {least:g} s)" if least else ")")))
+    least = result.segment.min_scene_s
+    return f"θ = {result.threshold:.3f} ({result.threshold_source})" + (
+        f", scenes ≥ {least:g} s" if least else "")
+
+
 @main.command()
 @click.argument("timeline", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
-              help="Heatmap PNG of the scene distance matrix.")
+              help="Heat map of the scene distance matrix: .png, .pdf or .svg.")
 @click.option("--top", type=click.IntRange(min=1), default=3, show_default=True,
               help="Nearest earlier scenes listed per scene.")
 @_friendly_errors
@@ -356,24 +396,33 @@ def distance(timeline: Path, output: Path | None, top: int) -> None:
                                       "manifest's `labels:` files.")
 @click.option("--mapping", type=click.Choice(["linear", "squared"]), default="linear",
               show_default=True, help="Text similarity -> soft weights.")
-@click.option("--lambda-neg", type=float, default=TrainConfig.lambda_neg, show_default=True)
-@click.option("--alpha", type=float, default=TrainConfig.alpha, show_default=True,
+@click.option("--lambda-neg", type=click.FloatRange(min=0), default=TrainConfig.lambda_neg,
+              show_default=True, help="Weight of the push-apart term next to the pull-together "
+                                      "term in the text-guided loss.")
+@click.option("--alpha", type=click.FloatRange(min=0), default=TrainConfig.alpha,
+              show_default=True,
               help="Weight of the text-guided term (0 = visual only).")
 @click.option("--text-window", type=(float, float), default=TrainConfig.text_window,
               show_default=True, metavar="LOW HIGH",
               help="Percentiles of the training texts' similarities that map to u = 0 and 1.")
-@click.option("--margin", type=float, default=TrainConfig.margin, show_default=True)
+@click.option("--margin", type=float, default=TrainConfig.margin, show_default=True,
+              help="Similarity below which a pair pushed apart costs nothing.")
 @click.option("--text-model", default=None,
               help="sentence-transformers id/dir, hf:MODEL for mean-pooled LLM, or an "
                    "http(s) /v1/embeddings URL.")
-@click.option("--steps", type=click.IntRange(min=1), default=None)
-@click.option("--epochs", type=click.IntRange(min=1), default=None)
+@click.option("--steps", type=click.IntRange(min=1), default=None,
+              help="Training steps, instead of --epochs.")
+@click.option("--epochs", type=click.IntRange(min=1), default=None,
+              help="Passes over the training scenes [default: 3 without --steps].")
 @click.option("--batch-scenes", type=click.IntRange(min=2), default=TrainConfig.batch_scenes,
-              show_default=True)
-@click.option("--lr-head", type=float, default=TrainConfig.lr_head, show_default=True)
-@click.option("--lr-backbone", type=float, default=TrainConfig.lr_backbone, show_default=True)
+              show_default=True, help="Scenes per training step.")
+@click.option("--lr-head", type=click.FloatRange(min=0, min_open=True),
+              default=TrainConfig.lr_head, show_default=True,
+              help="Learning rate of the head (and the boundary model).")
+@click.option("--lr-backbone", type=click.FloatRange(min=0), default=TrainConfig.lr_backbone,
+              show_default=True, help="Learning rate of the unfrozen encoder layers.")
 @click.option("--save-every", type=click.IntRange(min=1), default=TrainConfig.save_every,
-              show_default=True)
+              show_default=True, help="Steps between checkpoints.")
 @click.option("--cache-features", type=click.Path(path_type=Path), default=None,
               help="Cache frozen-layer outputs here (fp16, memory-mapped).")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -400,7 +449,7 @@ def distance(timeline: Path, output: Path | None, top: int) -> None:
               help="K ≥ 2: also fit the boundary model on each training film as embedded by "
                    "one of K runs trained without it (K more runs); 0: off "
                    f"[default: {DEFAULT_FOLDS} with --boundary-training stage].")
-@click.option("--no-progress", is_flag=True)
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @click.option("--keep", type=click.FloatRange(0, 1, min_open=True), default=None,  # issue 16
               help="Fraction of VideoMAE tokens the encoder sees, recorded in the checkpoint "
                    f"[default: the base checkpoint's, else {DEFAULT_KEEP:g}].")
@@ -408,8 +457,13 @@ def distance(timeline: Path, output: Path | None, top: int) -> None:
 def train(data: tuple[str, ...], out_dir: Path, cache_features: Path | None,
           no_progress: bool, **options: Any) -> None:
     """Fine-tune the scene-embedding model with the text-guided soft contrastive loss."""
+    from scenesem_otio.core.errors import CheckpointError
+    from scenesem_otio.core.fileio import check_writable_dir
     from scenesem_otio.train.trainer import train as run_train
 
+    for folder in (out_dir, cache_features):  # written after the training: check them first
+        if folder is not None:
+            check_writable_dir(folder, CheckpointError)
     cfg = TrainConfig(data=list(data), out_dir=str(out_dir),
                       cache_features=str(cache_features) if cache_features else None,
                       progress=not no_progress, **options)
@@ -422,6 +476,10 @@ def train(data: tuple[str, ...], out_dir: Path, cache_features: Path | None,
     if s.calibration is not None and s.calibration.threshold is not None:
         rows["θ"] = (f"{s.calibration.threshold:.4f}, min scene {s.calibration.min_scene_s:g} s "
                      f"(F1 {s.calibration.f1:.3f} on {s.calibration.split})")
+        if s.calibration.f1 == 0:  # e.g. pseudo-label put a one-shot film in `split: val`
+            click.echo(f"warning: θ matched no scene cut of the {s.calibration.split} films, so "
+                       "the checkpoint may cut nothing; calibrate on films with several scenes",
+                       err=True)
     if s.epoch_times_s:
         rows["epoch times"] = ", ".join(f"{t:.1f} s" for t in s.epoch_times_s)
     if s.stopped:
@@ -447,7 +505,7 @@ def train(data: tuple[str, ...], out_dir: Path, cache_features: Path | None,
               help="dtw: share of the windows containing a shot cut that must split there.")
 @click.option("--min-scene", "min_scene_s", type=click.FloatRange(min=0), default=0.0,
               show_default=True, help="Seconds: no pseudo scene shorter than this.")
-@click.option("--no-progress", is_flag=True)
+@click.option("--no-progress", is_flag=True, help="Hide the progress bar.")
 @_friendly_errors
 def pseudo_label(videos: tuple[Path, ...], out_dir: Path, model: str | None, method: str,
                  window: int, min_votes: float, min_scene_s: float, no_progress: bool) -> None:
@@ -459,6 +517,8 @@ def pseudo_label(videos: tuple[Path, ...], out_dir: Path, model: str | None, met
     from scenesem_otio.train.pseudo import write_pseudo_projects
 
     for video in videos:
+        if video.is_dir():
+            raise click.UsageError(f"{video}: is a directory, not a video file")
         if not video.is_file():
             raise click.UsageError(f"{video}: no such video file")
     manifest, projects = write_pseudo_projects(
@@ -466,8 +526,8 @@ def pseudo_label(videos: tuple[Path, ...], out_dir: Path, model: str | None, met
         min_votes=min_votes,
         min_scene_s=min_scene_s, progress=not no_progress)
     for p in projects:
-        click.echo(f"{p.video.name}: {p.shots} shots -> {p.scenes} pseudo scenes "
-                   f"({p.timeline.name})")
+        click.echo(f"{p.video.name}: {p.shots} shot{'s' * (p.shots != 1)} -> {p.scenes} "
+                   f"pseudo scene{'s' * (p.scenes != 1)} ({p.timeline.name})")
     click.echo(f"manifest: {manifest}\nnext: scenesem train --data {manifest} --alpha 0 "
                "--out CHECKPOINT")
 
@@ -528,10 +588,14 @@ def eval_table(rows: list[Any], tolerance: float) -> str:
 
 @main.command()
 @click.argument("out_dir", type=click.Path(path_type=Path))
-@click.option("--films", "n_films", type=click.IntRange(min=1), default=4, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--width", type=int, default=320, show_default=True)
-@click.option("--height", type=int, default=180, show_default=True)
+@click.option("--films", "n_films", type=click.IntRange(min=1), default=4, show_default=True,
+              help="How many films to render.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="The same seed renders the same films.")
+@click.option("--width", type=int, default=320, show_default=True,
+              help="Frame width in pixels (even, ≥ 64).")
+@click.option("--height", type=int, default=180, show_default=True,
+              help="Frame height in pixels (even, ≥ 64).")
 @click.option("--fps", default="25", show_default=True, help="Rate, e.g. 25 or 24000/1001.")
 @_friendly_errors
 def synth(out_dir: Path, n_films: int, seed: int, width: int, height: int, fps: str) -> None:
@@ -549,7 +613,9 @@ def synth(out_dir: Path, n_films: int, seed: int, width: int, height: int, fps: 
 
 @main.command()
 @click.option("--minutes", type=click.FloatRange(min=0.5), default=8.0, show_default=True,
-              help="Time budget for the whole demo.")
+              help="Sets the training steps of each of its four runs (50 per minute, 40 to "
+                   "600); rendering, cross-fitting and evaluation come on top, so a short "
+                   "budget overruns (0.5 took over 15 min on a busy 2-core CPU).")
 @click.option("--workdir", type=click.Path(path_type=Path), default=None,
               help="Keep films, checkpoints and timelines here.")
 @click.option("--seed", type=int, default=0, show_default=True,
@@ -588,8 +654,8 @@ def demo(minutes: float, workdir: Path | None, seed: int, seeds: int) -> None:
 def batch(inputs: tuple[str, ...], out_dir: Path, formats: str, report: bool, engine: str,
           workers: int | None, ray_address: str | None, redo: bool, retry_failed: bool,
           no_progress: bool, **cut_params: Any) -> None:
-    """Cut every film in INPUTS (files, folders, list files of paths) into OUTDIR with `cut`'s
-    options; resumable: films already cut from the same file the same way are skipped."""
+    """Cut every film in INPUTS (files, folders, list files of paths) into the -o folder with
+    `cut`'s options; resumable: films already cut from the same file the same way are skipped."""
     from scenesem_otio.batch.run import run_batch
 
     options = cut_options(shots_edit=None, report=None, no_progress=True, **cut_params)

@@ -138,6 +138,8 @@ def decide(film: FilmEmbedding, segment: SegmentOptions, embedder: SceneEmbedder
     if auto:
         seg = replace(seg, n_scenes=AUTO)
         threshold_source = "not used: N chosen from the film (--scenes auto)"
+    elif segment.n_scenes is not None:  # the N - 1 likeliest cuts or the grouping: no θ
+        threshold_source = f"not used: --scenes {segment.n_scenes}"
     if auto or (seg.n_scenes is not None and scores is None):
         # Scenes by count: the user's minimum scene or none, not the θ rule's default.
         seg = replace(seg, min_scene_s=segment.min_scene_s)

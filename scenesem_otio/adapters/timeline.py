@@ -12,6 +12,7 @@ them as one AV clip. Media without sound get no audio track.
 
 from __future__ import annotations
 
+import logging
 import math
 from fractions import Fraction
 from pathlib import Path
@@ -24,6 +25,8 @@ from scenesem_otio.adapters.conform import Conform, conform_for, warn_conform
 from scenesem_otio.adapters.frames import clip_path, frames, media_start
 from scenesem_otio.core.errors import TimelineError
 from scenesem_otio.core.scenes import AudioStream, Scene, Shot, VideoInfo, scene_label, scene_title
+
+log = logging.getLogger(__name__)
 
 NS = "scenesem"  # metadata namespace
 
@@ -425,4 +428,10 @@ def cuts_from_timeline(timeline: otio.schema.Timeline, info: VideoInfo | None = 
     for item in _video_clips(timeline):
         cuts.add(read.media(frames(item.source_range.start_time, read.fps) - read.start(item)))
     n_max = info.n_frames if info is not None else None
+    past = [c for c in cuts if n_max is not None and c >= n_max]
+    if info is not None and past:  # most likely the edit of another film, or of a longer cut
+        log.warning("%s: %d of its %d cuts lie past the end of %s (%d frames) and are "
+                    "ignored; is it an edit of this film?", source, len(past),
+                    sum(c > 0 for c in cuts),
+                    Path(info.path).name, n_max)
     return sorted(c for c in cuts if c > 0 and (n_max is None or c < n_max))

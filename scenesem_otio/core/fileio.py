@@ -17,10 +17,15 @@ def atomic_path(target: str | os.PathLike, suffix: str | None = None) -> Iterato
     from it. On any exception the temp file is removed and an existing `target` is untouched.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(
-        prefix=f".{target.name}.", suffix=".tmp" + (suffix or target.suffix), dir=target.parent
-    )
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(
+            prefix=f".{target.name}.", suffix=".tmp" + (suffix or target.suffix),
+            dir=target.parent)
+    except OSError as err:  # name the file asked for, not the temp file beside it
+        from scenesem_otio.core.errors import ScenesemError
+
+        raise ScenesemError(f"{target}: cannot write here ({err.strerror or err})") from None
     os.close(fd)
     tmp_path = Path(tmp)
     umask = os.umask(0)
@@ -87,6 +92,31 @@ def check_writable(path: str | os.PathLike, suffixes: tuple[str, ...],
                     f"use one of {' '.join(suffixes)}")
     if path.is_dir():
         raise error(f"{path}: is a directory")
-    parent = path.absolute().parent
-    if parent.exists() and not os.access(parent, os.W_OK):
-        raise error(f"{path}: folder is not writable")
+    check_room_beside(path, error)
+
+
+def check_writable_dir(path: str | os.PathLike, error: type[Exception] | None = None) -> None:
+    """Fail before long work (a training run) when a folder to write (`atomic_dir`: a temp
+    folder beside it, swapped in) cannot be made or written."""
+    from scenesem_otio.core.errors import ScenesemError
+
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise (error or ScenesemError)(f"{path}: is a file, not a folder")
+    check_room_beside(path, error or ScenesemError)
+
+
+def check_room_beside(path: Path, error: type[Exception]) -> None:
+    """The folder `path` goes in exists or can be made there, and is writable."""
+    folder = nearest_existing(path.absolute().parent)
+    if not folder.is_dir():  # the missing folders could not be made under a file
+        raise error(f"{path}: cannot make a folder under {folder}, which is a file")
+    if not os.access(folder, os.W_OK):
+        raise error(f"{path}: folder {folder} is not writable")
+
+
+def nearest_existing(folder: Path) -> Path:
+    """`folder` or its closest ancestor that exists: where missing folders would be made."""
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    return folder

@@ -13,6 +13,9 @@ from typing import Any
 from scenesem_otio.core.errors import DataError
 
 PATH_KEYS = ("video", "timeline", "pred", "truth", "labels")
+# what an entry looks like, in the error for a manifest that has none (train's or eval's keys)
+EXAMPLES = {"video": "film.mp4", "timeline": "film.otio", "pred": "film.otio",
+            "truth": "film_truth.otio"}
 
 
 def is_manifest(path: str | os.PathLike) -> bool:
@@ -50,8 +53,8 @@ def load_manifest(path: str | os.PathLike, required: tuple[str, ...] = ("video",
     if isinstance(data, dict):
         data = data.get("items", data.get("videos", data.get("projects")))
     if not isinstance(data, list) or not data:
-        raise DataError(f"{path}: a manifest is a non-empty list of entries "
-                        f"like {{video: film.mp4, timeline: film.otio}}")
+        like = ", ".join(f"{key}: {EXAMPLES.get(key, '…')}" for key in required)
+        raise DataError(f"{path}: a manifest is a non-empty list of entries like {{{like}}}")
     entries = []
     for i, raw in enumerate(data):
         if not isinstance(raw, dict):

@@ -6,6 +6,7 @@ PySceneDetect's shots as a baseline) and returns rows of metrics for the CLI to 
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from fractions import Fraction
@@ -16,6 +17,8 @@ import numpy as np
 
 from scenesem_otio.core.errors import DataError, TimelineError
 from scenesem_otio.evaluate.metrics import Segmentation, overall, score
+
+log = logging.getLogger(__name__)
 
 
 def load_segmentation(path: str | os.PathLike, rate: Fraction | None = None) -> Segmentation:
@@ -138,6 +141,11 @@ def evaluate_pairs(pairs: list[tuple[Path, Path, str | None]], *, tolerance: flo
     per_method: dict[str, list[dict[str, Any]]] = {}
     for p, t, video in pairs:
         p_seg, t_seg = load_pair(p, t, fps, video)
+        pred_film, truth_film = (Path(seg.video or seg.missing_video or "").name
+                                 for seg in (p_seg, t_seg))
+        if pred_film and truth_film and pred_film != truth_film:  # a proxy may be renamed:
+            log.warning("%s cuts %s but %s cuts %s; scored against each other anyway",  # warn
+                        p.name, pred_film, t.name, truth_film)
         name = Path(video or t_seg.video or p_seg.video or p.stem).name
         metrics = score(p_seg, t_seg, tolerance)
         rows.append(EvalRow(name, p.name, metrics))

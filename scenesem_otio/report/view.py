@@ -129,8 +129,9 @@ def header(film: Film, facts: list[tuple[str, str]]) -> Header:
     fact = dict(facts)
     return Header(name=film.name, n_scenes=len(film.scenes), n_shots=len(film.shots),
                   minutes=film.seconds(film.n_frames) / 60, fps=float(film.rate),
-                  start_tc=film.tc(0), drop=film.drop, threshold=film.threshold,
-                  model=fact.get("model"),
+                  start_tc=film.tc(0), drop=film.drop, model=fact.get("model"),
+                  # θ heads the page only where it chose the cuts (not with --scenes)
+                  threshold=None if film.meta.get("n_scenes_requested") else film.threshold,
                   walls=[(k, fact[k]) for k in ("cut wall time", "wall time") if k in fact])
 
 
