@@ -11,7 +11,12 @@ import pytest
 from click.testing import CliRunner
 
 from scenesem_otio.cli import main
-from scenesem_otio.train.pseudo import dtw_split, pseudo_boundary_votes, pseudo_cuts
+from scenesem_otio.train.pseudo import (
+    dtw_split,
+    pseudo_boundary_votes,
+    pseudo_cuts,
+    validation_films,
+)
 from tests.test_segment import blocks
 
 
@@ -106,3 +111,15 @@ def test_pseudo_label_refuses_a_missing_video(tmp_path: Path) -> None:
                                        str(tmp_path / "o")])
     assert result.exit_code != 0 and "no such video file" in result.output
     assert "Traceback" not in result.output
+
+
+def test_validation_films_have_cuts_and_leave_one_to_train() -> None:
+    """By hand: the last fifth of the films with a pseudo cut, never a one-scene film (θ would
+    calibrate to 1 and cut nothing), never every film with a cut."""
+    assert validation_films([3, 4, 5, 6, 7]) == {4}
+    assert validation_films([3, 4, 5, 6, 1]) == {3}  # the last film has no cut
+    assert validation_films([5, 1]) == set()  # one film with cuts: it trains, no calibration
+    assert validation_films([1, 1, 1]) == set()
+    assert validation_films([2, 2]) == {1}
+    assert validation_films([4] * 10) == {8, 9}
+    assert validation_films([4]) == set()

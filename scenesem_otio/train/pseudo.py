@@ -104,6 +104,16 @@ class PseudoProject:
     scenes: int
 
 
+def validation_films(scene_counts: Sequence[int], val_share: float = 0.2) -> set[int]:
+    """Indices of the films held out to calibrate θ: the last `val_share` of those with two
+    or more pseudo-scenes (a one-scene film has no cut for θ to match, and calibrating on it
+    gives θ = 1, a checkpoint that cuts nothing), always leaving one such film to train on.
+    None when fewer than two films have a cut: training then skips calibration."""
+    cut = [i for i, n in enumerate(scene_counts) if n >= 2]
+    n_val = min(max(1, round(val_share * len(scene_counts))), len(cut) - 1)
+    return set(cut[len(cut) - n_val:]) if n_val > 0 else set()
+
+
 def write_pseudo_projects(videos: Sequence[str | Path], out_dir: str | Path,
                           embedder: SceneEmbedder,
                           *, method: str = DEFAULT_METHOD, window: int = WINDOW,
@@ -111,7 +121,7 @@ def write_pseudo_projects(videos: Sequence[str | Path], out_dir: str | Path,
                           val_share: float = 0.2,
                           progress: bool = True) -> tuple[Path, list[PseudoProject]]:
     """Embed each video, cut it at its pseudo-boundaries and write `<name>.pseudo.otio` plus
-    a training manifest (`manifest.yaml`, the last `val_share` of the videos as `val`).
+    a training manifest (`manifest.yaml`; `val` as `validation_films` chooses).
 
     Returns the manifest path and what was written; train with
     `scenesem train --data <manifest> --alpha 0`.
@@ -130,9 +140,7 @@ def write_pseudo_projects(videos: Sequence[str | Path], out_dir: str | Path,
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     projects: list[PseudoProject] = []
-    entries = []
-    n_val = max(1, round(val_share * len(videos))) if len(videos) > 1 else 0
-    for i, video in enumerate(videos):
+    for video in videos:
         film = embed_film(video, embedder, progress=progress)
         fr = float(film.info.fps)
         starts = [s.start / fr for s in film.shots]
@@ -145,8 +153,9 @@ def write_pseudo_projects(videos: Sequence[str | Path], out_dir: str | Path,
         path = out / f"{Path(video).stem}.pseudo.otio"
         write_timeline(timeline, path)
         projects.append(PseudoProject(Path(video), path, len(film.shots), len(scenes)))
-        entries.append({"video": str(Path(video).resolve()), "timeline": path.name,
-                        "split": "val" if i >= len(videos) - n_val else "train"})
+    val = validation_films([p.scenes for p in projects], val_share)
+    entries = [{"video": str(p.video.resolve()), "timeline": p.timeline.name,
+                "split": "val" if i in val else "train"} for i, p in enumerate(projects)]
     manifest = out / "manifest.yaml"
     write_text_atomic(manifest, yaml.safe_dump(entries, sort_keys=False))
     return manifest, projects
