@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -195,6 +196,24 @@ def test_bad_options_are_one_line(films_dir: Path, tmp_path: Path) -> None:
     code, text = invoke(["batch", str(tmp_path / "none"), "-o", str(tmp_path / "o"),
                          "--no-progress"])
     assert code == 1 and "no such file or folder" in text, text
+
+
+def test_unreachable_ray_address_is_one_line_in_seconds(films_dir: Path, tmp_path: Path) -> None:
+    """A cluster address nobody answers at: one line naming it, not minutes of Ray retrying
+    (run in a fresh process: this module's own Ray session would otherwise be reused)."""
+    pytest.importorskip("ray")
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for address, said in ((f"127.0.0.1:{port}", "no Ray cluster answers there"),
+                          ("nowhere", "give HOST:PORT")):
+        proc = subprocess.run([sys.executable, "-m", "scenesem_otio", "batch",
+                               str(films_dir / "a.mp4"), "-o", str(tmp_path / "o"),
+                               "--engine", "ray", "--ray-address", address, "--no-progress"],
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 1, proc.stderr
+        assert f"error: --ray-address {address}: {said}" in proc.stderr, proc.stderr
+        assert "Traceback" not in proc.stderr
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -168,6 +169,24 @@ def import_ray() -> Any:
     return ray
 
 
+def check_reachable(address: str | None, timeout_s: float = 5.0) -> None:
+    """Fail in seconds on a cluster address nobody answers at: `ray.init` would retry for
+    minutes, filling the terminal with its reconnection warnings. `auto`, `local` and none
+    (a local Ray) are Ray's to resolve."""
+    if not address or address in ("auto", "local"):
+        return
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        raise ScenesemError(f"--ray-address {address}: give HOST:PORT, ray://HOST:PORT or auto")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as err:
+        reason = err.strerror or type(err).__name__
+        raise ScenesemError(f"--ray-address {address}: no Ray cluster answers there "
+                            f"({reason})") from None
+
+
 class RayEngine:
     """Films through FilmCutter actors on a Ray cluster (`address`), on the Ray session this
     process already has, or on a local Ray started for the batch and stopped after it."""
@@ -184,6 +203,7 @@ class RayEngine:
     def __enter__(self) -> RayEngine:
         ray = self.ray
         if not ray.is_initialized():
+            check_reachable(self.address)
             try:
                 ray.init(address=self.address, include_dashboard=False,
                          logging_level=logging.ERROR,
