@@ -142,16 +142,24 @@ def test_checkpoint_records_its_keep_and_cut_uses_it(tiny_videomae_dir: Path,
     assert old.backbone.keep == 1.0
 
 
-def test_image_backbone_keeps_the_same_contract_with_nothing_to_drop() -> None:
+def test_image_backbone_keeps_the_same_contract_with_nothing_to_drop(
+        caplog: pytest.LogCaptureFixture) -> None:
     """The embedded family answers `keep` like VideoMAE (model.contract.Backbone): a bad
     fraction is refused, a good one is taken and changes nothing (a CNN sees whole keyframes),
-    and the model's meta records no keep it did not run with."""
+    which the run says in one warning, and the model's meta records no keep it did not run
+    with."""
     from scenesem_otio.model.efficientnet import ImageBackbone
 
     embedder = SceneEmbedder(ImageBackbone(num_frames=2, image_size=64)).eval()
     clips = random_clips()[:, :2]
     before = embedder.embed(clips)
-    apply_speed_options(embedder, RuntimeOptions(keep=0.25))
+    with caplog.at_level("WARNING", logger="scenesem"):
+        apply_speed_options(embedder, RuntimeOptions())
+        assert not caplog.records  # no --keep: nothing to say
+        apply_speed_options(embedder, RuntimeOptions(keep=0.25))
+    assert [r.getMessage() for r in caplog.records] == [
+        "--keep 0.25: the efficientnet-lite0 backbone sees whole keyframes, it has no tokens "
+        "to drop; every frame is used"]
     assert embedder.backbone.keep == 1.0 and embedder.meta.keep is None
     np.testing.assert_array_equal(embedder.embed(clips), before)
     with pytest.raises(CheckpointError, match="fraction of tokens"):

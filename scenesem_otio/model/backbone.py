@@ -264,6 +264,10 @@ def apply_speed_options(embedder: SceneEmbedder, runtime: RuntimeOptions) -> Non
     embedder.backbone.set_keep(keep)
     if embedder.backbone.keep == keep:
         embedder.meta = meta = replace(meta, keep=keep)
+    elif runtime.keep is not None and runtime.keep < 1.0:  # asked for, and nothing to drop
+        log.warning("--keep %g: the %s backbone sees whole keyframes, it has no tokens to "
+                    "drop; every frame is used", runtime.keep,
+                    embedder.backbone.config.get("family", "image"))
     cap = runtime.max_clips_per_shot
     if cap is not None:
         if cap < 0:
