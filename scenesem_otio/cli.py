@@ -701,17 +701,27 @@ def report(timeline: Path, output: Path, video: Path | None, no_progress: bool) 
 @click.argument("timeline", type=click.Path(path_type=Path))
 @click.option("-o", "--output", type=click.Path(path_type=Path), required=True,
               help="Timeline to write; format from the extension (.json for scripts).")
-@click.option("--fps", default=None, help="Rate of an EDL/CSV input (e.g. 24000/1001).")
+@click.option("--fps", default=None,
+              help="Rate of an EDL/CSV input, which carries none (e.g. 24000/1001).")
 @click.option("--resolve-markers", is_flag=True,
               help="EDL only: write markers in DaVinci Resolve's marker-EDL comment form.")
 @_friendly_errors
 def convert(timeline: Path, output: Path, fps: str | None, resolve_markers: bool) -> None:
     """Rewrite TIMELINE in another format, e.g. an editor's project as .json and back."""
-    from scenesem_otio.adapters.formats import check_output_path, read_timeline, write_timeline
+    from scenesem_otio.adapters.formats import (
+        FORMATS,
+        check_output_path,
+        read_timeline,
+        write_timeline,
+    )
     from scenesem_otio.core.scenes import parse_rate
 
     check_output_path(output)
     rate = parse_rate(fps).limit_denominator(1001) if fps else None
+    known = FORMATS.get(timeline.suffix.lower())
+    if rate is not None and known is not None and not known.needs_rate:
+        click.echo(f"warning: --fps {fps} ignored: a {known.suffix} timeline carries its own "
+                   "rate (--fps is for .edl and .csv)", err=True)
     write_timeline(read_timeline(timeline, rate=rate), output, resolve_markers=resolve_markers)
     click.echo(f"written: {output}")
 

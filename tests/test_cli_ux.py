@@ -232,3 +232,24 @@ def test_eval_of_cuts_of_two_films_is_flagged(tmp_path: Path,
             r.getMessage()]
     assert said == ["pred.otio cuts bikes.mp4 but truth.otio cuts feature.mp4; scored against "
                     "each other anyway"]
+
+
+def test_convert_says_when_fps_is_ignored(tmp_path: Path) -> None:
+    """`--fps` tells an EDL or CSV its rate; a format that carries its own is read at that
+    rate, and the run says --fps was ignored instead of taking it in silence."""
+    rate = 24
+    timeline = otio.schema.Timeline(name="t")
+    track = otio.schema.Track(name="Scenes")
+    for start, n in ((0, 48), (48, 24)):
+        track.append(otio.schema.Clip(name=f"c{start}", source_range=otio.opentime.TimeRange(
+            otio.opentime.RationalTime(start, rate), otio.opentime.RationalTime(n, rate))))
+    timeline.tracks.append(track)
+    source = tmp_path / "t.otio"
+    otio.adapters.write_to_file(timeline, str(source))
+    result = CliRunner().invoke(main, ["convert", str(source), "-o", str(tmp_path / "t.edl"),
+                                       "--fps", "25"])
+    assert result.exit_code == 0, result.output
+    assert "warning: --fps 25 ignored: a .otio timeline carries its own rate" in result.output
+    result = CliRunner().invoke(main, ["convert", str(tmp_path / "t.edl"), "-o",
+                                       str(tmp_path / "back.otio"), "--fps", "24"])
+    assert result.exit_code == 0 and "ignored" not in result.output, result.output

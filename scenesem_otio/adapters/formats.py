@@ -32,12 +32,15 @@ Reader = Callable[[Path, Rate], Any]
 
 @dataclass(frozen=True)
 class TimelineFormat:
-    """How one extension is read and written, and whether it keeps `metadata["scenesem"]`."""
+    """How one extension is read and written, whether it keeps `metadata["scenesem"]`, and
+    whether its reader needs to be told the rate (a CMX 3600 EDL or a CSV of frames carries
+    none; every other format says its own)."""
 
     suffix: str
     read: Reader
     write: Writer | None = None  # None: read only
     keeps_metadata: bool = False
+    needs_rate: bool = False
 
 
 def _text(render: Callable[[otio.schema.Timeline], str]) -> Writer:
@@ -94,12 +97,12 @@ FORMATS: dict[str, TimelineFormat] = {f.suffix: f for f in (
     TimelineFormat(".otio", _read_otio, _write_otio, keeps_metadata=True),
     TimelineFormat(".otioz", _read_otio, _write_otio, keeps_metadata=True),
     TimelineFormat(".otiod", _read_otio, keeps_metadata=True),
-    TimelineFormat(".edl", _read_edl, _write_edl),
+    TimelineFormat(".edl", _read_edl, _write_edl, needs_rate=True),
     TimelineFormat(".xml", _read_fcp7, _text(nle.write_fcp7_xml)),
     TimelineFormat(".fcpxml", _read_fcpxml, lambda t, tmp, o: nle.write_fcpxml(t, tmp)),
     TimelineFormat(".kdenlive", lambda p, r: mlt.read_mlt(p), _text(mlt.kdenlive_xml)),
     TimelineFormat(".mlt", lambda p, r: mlt.read_mlt(p), _text(mlt.shotcut_xml)),
-    TimelineFormat(".csv", tables.read_csv, _text(tables.to_csv)),
+    TimelineFormat(".csv", tables.read_csv, _text(tables.to_csv), needs_rate=True),
     TimelineFormat(".json", lambda p, r: tables.read_json(p),
                    _text(lambda t: json.dumps(tables.to_json(t), indent=2)),
                    keeps_metadata=True),
