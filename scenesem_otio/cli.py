@@ -32,6 +32,7 @@ from scenesem_otio.core.config import (
     SegmentOptions,
 )
 from scenesem_otio.core.errors import ScenesemError
+from scenesem_otio.core.progress import quiet_library_bars
 from scenesem_otio.train.config import BOUNDARY_TRAINING, DEFAULT_FOLDS, TrainConfig
 from scenesem_otio.train.pseudo import DEFAULT_METHOD as PSEUDO_METHOD
 from scenesem_otio.train.pseudo import METHODS as PSEUDO_METHODS
@@ -289,6 +290,8 @@ def cut_options(*, model: str | None, shots_edit: Path | None, detector: str,
 
     if threshold is not None and n_scenes is not None:
         raise click.UsageError("--threshold and --scenes each decide the cuts; give one")
+    if no_progress:
+        quiet_library_bars()
     model, reason = choose_model(model)
     click.echo(f"model: {reason}", err=True)
     return CutOptions(
@@ -521,6 +524,8 @@ def pseudo_label(videos: tuple[Path, ...], out_dir: Path, model: str | None, met
             raise click.UsageError(f"{video}: is a directory, not a video file")
         if not video.is_file():
             raise click.UsageError(f"{video}: no such video file")
+    if no_progress:
+        quiet_library_bars()
     manifest, projects = write_pseudo_projects(
         videos, out_dir, load_embedder(model), method=method, window=window,
         min_votes=min_votes,

@@ -6,6 +6,7 @@ Real CLI (click's CliRunner), real films from tests/films.py; nothing of ours is
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import opentimelineio as otio
@@ -253,3 +254,22 @@ def test_convert_says_when_fps_is_ignored(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["convert", str(tmp_path / "t.edl"), "-o",
                                        str(tmp_path / "back.otio"), "--fps", "24"])
     assert result.exit_code == 0 and "ignored" not in result.output, result.output
+
+
+def test_no_progress_silences_the_libraries_bars(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--no-progress` (or JSON progress for a program reading stderr) leaves no tqdm bar of
+    transformers' ("Loading weights", "Writing model shards"): an imported transformers is
+    told, one imported later reads the environment."""
+    from transformers.utils import logging as hf_logging
+
+    from scenesem_otio.core.progress import quiet_library_bars
+
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    hf_logging.enable_progress_bar()
+    try:
+        assert hf_logging.is_progress_bar_enabled()
+        quiet_library_bars()
+        assert not hf_logging.is_progress_bar_enabled()
+        assert os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
+    finally:
+        hf_logging.enable_progress_bar()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 
@@ -19,6 +20,19 @@ def set_progress_style(style: str) -> None:
     if style not in STYLES:
         raise ValueError(f"unknown progress style {style!r}")
     _style = style
+    if style == "json":  # a program reads stderr: only our lines
+        quiet_library_bars()
+
+
+def quiet_library_bars() -> None:
+    """No tqdm bars from Hugging Face libraries ("Loading weights", "Writing model shards")
+    where ours are off: `--no-progress` means none. The environment reaches a library not
+    imported yet (transformers reads it on import); one already imported is told directly."""
+    os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] = "1"
+    if "transformers" in sys.modules:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
 
 
 def _json_lines(description: str, total: int | None) -> Callable[[int], None]:

@@ -578,6 +578,10 @@ def calibrate(run: Run, extra_train: list[LabelledFilm] | None = None) -> Calibr
 def train(cfg: TrainConfig) -> TrainSummary:
     """Run training; writes the checkpoint directory `cfg.out_dir` and returns a summary."""
     check_config(cfg)
+    if not cfg.progress:
+        from scenesem_otio.core.progress import quiet_library_bars
+
+        quiet_library_bars()
     run = build_run(cfg)
     now = run.state
     start_step = restore(run) if cfg.resume else 0
