@@ -6,6 +6,7 @@ their own source ranges, record frames and files. A timeline whose sound follows
 
 from __future__ import annotations
 
+import json
 import subprocess
 from fractions import Fraction
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import Any
 import opentimelineio as otio
 import pycmx
 import pytest
+from click.testing import CliRunner
 from films import add_noise_sound, ffmpeg_exe, render_film
 from lxml import etree
 from opentimelineio.opentime import RationalTime, TimeRange
@@ -21,6 +23,7 @@ from opentimelineio.opentime import RationalTime, TimeRange
 from scenesem_otio.adapters.formats import read_timeline, write_timeline
 from scenesem_otio.adapters.frames import clip_path
 from scenesem_otio.adapters.timeline import build_timeline, sound_follows_picture
+from scenesem_otio.cli import main
 from scenesem_otio.core.scenes import Scene
 from scenesem_otio.media.probe import probe
 
@@ -177,3 +180,45 @@ def test_fcpxml_connects_audio_only_clips_and_mutes_the_picture(
     assert [c.get("srcEnable") for c in clips] == ["video"] * 3
     connected = [(c.get("name"), c.get("lane"), c.get("srcEnable")) for c in clips[1]]
     assert ("Music", "-2", "audio") in connected
+
+
+def blender_json(timeline: otio.schema.Timeline, path: Path) -> None:
+    """The timeline as the Blender add-on exports it: a row per strip, sound rows of kind
+    "Audio" on their own tracks with their file, range and place (`tables.read_json`)."""
+    rows = []
+    for number, track in enumerate(timeline.tracks):
+        for c in track.find_clips(shallow_search=True):
+            first = round(c.media_reference.available_range.start_time.value_rescaled_to(FR))
+            start = round(c.source_range.start_time.value_rescaled_to(FR)) - first
+            dur = round(c.source_range.duration.value_rescaled_to(FR))
+            row = {"name": c.name, "track": number, "kind": str(track.kind),
+                   "start_frame": start, "end_frame": start + dur, "media_start_frame": first,
+                   "media_in_frame": start, "media": c.media_reference.target_url,
+                   "timeline_frame": round(c.range_in_parent().start_time.value_rescaled_to(FR))}
+            if track.kind == otio.schema.TrackKind.Audio:
+                meta = track.metadata["scenesem"]
+                row |= {"audio_channels": meta["channels"], "sample_rate": meta["sample_rate"]}
+            rows.append(row)
+    path.write_text(json.dumps({"format": "scenesem-scenes", "name": "edit", "clips": rows,
+                                "metadata": {"fps": "24000/1001",
+                                             "start_timecode": "01:00:00:00"}}))
+
+
+@pytest.mark.parametrize("suffix", [".edl", ".xml", ".fcpxml"])
+def test_convert_of_a_blender_export_keeps_the_sound_edit(
+        media: tuple[Path, Path], timeline: otio.schema.Timeline, tmp_path: Path,
+        suffix: str) -> None:
+    """`scenesem convert edit.json -o edit.EXT` of the add-on's export, as a user runs it."""
+    film, music = media
+    blender_json(timeline, tmp_path / "edit.json")
+    out = tmp_path / f"edit{suffix}"
+    result = CliRunner().invoke(main, ["convert", str(tmp_path / "edit.json"), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    back = read_timeline(out, rate=RATE)
+    audio = list(back.audio_tracks())
+    if suffix == ".edl":
+        offsets = [round(-t.source_range.start_time.value_rescaled_to(FR)) - TC for t in audio]
+        got = [placed(t, k, edl_file) for t, k in zip(audio, offsets)]
+    else:
+        got = [placed(t) for t in audio][::2 if suffix == ".xml" else 1]
+    assert got == expected(film, music), suffix

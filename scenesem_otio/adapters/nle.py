@@ -10,6 +10,9 @@
 Sound (the timeline's audio tracks, `timeline.py`) goes with each picture clip in the form each
 NLE links: EDL channel codes (`edl_channels`), FCP7 audio clipitems per channel with `<link>`s
 and `<sourcetrack>`, FCPXML assets that declare their audio (asset-clips then play both).
+Sound edited apart from its picture (`sound_follows_picture` false: a J/L cut, slipped sound,
+music) is written as the audio tracks' own clips: EDL audio events, FCP7 audio clipitems linked
+only where they coincide with the picture, FCPXML connected audio-only asset-clips.
 """
 
 from __future__ import annotations
@@ -322,8 +325,7 @@ def _fcp7_own_sound(root: ET.Element, timeline: otio.schema.Timeline, rate: Frac
         if video is not None else []
     for j, (item, v) in enumerate(zip(picture_clips(timeline), v_items)):
         groups.setdefault(_fcp7_key(item, fr), []).append((v, "video", 1, j + 1))
-    seq_audio = _fcp7_sequence_audio(seq_media, streams or [{"channels": 2,
-                                                             "sample_rate": 48000}])
+    seq_audio = _fcp7_sequence_audio(seq_media, streams)
     track_index = 0
     for k, track in enumerate(timeline.audio_tracks()):
         clips = [c for c in track.find_clips(shallow_search=True) if c.source_range is not None]
