@@ -10,6 +10,9 @@
 Sound (the timeline's audio tracks, `timeline.py`) goes with each picture clip in the form each
 NLE links: EDL channel codes (`edl_channels`), FCP7 audio clipitems per channel with `<link>`s
 and `<sourcetrack>`, FCPXML assets that declare their audio (asset-clips then play both).
+Sound edited apart from its picture (`sound_follows_picture` false: a J/L cut, slipped sound,
+music) is written as the audio tracks' own clips: EDL audio events, FCP7 audio clipitems linked
+only where they coincide with the picture, FCPXML connected audio-only asset-clips.
 """
 
 from __future__ import annotations
@@ -25,7 +28,13 @@ import opentimelineio as otio
 from opentimelineio.opentime import RationalTime
 
 from scenesem_otio.adapters.frames import clip_path, frames, media_start
-from scenesem_otio.adapters.timeline import NS, picture_clips, sound_channels, sound_facts
+from scenesem_otio.adapters.timeline import (
+    NS,
+    picture_clips,
+    sound_channels,
+    sound_facts,
+    sound_follows_picture,
+)
 
 RESOLVE_COLORS = {"RED": "Red", "YELLOW": "Yellow", "GREEN": "Green", "BLUE": "Blue",
                   "CYAN": "Cyan", "PURPLE": "Purple", "PINK": "Pink", "ORANGE": "Yellow"}
@@ -90,19 +99,22 @@ def edl_channels(timeline: otio.schema.Timeline) -> str:
 
 def write_edl(timeline: otio.schema.Timeline, path: Path, resolve_markers: bool = False) -> None:
     """CMX3600 with an FCM line; scene markers as `* LOC:` lines (or Resolve marker events);
-    each event carries the sound with its picture (`edl_channels`)."""
+    each event carries the sound with its picture (`edl_channels`), or, when the sound was cut
+    apart from the picture, picture `V` events and the audio tracks' own events
+    (`_edl_sound_events`)."""
     rate, drop = rate_info(timeline)
-    channel = edl_channels(timeline)
+    follows = resolve_markers or sound_follows_picture(timeline)
+    channel = edl_channels(timeline) if follows else "V"
     fr = float(rate)
-    rec = frames(timeline.global_start_time, fr) \
+    rec0 = rec = frames(timeline.global_start_time, fr) \
         if timeline.global_start_time else 0
     lines = [f"TITLE: {_ascii(timeline.name or 'scenesem')}",
              f"FCM: {'DROP FRAME' if drop else 'NON-DROP FRAME'}", ""]
+    events: list[tuple[int, list[str]]] = []
     event = 0
     for item in picture_clips(timeline):
         src_in = frames(item.source_range.start_time, fr)
         dur = frames(item.source_range.duration, fr)
-        reel = _reel(clip_path(item))
         if resolve_markers:
             for m in item.markers:
                 event += 1
@@ -115,22 +127,57 @@ def write_edl(timeline: otio.schema.Timeline, path: Path, resolve_markers: bool 
                 lines.append("")
             rec += dur
             continue
-        event += 1
-        lines.append(
-            f"{event:03d}  {reel:<8} {channel:<5} C        {timecode(src_in, rate, drop)} "
-            f"{timecode(src_in + dur, rate, drop)} {timecode(rec, rate, drop)} "
-            f"{timecode(rec + dur, rate, drop)}")
-        lines.append(f"* FROM CLIP NAME: {_ascii(item.name)}")
-        source = clip_path(item)
-        if source:
-            lines.append(f"* SOURCE FILE: {source}")
+        body = _edl_event(item, channel, rec, rate, drop)
         for m in item.markers:
             at = frames(m.marked_range.start_time, fr)
-            lines.append(f"* LOC: {timecode(at, rate, drop)} {str(m.color).upper():<7} "
-                         f"{_ascii(m.name)}")
-        lines.append("")
+            body.append(f"* LOC: {timecode(at, rate, drop)} {str(m.color).upper():<7} "
+                        f"{_ascii(m.name)}")
+        events.append((rec, body))
         rec += dur
+    if not follows:
+        events += _edl_sound_events(timeline, rec0, rate, drop)
+    for number, (_, body) in enumerate(sorted(events, key=lambda e: e[0]), start=event + 1):
+        lines += [f"{number:03d}  {body[0]}", *body[1:], ""]
     path.write_text("\n".join(lines) + "\n", encoding="ascii", errors="replace")
+
+
+def _edl_event(item: otio.schema.Clip, channel: str, rec: int, rate: Fraction,
+               drop: bool) -> list[str]:
+    """One event's lines without its number: reel, channel, source and record in/out, clip
+    name and file."""
+    fr = float(rate)
+    src_in = frames(item.source_range.start_time, fr)
+    dur = frames(item.source_range.duration, fr)
+    lines = [f"{_reel(clip_path(item)):<8} {channel:<5} C        "
+             f"{timecode(src_in, rate, drop)} {timecode(src_in + dur, rate, drop)} "
+             f"{timecode(rec, rate, drop)} {timecode(rec + dur, rate, drop)}",
+             f"* FROM CLIP NAME: {_ascii(item.name)}"]
+    source = clip_path(item)
+    if source:
+        lines.append(f"* SOURCE FILE: {source}")
+    return lines
+
+
+def _edl_sound_events(timeline: otio.schema.Timeline, rec0: int, rate: Fraction,
+                      drop: bool) -> list[tuple[int, list[str]]]:
+    """The audio tracks' own clips as audio-only events at their record frames: a lone track
+    as `AA` (stereo) or `A` (mono), several as `A`, `A2`, `A3`... one channel per track (CMX
+    3600 names two audio channels; OTIO's reader and Resolve take A3, A4 as further tracks).
+    A clip of another file names its own reel and `* SOURCE FILE`."""
+    tracks = list(timeline.audio_tracks())
+    channels = sound_channels(timeline)
+    events = []
+    for k, track in enumerate(tracks):
+        if len(tracks) == 1:
+            code = "AA" if channels[0] >= 2 else "A"
+        else:
+            code = "A" if k == 0 else f"A{k + 1}"
+        for item in track.find_clips(shallow_search=True):
+            if item.source_range is None:
+                continue
+            rec = rec0 + frames(item.range_in_parent().start_time, float(rate))
+            events.append((rec, _edl_event(item, code, rec, rate, drop)))
+    return events
 
 
 _DF_LOC = re.compile(r"^(\*\s*LOC:\s*)(\d\d):(\d\d):(\d\d);(\d\d)(?=\s|$)", re.MULTILINE)
@@ -234,6 +281,9 @@ def _fcp7_sound(root: ET.Element, timeline: otio.schema.Timeline, rate: Fraction
     stream's channels follow as 3, 4...), each linked (`<link>`) to its picture and the other
     channels; the file's `<audio>` says its rate and channels. A silent film: no audio."""
     streams = sound_facts(timeline)
+    if not sound_follows_picture(timeline):
+        _fcp7_own_sound(root, timeline, rate, streams)
+        return
     _fcp7_file_audio(root, streams)
     seq_media = _fcp7_sequence_media(root)
     video = seq_media.find("video") if seq_media is not None else None
@@ -253,6 +303,140 @@ def _fcp7_sound(root: ET.Element, timeline: otio.schema.Timeline, rate: Fraction
             item = _fcp7_audio_clipitem(track, v, channel, j + 1, rate)
             groups[j].append((item, "audio", channel, j + 1))
     _fcp7_link(groups)
+
+
+def _fcp7_own_sound(root: ET.Element, timeline: otio.schema.Timeline, rate: Fraction,
+                    streams: list[dict]) -> None:
+    """Sound cut apart from its picture: each audio track's own clips, one sequence track per
+    channel, at their own start/end and in/out; a clip of a file no picture clip plays gets its
+    own `<file>` with its `<audio>`. `<link>` joins only clipitems that coincide (same file,
+    in/out and start: a picture and its sound, the channels of one clip)."""
+    seq_media = _fcp7_sequence_media(root)
+    if seq_media is None:
+        return
+    files = _fcp7_files_by_path(root)
+    uses = _fcp7_file_streams(timeline, streams)
+    for path, file_el in files.items():
+        _fcp7_set_file_audio(file_el, [streams[k] for k in uses.get(path, [])])
+    fr = float(rate)
+    groups: dict[tuple, list[tuple[ET.Element, str, int, int]]] = {}
+    video = seq_media.find("video")
+    v_items = [c for t in video.findall("track") for c in t.findall("clipitem")] \
+        if video is not None else []
+    for j, (item, v) in enumerate(zip(picture_clips(timeline), v_items)):
+        groups.setdefault(_fcp7_key(item, fr), []).append((v, "video", 1, j + 1))
+    seq_audio = _fcp7_sequence_audio(seq_media, streams)
+    track_index = 0
+    for k, track in enumerate(timeline.audio_tracks()):
+        clips = [c for c in track.find_clips(shallow_search=True) if c.source_range is not None]
+        for channel in range(1, streams[k]["channels"] + 1):
+            track_index += 1
+            seq_track = ET.SubElement(seq_audio, "track")
+            for j, item in enumerate(clips):
+                path = clip_path(item)
+                before = sum(streams[s]["channels"] for s in uses.get(path, []) if s < k)
+                el = _fcp7_own_clipitem(seq_track, item, files, rate,
+                                        (track_index, j + 1, before + channel), streams[k])
+                groups.setdefault(_fcp7_key(item, fr), []).append(
+                    (el, "audio", track_index, j + 1))
+    _fcp7_link([g for g in groups.values() if len(g) > 1])
+
+
+def _fcp7_key(item: otio.schema.Clip, fr: float) -> tuple:
+    """What makes two clipitems one linked clip: file, source frames and record frame."""
+    return (clip_path(item), frames(item.source_range.start_time, fr),
+            frames(item.source_range.duration, fr), frames(item.range_in_parent().start_time, fr))
+
+
+def _fcp7_files_by_path(root: ET.Element) -> dict[str | None, ET.Element]:
+    """The adapter's `<file>` definitions (those with a pathurl) by local path."""
+    out: dict[str | None, ET.Element] = {}
+    for f in root.iter("file"):
+        url = f.findtext("pathurl")
+        if url:
+            out.setdefault(unquote(url.removeprefix("file://")), f)
+    return out
+
+
+def _fcp7_file_streams(timeline: otio.schema.Timeline, streams: list[dict]
+                       ) -> dict[str | None, list[int]]:
+    """File path -> the audio tracks (streams) that play it, in track order: a file's
+    `<audio>` lists them and `<sourcetrack>` counts its channels across them."""
+    uses: dict[str | None, list[int]] = {}
+    for k, track in enumerate(timeline.audio_tracks()):
+        for item in track.find_clips(shallow_search=True):
+            path = clip_path(item)
+            if k not in uses.setdefault(path, []):
+                uses[path].append(k)
+    return uses
+
+
+def _fcp7_set_file_audio(file_el: ET.Element, streams: list[dict]) -> None:
+    """A `<file>`'s `<media><audio>`: one per stream it holds, none for a file played silent."""
+    media = file_el.find("media")
+    if media is None:
+        media = ET.SubElement(file_el, "media")
+    for a in media.findall("audio"):
+        media.remove(a)
+    for stream in streams:
+        audio = ET.SubElement(media, "audio")
+        sc = ET.SubElement(audio, "samplecharacteristics")
+        ET.SubElement(sc, "depth").text = "16"
+        ET.SubElement(sc, "samplerate").text = str(stream["sample_rate"])
+        ET.SubElement(audio, "channelcount").text = str(stream["channels"])
+
+
+def _fcp7_new_file(item: otio.schema.Clip, n: int, rate: Fraction, stream: dict) -> ET.Element:
+    """A `<file>` for media only the sound plays (a music file): path, length, start TC, audio."""
+    fr = float(rate)
+    path = clip_path(item) or ""
+    file_el = ET.Element("file", id=f"file-a{n}")
+    ET.SubElement(file_el, "name").text = Path(path).name if path else item.name
+    url = getattr(item.media_reference, "target_url", None) or ""
+    ET.SubElement(file_el, "pathurl").text = url
+    _fcp7_rate(file_el, rate)
+    avail = getattr(item.media_reference, "available_range", None)
+    start = frames(avail.start_time, fr) if avail is not None else 0
+    end = frames(avail.end_time_exclusive(), fr) if avail is not None else \
+        frames(item.source_range.end_time_exclusive(), fr)
+    ET.SubElement(file_el, "duration").text = str(end - start)
+    tc = ET.SubElement(file_el, "timecode")
+    _fcp7_rate(tc, rate)
+    ET.SubElement(tc, "string").text = timecode(start, rate, drop=False)
+    ET.SubElement(tc, "frame").text = str(start)
+    ET.SubElement(tc, "displayformat").text = "NDF"
+    _fcp7_set_file_audio(file_el, [stream])
+    return file_el
+
+
+def _fcp7_own_clipitem(seq_track: ET.Element, item: otio.schema.Clip,
+                       files: dict[str | None, ET.Element], rate: Fraction,
+                       where: tuple[int, int, int], stream: dict) -> ET.Element:
+    """One channel of an audio track's clip at its own frames; `where` = (sequence audio
+    track, clip index, the file's channel for `<sourcetrack>`)."""
+    fr = float(rate)
+    track_index, clip_index, file_channel = where
+    start0 = media_start(item, fr)
+    src_in = frames(item.source_range.start_time, fr) - start0
+    dur = frames(item.source_range.duration, fr)
+    rec = frames(item.range_in_parent().start_time, fr)
+    el = ET.SubElement(seq_track, "clipitem", id=f"clipitem-a{track_index}-{clip_index}")
+    ET.SubElement(el, "name").text = item.name
+    ET.SubElement(el, "duration").text = str(dur)
+    _fcp7_rate(el, rate)
+    for key, value in (("start", rec), ("end", rec + dur), ("in", src_in),
+                       ("out", src_in + dur)):
+        ET.SubElement(el, key).text = str(value)
+    path = clip_path(item)
+    if path in files:
+        ET.SubElement(el, "file", id=files[path].get("id", ""))
+    else:
+        files[path] = _fcp7_new_file(item, len(files) + 1, rate, stream)
+        el.append(files[path])
+    source = ET.SubElement(el, "sourcetrack")
+    ET.SubElement(source, "mediatype").text = "audio"
+    ET.SubElement(source, "trackindex").text = str(file_channel)
+    return el
 
 
 def _fcp7_file_audio(root: ET.Element, streams: list[dict]) -> None:
@@ -373,14 +557,20 @@ def _fcpxml_audio(timeline: otio.schema.Timeline) -> tuple[str, str]:
 
 def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
     """FCPXML 1.9: library/event/project/sequence/spine of asset-clips with markers; assets
-    declare the sound so each clip plays picture and sound together (`_fcpxml_audio`)."""
+    declare the sound so each clip plays picture and sound together (`_fcpxml_audio`), or,
+    when the sound was cut apart from the picture, the audio tracks' clips are connected
+    audio-only clips under the picture (`_fcpxml_connected`)."""
     rate, drop = rate_info(timeline)
     fr = float(rate)
     meta = timeline.metadata.get(NS, {})
     tc_format = "DF" if drop else "NDF"
     clips = picture_clips(timeline)
     asset_audio, sequence_audio = _fcpxml_audio(timeline)
-    assets = _fcpxml_assets(clips, fr)
+    sounds = [] if sound_follows_picture(timeline) else _fcpxml_sound_clips(timeline)
+    assets = _fcpxml_assets(clips + [c for _, c in sounds], fr)
+    audio_of = {url: asset_audio for url in assets} if not sounds else _fcpxml_asset_audio(
+        timeline, list(assets))
+    pictured = {getattr(c.media_reference, "target_url", None) or "" for c in clips}
     width, height = meta.get("width", 1920), meta.get("height", 1080)
     frame_dur = _secs(1, rate)
     out = ['<?xml version="1.0" encoding="UTF-8"?>', "<!DOCTYPE fcpxml>", "",
@@ -389,8 +579,9 @@ def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
            f'frameDuration="{frame_dur}" width="{width}" height="{height}"/>']
     for url, (rid, a_start, a_dur) in assets.items():
         name = Path(url).stem if url else "media"
+        video = ' hasVideo="1" format="r1"' if url in pictured else ""
         out.append(f'    <asset id="{rid}" name={quoteattr(name)} start="{_secs(a_start, rate)}" '
-                   f'duration="{_secs(a_dur, rate)}" hasVideo="1" format="r1"{asset_audio}>')
+                   f'duration="{_secs(a_dur, rate)}"{video}{audio_of[url]}>')
         out.append(f'      <media-rep kind="original-media" src={quoteattr(url)}/>')
         out.append("    </asset>")
     start_tc = frames(timeline.global_start_time, fr) \
@@ -402,10 +593,63 @@ def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
             f'        <sequence format="r1" duration="{_secs(total, rate)}" '
             f'tcStart="{_secs(start_tc, rate)}" tcFormat="{tc_format}"{sequence_audio}>',
             "          <spine>"]
-    out += _fcpxml_spine(clips, assets, start_tc, rate, tc_format)
+    connected = _fcpxml_connected(clips, sounds, assets, rate, tc_format) if sounds else None
+    out += _fcpxml_spine(clips, assets, start_tc, rate, tc_format, connected)
     out += ["          </spine>", "        </sequence>", "      </project>", "    </event>",
             "  </library>", "</fcpxml>", ""]
     path.write_text("\n".join(out), encoding="utf-8")
+
+
+def _fcpxml_sound_clips(timeline: otio.schema.Timeline) -> list[tuple[int, otio.schema.Clip]]:
+    """(audio track index, clip) of every audio track's clips, in track order."""
+    return [(k, c) for k, track in enumerate(timeline.audio_tracks())
+            for c in track.find_clips(shallow_search=True) if c.source_range is not None]
+
+
+def _fcpxml_asset_audio(timeline: otio.schema.Timeline, urls: list[str]) -> dict[str, str]:
+    """url -> the asset's audio attributes: the streams (audio tracks) that play it; none for
+    a file whose sound no audio track plays."""
+    streams = sound_facts(timeline)
+    uses: dict[str, list[int]] = {}
+    for k, item in _fcpxml_sound_clips(timeline):
+        url = getattr(item.media_reference, "target_url", None) or ""
+        if k not in uses.setdefault(url, []):
+            uses[url].append(k)
+    out = {}
+    for url in urls:
+        ks = uses.get(url, [])
+        first = streams[ks[0]] if ks else {}
+        out[url] = (f' hasAudio="1" audioSources="{len(ks)}" audioChannels='
+                    f'"{first["channels"]}" audioRate="{first["sample_rate"]}"') if ks else ""
+    return out
+
+
+def _fcpxml_connected(clips: list[otio.schema.Clip], sounds: list[tuple[int, otio.schema.Clip]],
+                      assets: dict[str, tuple[str, int, int]], rate: Fraction,
+                      tc_format: str) -> list[list[str]]:
+    """Per picture clip, the audio-only asset-clips connected to it (`lane` -1 for the first
+    audio track, -2 for the second...; `srcEnable="audio"`), anchored to the picture clip
+    playing at their first frame, their `offset` in that clip's source time as FCPXML
+    places connected clips. Sound before the first or after the last picture anchors to it."""
+    fr = float(rate)
+    starts, at = [], 0
+    for item in clips:
+        starts.append(at)
+        at += frames(item.source_range.duration, fr)
+    out: list[list[str]] = [[] for _ in clips]
+    for k, item in sounds:
+        rec = frames(item.range_in_parent().start_time, fr)
+        j = max([i for i, s in enumerate(starts) if s <= rec] or [0])
+        parent_src = frames(clips[j].source_range.start_time, fr)
+        rid = assets[getattr(item.media_reference, "target_url", None) or ""][0]
+        src = frames(item.source_range.start_time, fr)
+        dur = frames(item.source_range.duration, fr)
+        out[j].append(f'              <asset-clip ref="{rid}" lane="{-(k + 1)}" '
+                      f'name={quoteattr(item.name)} '
+                      f'offset="{_secs(parent_src + rec - starts[j], rate)}" '
+                      f'start="{_secs(src, rate)}" duration="{_secs(dur, rate)}" '
+                      f'srcEnable="audio" tcFormat="{tc_format}"/>')
+    return out
 
 
 def _fcpxml_assets(clips: list[otio.schema.Clip], fr: float) -> dict[str, tuple[str, int, int]]:
@@ -428,20 +672,26 @@ def _fcpxml_assets(clips: list[otio.schema.Clip], fr: float) -> dict[str, tuple[
 
 
 def _fcpxml_spine(clips: list[otio.schema.Clip], assets: dict[str, tuple[str, int, int]],
-                  start_tc: int, rate: Fraction, tc_format: str) -> list[str]:
+                  start_tc: int, rate: Fraction, tc_format: str,
+                  connected: list[list[str]] | None = None) -> list[str]:
     """The spine's asset-clips end to end from the sequence's start timecode, each with its
-    markers (FCPXML places clips by offset, not by order)."""
+    markers (FCPXML places clips by offset, not by order). With `connected` sound (cut apart
+    from the picture) the picture clips play their video only (`srcEnable="video"`) and hold
+    their connected audio clips, before the markers as the DTD orders them."""
     fr = float(rate)
     frame_dur = _secs(1, rate)
     out: list[str] = []
     offset = start_tc
-    for item in clips:
+    for j, item in enumerate(clips):
         rid = assets[getattr(item.media_reference, "target_url", None) or ""][0]
         src = frames(item.source_range.start_time, fr)
         dur = frames(item.source_range.duration, fr)
+        video_only = ' srcEnable="video"' if connected is not None else ""
         out.append(f'            <asset-clip ref="{rid}" name={quoteattr(item.name)} '
                    f'offset="{_secs(offset, rate)}" start="{_secs(src, rate)}" '
-                   f'duration="{_secs(dur, rate)}" format="r1" tcFormat="{tc_format}">')
+                   f'duration="{_secs(dur, rate)}" format="r1" tcFormat="{tc_format}"'
+                   f'{video_only}>')
+        out += connected[j] if connected is not None else []
         for m in item.markers:
             at = frames(m.marked_range.start_time, fr)
             out.append(f'              <marker start="{_secs(at, rate)}" '
@@ -452,19 +702,22 @@ def _fcpxml_spine(clips: list[otio.schema.Clip], assets: dict[str, tuple[str, in
     return out
 
 
+def _fcpxml_secs(text: str | None) -> Fraction:
+    """FCPXML rational seconds (`1001/24000s`, `5s`) as a Fraction; 0 when absent."""
+    if not text:
+        return Fraction(0)
+    return Fraction(text.rstrip("s"))
+
+
 def read_fcpxml(path: Path) -> otio.schema.Timeline:
-    """Read FCPXML asset-clips/clips on the spine (ours and simple NLE exports)."""
+    """Read FCPXML asset-clips/clips on the spine (ours and simple NLE exports), and audio
+    clips connected below them (`lane` < 0) as audio tracks at their record frames."""
     root = ET.parse(path).getroot()
     if root.tag != "fcpxml":
         raise ValueError("root element is not <fcpxml>")
     formats = {f.get("id"): f for f in root.iter("format")}
     assets = {a.get("id"): a for a in root.iter("asset")}
-
-    def secs(text: str | None) -> Fraction:
-        if not text:
-            return Fraction(0)
-        return Fraction(text.rstrip("s"))
-
+    secs = _fcpxml_secs
     sequence = next(root.iter("sequence"), None)
     if sequence is None:
         raise ValueError("no <sequence>")
@@ -484,34 +737,91 @@ def read_fcpxml(path: Path) -> otio.schema.Timeline:
     track = otio.schema.Track(name="Scenes", kind=otio.schema.TrackKind.Video)
     timeline.tracks.append(track)
     sound: list[otio.schema.Track] = []
+    lanes: dict[int, list[tuple[int, otio.schema.Clip, ET.Element | None]]] = {}
     spine = sequence.find("spine")
+    rec = 0
     for el in list(spine) if spine is not None else []:
         if el.tag not in ("asset-clip", "clip", "video"):
             continue
-        ref_id = el.get("ref") or next((v.get("ref") for v in el.iter("video")), None)
-        asset = assets.get(ref_id)
-        start = round(secs(el.get("start")) * rate)
-        dur = round(secs(el.get("duration")) * rate)
-        ref: otio.core.MediaReference = otio.schema.MissingReference()
-        if asset is not None:
-            rep = asset.find("media-rep")
-            src = rep.get("src") if rep is not None else asset.get("src")
-            avail = otio.opentime.TimeRange(
-                RationalTime(round(secs(asset.get("start")) * rate), fr),
-                RationalTime(round(secs(asset.get("duration")) * rate), fr))
-            ref = otio.schema.ExternalReference(target_url=src or "", available_range=avail)
-        item = otio.schema.Clip(
-            name=el.get("name") or "", media_reference=ref,
-            source_range=otio.opentime.TimeRange(RationalTime(start, fr), RationalTime(dur, fr)))
+        item, asset = _fcpxml_clip(el, assets, rate)
         for m in el.findall("marker"):
             item.markers.append(otio.schema.Marker(
                 name=m.get("value") or "", comment=m.get("note") or "",
                 marked_range=otio.opentime.TimeRange(
                     RationalTime(round(secs(m.get("start")) * rate), fr), RationalTime(0, fr))))
         track.append(item)
-        if asset is not None and asset.get("hasAudio") == "1":
+        if asset is not None and asset.get("hasAudio") == "1" and \
+                el.get("srcEnable") != "video":
             _fcpxml_sound(sound, timeline, asset, item)
+        _fcpxml_connected_sound(el, assets, rate, rec, lanes)
+        rec += frames(item.source_range.duration, fr)
+    _fcpxml_lane_tracks(timeline, lanes, fr)
     return timeline
+
+
+def _fcpxml_clip(el: ET.Element, assets: dict[str | None, ET.Element], rate: Fraction
+                 ) -> tuple[otio.schema.Clip, ET.Element | None]:
+    """An asset-clip/clip element as a clip of its asset's media (start and duration), and
+    the asset."""
+    fr, secs = float(rate), _fcpxml_secs
+    ref_id = el.get("ref") or next((v.get("ref") for v in el.iter("video")), None) or \
+        next((v.get("ref") for v in el.iter("audio")), None)
+    asset = assets.get(ref_id)
+    start = round(secs(el.get("start")) * rate)
+    dur = round(secs(el.get("duration")) * rate)
+    ref: otio.core.MediaReference = otio.schema.MissingReference()
+    if asset is not None:
+        rep = asset.find("media-rep")
+        src = rep.get("src") if rep is not None else asset.get("src")
+        avail = otio.opentime.TimeRange(
+            RationalTime(round(secs(asset.get("start")) * rate), fr),
+            RationalTime(round(secs(asset.get("duration")) * rate), fr))
+        ref = otio.schema.ExternalReference(target_url=src or "", available_range=avail)
+    item = otio.schema.Clip(
+        name=el.get("name") or "", media_reference=ref,
+        source_range=otio.opentime.TimeRange(RationalTime(start, fr), RationalTime(dur, fr)))
+    return item, asset
+
+
+def _fcpxml_connected_sound(parent: ET.Element, assets: dict[str | None, ET.Element],
+                            rate: Fraction, rec: int,
+                            lanes: dict[int, list[tuple[int, otio.schema.Clip,
+                                                        ET.Element | None]]]) -> None:
+    """Audio clips connected below a spine clip (`lane` < 0: `srcEnable="audio"`, an
+    `<audio>` or an asset without video), each at its record frame: the spine clip's (`rec`)
+    plus its offset past the spine clip's start, the parent's source time it is placed in."""
+    parent_start = round(_fcpxml_secs(parent.get("start")) * rate)
+    for child in parent:
+        lane = int(child.get("lane") or 0)
+        if lane >= 0 or child.tag not in ("asset-clip", "clip", "audio"):
+            continue
+        item, asset = _fcpxml_clip(child, assets, rate)
+        audio_only = child.tag == "audio" or child.get("srcEnable") == "audio" or \
+            (asset is not None and asset.get("hasVideo") != "1")
+        if audio_only:
+            at = rec + round(_fcpxml_secs(child.get("offset")) * rate) - parent_start
+            lanes.setdefault(-lane, []).append((at, item, asset))
+
+
+def _fcpxml_lane_tracks(timeline: otio.schema.Timeline,
+                        lanes: dict[int, list[tuple[int, otio.schema.Clip, ET.Element | None]]],
+                        fr: float) -> None:
+    """Connected audio lanes as audio tracks (lane -1 first), clips at their record frames
+    with gaps between; the track's channels and sample rate from its first clip's asset."""
+    for lane in sorted(lanes):
+        k = len(list(timeline.audio_tracks()))
+        track = otio.schema.Track(name="Sound" if k == 0 else f"Sound {k + 1}",
+                                  kind=otio.schema.TrackKind.Audio)
+        at = 0
+        for rec, item, asset in sorted(lanes[lane], key=lambda x: x[0]):
+            if not track.metadata.get(NS) and asset is not None:
+                track.metadata[NS] = {"channels": int(asset.get("audioChannels") or 2),
+                                      "sample_rate": int(asset.get("audioRate") or 48000)}
+            if rec > at:
+                track.append(otio.schema.Gap(duration=RationalTime(rec - at, fr)))
+            track.append(item)
+            at = max(at, rec) + frames(item.source_range.duration, fr)
+        timeline.tracks.append(track)
 
 
 def _fcpxml_sound(sound: list[otio.schema.Track], timeline: otio.schema.Timeline,

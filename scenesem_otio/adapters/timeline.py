@@ -247,6 +247,20 @@ def picture_clips(timeline: otio.schema.Timeline) -> list[otio.schema.Clip]:
     return _video_clips(timeline)
 
 
+def sound_follows_picture(timeline: otio.schema.Timeline) -> bool:
+    """True when every audio track holds the picture clips (same media, source range and record
+    position), as `scenesem cut` lays the sound: writers then link it to its picture. False for
+    an edit whose sound was cut apart from its picture (J/L cut, slip, music)."""
+    def placed(clips: list[otio.schema.Clip]) -> list[tuple]:
+        return [(getattr(c.media_reference, "target_url", None), c.source_range,
+                 c.range_in_parent().start_time) for c in clips]
+
+    picture = placed(picture_clips(timeline))
+    return all(placed([c for c in track.find_clips(shallow_search=True)
+                       if c.source_range is not None]) == picture
+               for track in audio_tracks(timeline))
+
+
 def sound_facts(timeline: otio.schema.Timeline) -> list[dict]:
     """Each audio track's channels and sample rate (48 kHz when unknown, as NLEs assume)."""
     out = []
