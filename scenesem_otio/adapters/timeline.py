@@ -247,6 +247,20 @@ def picture_clips(timeline: otio.schema.Timeline) -> list[otio.schema.Clip]:
     return _video_clips(timeline)
 
 
+def sound_follows_picture(timeline: otio.schema.Timeline) -> bool:
+    """True when every audio track holds exactly the picture's clips (same media, source range
+    and record position): the film's sound under its picture, as `scenesem cut` makes it. A
+    writer may then lay the sound under each picture clip; otherwise the sound was edited
+    apart (a J/L cut, a slip, music from another file) and its own clips must be written."""
+    def placed(clips: list[otio.schema.Clip]) -> list[tuple]:
+        return [(clip_path(c), c.source_range, c.range_in_parent().start_time) for c in clips]
+
+    picture = placed(_video_clips(timeline))
+    return all(placed([c for c in track.find_clips(shallow_search=True)
+                       if c.source_range is not None]) == picture
+               for track in audio_tracks(timeline))
+
+
 def sound_facts(timeline: otio.schema.Timeline) -> list[dict]:
     """Each audio track's channels and sample rate (48 kHz when unknown, as NLEs assume)."""
     out = []
