@@ -8,7 +8,10 @@ Sound, when the media has it: Kdenlive gets an audio track `Sound` under the vid
 scene's picture and sound grouped as Kdenlive groups an AV clip (an `AVSplit` group), and a
 `mix` transition so it is heard; Shotcut plays a clip's sound from its video track, as Shotcut
 itself does. Both play the media's first audio stream (MLT's default, Kdenlive's and
-Shotcut's on import); the other streams stay in the file.
+Shotcut's on import); the other streams stay in the file. Sound edited apart from its picture
+(audio tracks that are not the picture clips: a J/L cut, music from another file) is written as
+it stands instead: Kdenlive an audio track per OTIO track, grouping only the clips that still
+coincide; Shotcut audio tracks of its own, the video track muted.
 """
 
 from __future__ import annotations
