@@ -76,15 +76,17 @@ def test_films_carry_their_timecode(stamped: dict) -> None:
 
 def edit(info: VideoInfo, scenes: list[Scene], order: str) -> otio.schema.Timeline:
     """The scene timeline; `reversed` plays the scenes last to first, so a writer that ignores
-    in/out points (or plays the file through) cannot pass."""
+    in/out points (or plays the file through) cannot pass. The sound is reversed with its
+    picture (as `cut` would write that order): a sound track left in film order is sound
+    edited apart from the picture, which the writers keep as it stands."""
     timeline = build_timeline(info, scenes, metadata={"model": "test"})
     if order == "reversed":
-        track = timeline.tracks[0]
-        clips = list(track)
-        while len(track):
-            del track[0]
-        for clip in reversed(clips):
-            track.append(clip)
+        for track in timeline.tracks:
+            clips = list(track)
+            while len(track):
+                del track[0]
+            for clip in reversed(clips):
+                track.append(clip)
     return timeline
 
 

@@ -8,7 +8,10 @@ Sound, when the media has it: Kdenlive gets an audio track `Sound` under the vid
 scene's picture and sound grouped as Kdenlive groups an AV clip (an `AVSplit` group), and a
 `mix` transition so it is heard; Shotcut plays a clip's sound from its video track, as Shotcut
 itself does. Both play the media's first audio stream (MLT's default, Kdenlive's and
-Shotcut's on import); the other streams stay in the file.
+Shotcut's on import); the other streams stay in the file. Sound edited apart from its picture
+(audio tracks that are not the picture clips: a J/L cut, music from another file) is written as
+it stands instead: Kdenlive an audio track per OTIO track, grouping only the clips that still
+coincide; Shotcut audio tracks of its own, the video track muted.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from opentimelineio.opentime import RationalTime, TimeRange
 
 from scenesem_otio.adapters.frames import clip_path, frames, media_start
 from scenesem_otio.adapters.nle import rate_info, timecode
-from scenesem_otio.adapters.timeline import NS, sound_facts
+from scenesem_otio.adapters.timeline import NS, sound_facts, sound_follows_picture
 from scenesem_otio.core.errors import TimelineError
 
 log = logging.getLogger("scenesem")
@@ -56,6 +59,7 @@ class _Media:
     length: int  # frames available
     kdenlive_id: int
     clip_markers: dict[int, str] = field(default_factory=dict)  # media frame -> clip name
+    channels: int = 0  # of a file only the sound plays; 0: the picture's (the plan's)
 
 
 @dataclass
@@ -85,10 +89,22 @@ class _Plan:
     entries: list[_Entry]
     markers: list[_Marker]
     channels: int = 0  # of the sound every clip carries (the first stream); 0: silent
+    # The audio tracks' own clips (name, entries) when the sound was edited apart from the
+    # picture; empty when it follows the picture, each scene's sound under its clip.
+    sound: list[tuple[str, list[_Entry]]] = field(default_factory=list)
 
     @property
     def length(self) -> int:
-        return sum(e.length for e in self.entries)
+        return max(sum(e.length for e in entries)
+                   for entries in [self.entries, *(es for _, es in self.sound)])
+
+    @property
+    def audio_tracks(self) -> list[tuple[str, list[_Entry]]]:
+        """The audio tracks to write, first (A1) first: the sound's own, or the film's sound
+        under every picture clip."""
+        if self.sound:
+            return self.sound
+        return [("Sound", self.entries)] if self.channels > 0 else []
 
 
 def _frames(t: RationalTime, fr: float) -> int:
@@ -131,18 +147,11 @@ def _label(marker: otio.schema.Marker) -> str:
     return name
 
 
-def _plan(timeline: otio.schema.Timeline) -> _Plan:
-    """Everything the writers need, in frames at the media's rate, from the first video track."""
-    rate, drop = rate_info(timeline)
-    fr = float(rate)
-    tracks = list(timeline.video_tracks()) or list(timeline.tracks)
-    named = [t for t in tracks if t.name == "Scenes"]
-    track = (named or tracks or [None])[0]
-    if track is None:
-        raise TimelineError(f"timeline {timeline.name!r} has no track to write")
-    media: dict[str, _Media] = {}
+def _track_entries(track: otio.schema.Track, fr: float, media: dict[str, _Media],
+                   markers: list[_Marker] | None, channels: int = 0) -> list[_Entry]:
+    """A track's clips and gaps as entries, each media file once in `media` (new ones carry
+    `channels`); with `markers` (the picture track) scene names and markers are gathered too."""
     entries: list[_Entry] = []
-    markers: list[_Marker] = []
     record = 0
     for item in track:
         if isinstance(item, otio.schema.Gap):
@@ -165,19 +174,35 @@ def _plan(timeline: otio.schema.Timeline) -> _Plan:
         if path not in media:
             avail = getattr(item.media_reference, "available_range", None)
             length = _frames(avail.duration, fr) if avail is not None else 0
-            media[path] = _Media(f"chain{len(media)}", path, start0, length, 2 + len(media))
+            media[path] = _Media(f"chain{len(media)}", path, start0, length, 2 + len(media),
+                                 channels=channels)
         m = media[path]
         m.length = max(m.length, src - start0 + n)  # a range past the known end still plays
-        # Kdenlive hides a clip marker on a clip's first frame (drawn at x < 0): the scene
-        # name goes on its middle frame, where it reads as the clip's title at any zoom.
-        m.clip_markers.setdefault(src - start0 + (n - 1) // 2, item.name)
         entries.append(_Entry(m, src - start0, n, item.name))
-        for mk in item.markers:
-            at = _frames(mk.marked_range.start_time, fr)
-            if src <= at < src + n:
-                markers.append(_Marker(record + at - src, _label(mk), mk.comment or "",
-                                       str(mk.color).upper()))
+        if markers is not None:
+            # Kdenlive hides a clip marker on a clip's first frame (drawn at x < 0): the scene
+            # name goes on its middle frame, where it reads as the clip's title at any zoom.
+            m.clip_markers.setdefault(src - start0 + (n - 1) // 2, item.name)
+            markers += [_Marker(record + at - src, _label(mk), mk.comment or "",
+                                str(mk.color).upper()) for mk in item.markers
+                        if src <= (at := _frames(mk.marked_range.start_time, fr)) < src + n]
         record += n
+    return entries
+
+
+def _plan(timeline: otio.schema.Timeline) -> _Plan:
+    """Everything the writers need, in frames at the media's rate, from the first video track
+    and, when the sound was edited apart from the picture, from the audio tracks too."""
+    rate, drop = rate_info(timeline)
+    fr = float(rate)
+    tracks = list(timeline.video_tracks()) or list(timeline.tracks)
+    named = [t for t in tracks if t.name == "Scenes"]
+    track = (named or tracks or [None])[0]
+    if track is None:
+        raise TimelineError(f"timeline {timeline.name!r} has no track to write")
+    media: dict[str, _Media] = {}
+    markers: list[_Marker] = []
+    entries = _track_entries(track, fr, media, markers)
     for mk in [*track.markers, *timeline.tracks.markers]:
         markers.append(_Marker(_frames(mk.marked_range.start_time, fr), _label(mk),
                                mk.comment or "", str(mk.color).upper()))
@@ -186,8 +211,11 @@ def _plan(timeline: otio.schema.Timeline) -> _Plan:
     markers.sort(key=lambda m: m.pos)
     width, height = _size(timeline, [m.path for m in media.values()])
     sound = sound_facts(timeline)
+    own = [] if sound_follows_picture(timeline) else [
+        (t.name or f"Sound {k + 1}", _track_entries(t, fr, media, None, facts["channels"]))
+        for k, (t, facts) in enumerate(zip(timeline.audio_tracks(), sound))]
     return _Plan(timeline.name or "scenesem", rate, drop, width, height, list(media.values()),
-                 entries, markers, sound[0]["channels"] if sound else 0)
+                 entries, markers, sound[0]["channels"] if sound else 0, own)
 
 
 # ---------------------------------------------------------------- XML helpers
@@ -235,10 +263,10 @@ def _media_service(root: ET.Element, tag: str, m: _Media, extra: dict[str, Any],
     return el
 
 
-def _playlist_entries(playlist: ET.Element, plan: _Plan, kdenlive: bool,
+def _playlist_entries(playlist: ET.Element, entries: list[_Entry], kdenlive: bool,
                       producers: list[str] | None = None) -> None:
-    """The scene clips (and blanks); `producers`: one producer id per entry (Shotcut)."""
-    for k, e in enumerate(plan.entries):
+    """A track's clips (and blanks); `producers`: one producer id per entry (Shotcut)."""
+    for k, e in enumerate(entries):
         if e.media is None:
             ET.SubElement(playlist, "blank", length=str(e.length))
             continue
@@ -315,7 +343,8 @@ def _kdenlive_bin_clips(root: ET.Element, plan: _Plan) -> None:
         _media_service(root, "producer", m, {
             "kdenlive:clipname": _name(m.path), "kdenlive:folderid": -1,
             "kdenlive:id": m.kdenlive_id,
-            "kdenlive:markers": json.dumps(markers, ensure_ascii=False)}, plan.channels,
+            "kdenlive:markers": json.dumps(markers, ensure_ascii=False)},
+            m.channels or plan.channels,
             service="avformat")
 
 
@@ -325,7 +354,7 @@ def _kdenlive_bin(root: ET.Element, plan: _Plan) -> None:
               for mk in plan.markers]
     bin_ = ET.SubElement(root, "playlist", id="main_bin")
     for key, value in (
-            ("activeTrack", 1 if plan.channels > 0 else 0), ("audioChannels", 2),
+            ("activeTrack", len(plan.audio_tracks)), ("audioChannels", 2),
             ("documentid", _document_id(plan)),
             ("enableproxy", 0), ("groups", _kdenlive_groups(plan)),
             ("guides", json.dumps(guides, ensure_ascii=False, indent=1)),
@@ -349,12 +378,13 @@ def _kdenlive_black_track(root: ET.Element, total: int) -> None:
 
 
 def _kdenlive_tracks(root: ET.Element, plan: _Plan) -> int:
-    """A tractor of two playlists per track, as Kdenlive saves them; returns the track count."""
-    tracks = [("Sound", True)] if plan.channels > 0 else []
-    tracks.append(("Scenes", False))  # MLT's order: bottom (audio) to top (video)
-    for k, (name, audio) in enumerate(tracks):
+    """A tractor of two playlists per track, as Kdenlive saves them; returns the track count.
+    MLT's order is Kdenlive's bottom to top: the last audio track, ..., A1, then V1."""
+    tracks = [(name, entries, True) for name, entries in reversed(plan.audio_tracks)]
+    tracks.append(("Scenes", plan.entries, False))
+    for k, (name, entries, audio) in enumerate(tracks):
         playlist = ET.SubElement(root, "playlist", id=f"playlist{2 * k}")
-        _playlist_entries(playlist, plan, kdenlive=True)
+        _playlist_entries(playlist, entries, kdenlive=True)
         ET.SubElement(root, "playlist", id=f"playlist{2 * k + 1}")  # second half (mixes)
         track = ET.SubElement(root, "tractor", {"id": f"tractor{k}", "in": "0",
                                                 "out": str(plan.length - 1)})
@@ -378,29 +408,42 @@ def _kdenlive_project_tractor(root: ET.Element, plan: _Plan, n_tracks: int) -> N
     ET.SubElement(main, "track", producer="black_track")
     for k in range(n_tracks):
         ET.SubElement(main, "track", producer=f"tractor{k}")
-    if plan.channels > 0:  # the audio track heard over the black track's silence, as Kdenlive mixes
-        mix = ET.SubElement(main, "transition", id="transition0")
-        for key, value in (("a_track", 0), ("b_track", 1), ("mlt_service", "mix"),
+    for k in range(len(plan.audio_tracks)):  # each audio track heard over the black track's
+        mix = ET.SubElement(main, "transition", id=f"transition{k}")  # silence, as Kdenlive mixes
+        for key, value in (("a_track", 0), ("b_track", k + 1), ("mlt_service", "mix"),
                            ("kdenlive_id", "mix"), ("internal_added", 237),
                            ("always_active", 1), ("accepts_blanks", 1), ("sum", 1)):
             _prop(mix, key, value)
 
 
 def _kdenlive_groups(plan: _Plan) -> str:
-    """Each scene's picture (track position 1) and sound (position 0) as one AV clip: the
-    `AVSplit` groups Kdenlive saves for a clip dropped with its audio, so they move together.
-    Leaves name a clip by `track position:record frame` (Kdenlive's GroupsModel::toJson)."""
-    if plan.channels <= 0:
+    """Each scene's picture (track position = the audio track count) and its sound (the first
+    audio track with the same media, range and record frame) as one AV clip: the `AVSplit`
+    groups Kdenlive saves for a clip dropped with its audio, so they move together. Sound edited
+    apart from its picture stays ungrouped. Leaves name a clip by `track position:record frame`
+    (Kdenlive's GroupsModel::toJson); audio track k (A1 = 0) sits at position n - 1 - k."""
+    audio = plan.audio_tracks
+    if not audio:
         return "[]"
+    placed = [_placed(entries) for _, entries in audio]
     groups = []
-    record = 0
-    for e in plan.entries:
-        if e.media is not None:
+    for key in _placed(plan.entries):
+        k = next((k for k, clips in enumerate(placed) if key in clips), None)
+        if k is not None:
             groups.append({"type": "AVSplit", "children": [
-                {"data": f"1:{record}", "leaf": "clip", "type": "Leaf"},
-                {"data": f"0:{record}", "leaf": "clip", "type": "Leaf"}]})
-        record += e.length
+                {"data": f"{len(audio)}:{key[0]}", "leaf": "clip", "type": "Leaf"},
+                {"data": f"{len(audio) - 1 - k}:{key[0]}", "leaf": "clip", "type": "Leaf"}]})
     return json.dumps(groups, indent=1)
+
+
+def _placed(entries: list[_Entry]) -> list[tuple[int, str, int, int]]:
+    """(record frame, media file, source in, length) of each clip of a track."""
+    out, record = [], 0
+    for e in entries:
+        if e.media is not None:
+            out.append((record, e.media.path, e.src_in, e.length))
+        record += e.length
+    return out
 
 
 def _clock(frames: int, rate: Fraction) -> str:
@@ -415,7 +458,9 @@ def _clock(frames: int, rate: Fraction) -> str:
 def shotcut_xml(timeline: otio.schema.Timeline) -> str:
     """A Shotcut project: a background track and one video track `Scenes` whose clips show
     their scene's name (a chain per clip, captioned, as Shotcut saves clips) and play their
-    sound, scene markers as Shotcut markers (name with distance, colour) on the timeline."""
+    sound, scene markers as Shotcut markers (name with distance, colour) on the timeline.
+    Sound edited apart from the picture gets audio tracks of its own (as Shotcut saves an
+    audio track: `shotcut:audio`, video hidden), and the video track is muted."""
     plan = _plan(timeline)
     total = plan.length
     root = ET.Element("mlt", {"LC_NUMERIC": "C", "version": MLT_VERSION, "title": plan.name,
@@ -430,19 +475,30 @@ def shotcut_xml(timeline: otio.schema.Timeline) -> str:
         _prop(black, key, value)
     background = ET.SubElement(root, "playlist", id="background")
     ET.SubElement(background, "entry", {"producer": "black", "in": "0", "out": str(total - 1)})
-    chains: list[str] = []
-    for k, e in enumerate(plan.entries):  # one chain per clip, as Shotcut saves its clips
-        chains.append(f"chain{k}")
-        if e.media is not None:
-            _media_service(root, "chain", e.media, {"shotcut:caption": e.name or
-                                                    _name(e.media.path)},
-                           plan.channels, key=chains[-1])
-    playlist = ET.SubElement(root, "playlist", id="playlist0")
-    _prop(playlist, "shotcut:video", 1)
-    _prop(playlist, "shotcut:name", "Scenes")
-    _playlist_entries(playlist, plan, kdenlive=False, producers=chains)
+    tracks = [("Scenes", plan.entries, "shotcut:video"),
+              *((name, entries, "shotcut:audio") for name, entries in plan.sound)]
+    chains = 0
+    for k, (name, entries, kind) in enumerate(tracks):
+        ids = [f"chain{chains + n}" for n in range(len(entries))]
+        chains += len(entries)
+        for key, e in zip(ids, entries):  # one chain per clip, as Shotcut saves its clips
+            if e.media is not None:
+                _media_service(root, "chain", e.media, {"shotcut:caption": e.name or
+                                                        _name(e.media.path)},
+                               e.media.channels or plan.channels, key=key)
+        playlist = ET.SubElement(root, "playlist", id=f"playlist{k}")
+        _prop(playlist, kind, 1)
+        _prop(playlist, "shotcut:name", name)
+        _playlist_entries(playlist, entries, kdenlive=False, producers=ids)
+    _shotcut_tractor(root, plan, len(tracks))
+    return _xml(root)
+
+
+def _shotcut_tractor(root: ET.Element, plan: _Plan, n_tracks: int) -> None:
+    """The main tractor: markers, the background, the video track (muted when the audio
+    tracks carry the sound), the audio tracks, and a `mix` per track so each is heard."""
     main = ET.SubElement(root, "tractor", {"id": "tractor0", "title": plan.name, "in": "0",
-                                           "out": str(total - 1)})
+                                           "out": str(plan.length - 1)})
     _prop(main, "shotcut", 1)
     _prop(main, "shotcut:projectAudioChannels", 2)  # stereo mix, mono sound on both sides
     _prop(main, "shotcut:projectFolder", 0)
@@ -455,12 +511,16 @@ def shotcut_xml(timeline: otio.schema.Timeline) -> str:
             _prop(one, "end", _clock(mk.pos, plan.rate))
             _prop(one, "color", HEX_COLOR.get(mk.color, "#3daee9"))
     ET.SubElement(main, "track", producer="background")
-    ET.SubElement(main, "track", producer="playlist0")
-    mix = ET.SubElement(main, "transition", id="transition0")
-    for key, value in (("a_track", 0), ("b_track", 1), ("mlt_service", "mix"),
-                       ("always_active", 1), ("sum", 1)):
-        _prop(mix, key, value)
-    return _xml(root)
+    for k in range(n_tracks):
+        attrib = {"producer": f"playlist{k}"}
+        if n_tracks > 1:  # the audio tracks carry the sound: the video track's is muted
+            attrib["hide"] = "video" if k else "audio"
+        ET.SubElement(main, "track", attrib)
+    for k in range(n_tracks):
+        mix = ET.SubElement(main, "transition", id=f"transition{k}")
+        for key, value in (("a_track", 0), ("b_track", k + 1), ("mlt_service", "mix"),
+                           ("always_active", 1), ("sum", 1)):
+            _prop(mix, key, value)
 
 
 # ---------------------------------------------------------------- reader
@@ -596,6 +656,17 @@ def _track(playlist: ET.Element, services: _Services, rate: Fraction, name: str,
     return track, spans
 
 
+def _sound_playlists(services: _Services, main: ET.Element, video: ET.Element
+                     ) -> list[ET.Element]:
+    """The audio tracks' playlists (video hidden) with media clips, A1 first: Kdenlive lays
+    them below the video, last audio track lowest; Shotcut above it, in order."""
+    order = [pl for pl, _ in services.playlists(main)]
+    sound = [pl for pl, hide in services.playlists(main) if hide == "video"
+             and any(services.is_media(e) for e in pl.findall("entry"))]
+    below = [pl for pl in sound if order.index(pl) < order.index(video)]
+    return below[::-1] + [pl for pl in sound if pl not in below]
+
+
 def read_mlt(path: str | Path) -> otio.schema.Timeline:
     """Our .kdenlive/.mlt back to a timeline, or any MLT XML whose main tractor holds playlists
     of media clips: the first video playlist with clips becomes the `Scenes` track."""
@@ -620,13 +691,14 @@ def read_mlt(path: str | Path) -> otio.schema.Timeline:
     timeline.metadata[NS] = {"fps": f"{rate.numerator}/{rate.denominator}"}
     track, spans = _track(video[0], services, rate, "Scenes", otio.schema.TrackKind.Video)
     timeline.tracks.append(track)
-    sound = [pl for pl, hide in services.playlists(main) if hide == "video"
-             and any(services.is_media(e) for e in pl.findall("entry"))]
-    for k, pl in enumerate(sound):  # Kdenlive: audio tracks of their own
-        audio, _ = _track(pl, services, rate, "Sound" if k == 0 else f"Sound {k + 1}",
-                          otio.schema.TrackKind.Audio)
+    for k, pl in enumerate(_sound_playlists(services, main, video[0])):  # tracks of their own
+        audio, sound = _track(pl, services, rate, "Sound" if k == 0 else f"Sound {k + 1}",
+                              otio.schema.TrackKind.Audio)
+        if sound and sound[0][4]:
+            audio.metadata[NS] = {"channels": sound[0][4]}
         timeline.tracks.append(audio)
-    if not sound and spans and spans[0][4]:  # Shotcut: the sound plays with the picture
+    muted = dict(services.playlists(main)).get(video[0]) == "audio"
+    if len(timeline.tracks) == 1 and spans and spans[0][4] and not muted:  # Shotcut: in clips
         audio, _ = _track(video[0], services, rate, "Sound", otio.schema.TrackKind.Audio)
         audio.metadata[NS] = {"channels": spans[0][4]}
         timeline.tracks.append(audio)

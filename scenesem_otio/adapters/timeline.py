@@ -248,14 +248,14 @@ def picture_clips(timeline: otio.schema.Timeline) -> list[otio.schema.Clip]:
 
 
 def sound_follows_picture(timeline: otio.schema.Timeline) -> bool:
-    """True when every audio track holds the picture clips (same media, source range and record
-    position), as `scenesem cut` lays the sound: writers then link it to its picture. False for
-    an edit whose sound was cut apart from its picture (J/L cut, slip, music)."""
+    """True when every audio track holds exactly the picture's clips (same media, source range
+    and record position): the film's sound under its picture, as `scenesem cut` makes it. A
+    writer may then lay the sound under each picture clip; otherwise the sound was edited
+    apart (a J/L cut, a slip, music from another file) and its own clips must be written."""
     def placed(clips: list[otio.schema.Clip]) -> list[tuple]:
-        return [(getattr(c.media_reference, "target_url", None), c.source_range,
-                 c.range_in_parent().start_time) for c in clips]
+        return [(clip_path(c), c.source_range, c.range_in_parent().start_time) for c in clips]
 
-    picture = placed(picture_clips(timeline))
+    picture = placed(_video_clips(timeline))
     return all(placed([c for c in track.find_clips(shallow_search=True)
                        if c.source_range is not None]) == picture
                for track in audio_tracks(timeline))
