@@ -379,11 +379,16 @@ def _fcp7_set_file_audio(file_el: ET.Element, streams: list[dict]) -> None:
     for a in media.findall("audio"):
         media.remove(a)
     for stream in streams:
-        audio = ET.SubElement(media, "audio")
-        sc = ET.SubElement(audio, "samplecharacteristics")
-        ET.SubElement(sc, "depth").text = "16"
-        ET.SubElement(sc, "samplerate").text = str(stream["sample_rate"])
-        ET.SubElement(audio, "channelcount").text = str(stream["channels"])
+        _fcp7_stream_audio(media, stream)
+
+
+def _fcp7_stream_audio(media: ET.Element, stream: dict) -> None:
+    """One stream as a file's `<audio>`: 16-bit samples at its rate, its channel count."""
+    audio = ET.SubElement(media, "audio")
+    sc = ET.SubElement(audio, "samplecharacteristics")
+    ET.SubElement(sc, "depth").text = "16"
+    ET.SubElement(sc, "samplerate").text = str(stream["sample_rate"])
+    ET.SubElement(audio, "channelcount").text = str(stream["channels"])
 
 
 def _fcp7_new_file(item: otio.schema.Clip, n: int, rate: Fraction, stream: dict) -> ET.Element:
@@ -449,11 +454,7 @@ def _fcp7_file_audio(root: ET.Element, streams: list[dict]) -> None:
         for a in [a for a in media.findall("audio") if len(a) == 0]:
             media.remove(a)
         for stream in streams:
-            audio = ET.SubElement(media, "audio")
-            sc = ET.SubElement(audio, "samplecharacteristics")
-            ET.SubElement(sc, "depth").text = "16"
-            ET.SubElement(sc, "samplerate").text = str(stream["sample_rate"])
-            ET.SubElement(audio, "channelcount").text = str(stream["channels"])
+            _fcp7_stream_audio(media, stream)
 
 
 def _fcp7_sequence_media(root: ET.Element) -> ET.Element | None:
