@@ -644,3 +644,36 @@ def test_non_standard_rate_conformed_in_every_format(tmp_path: Path, fps: Fracti
             k = round(clip.source_range.start_time.value_rescaled_to(float(rate))) - (
                 round(avail.start_time.value_rescaled_to(float(rate))) if avail else base)
             assert abs(Fraction(k) / rate - Fraction(start) / fps) <= 1 / (2 * rate), suffix
+
+
+# ---------------------------------------------------------------- 9. gaps in the picture
+
+
+def test_a_gap_in_the_picture_keeps_every_clip_on_its_record_frame(tmp_path: Path) -> None:
+    """An edit with empty picture between two clips (a Blender export of strips with space
+    between them): every format that places clips keeps each clip's record frame, its source
+    range and the gap; the sound under the picture keeps the same gap. (EDL and FCPXML laid
+    the clips end to end before, pulling every later clip 24 frames early.)"""
+    fps, gap = Fraction(24000, 1001), 24
+    _, _, timeline = scene_timeline(tmp_path, fps, False, True, starts=[0, 48, 120, 200],
+                                    n_frames=260, audio=STEREO)
+    for track in timeline.tracks:
+        track.insert(2, otio.schema.Gap(duration=otio.opentime.RationalTime(gap, float(fps))))
+
+    def placed(t: otio.schema.Timeline) -> list[tuple[int, int, int]]:
+        clips = [c for c in t.video_tracks()[0].find_clips(shallow_search=True)]
+        first = clips[0].range_in_parent().start_time.to_frames()
+        return [(c.range_in_parent().start_time.to_frames() - first,
+                 c.source_range.start_time.to_frames(), c.source_range.duration.to_frames())
+                for c in clips]
+
+    want = placed(timeline)
+    assert [rec for rec, _, _ in want] == [0, 48, 120 + gap, 200 + gap]
+    for suffix in (".otio", ".edl", ".xml", ".fcpxml", ".kdenlive", ".mlt", ".json"):
+        path = tmp_path / f"gap{suffix}"
+        write_timeline(timeline, path)
+        back = read_timeline(path, rate=fps)
+        assert placed(back) == want, suffix
+        sound = [c for c in back.audio_tracks()[0].find_clips(shallow_search=True)]
+        assert sound[2].range_in_parent().start_time.to_frames() - \
+            sound[0].range_in_parent().start_time.to_frames() == 120 + gap, suffix

@@ -106,15 +106,14 @@ def write_edl(timeline: otio.schema.Timeline, path: Path, resolve_markers: bool 
     follows = resolve_markers or sound_follows_picture(timeline)
     channel = edl_channels(timeline) if follows else "V"
     fr = float(rate)
-    rec0 = rec = frames(timeline.global_start_time, fr) \
-        if timeline.global_start_time else 0
+    rec0 = frames(timeline.global_start_time, fr) if timeline.global_start_time else 0
     lines = [f"TITLE: {_ascii(timeline.name or 'scenesem')}",
              f"FCM: {'DROP FRAME' if drop else 'NON-DROP FRAME'}", ""]
     events: list[tuple[int, list[str]]] = []
     event = 0
     for item in picture_clips(timeline):
         src_in = frames(item.source_range.start_time, fr)
-        dur = frames(item.source_range.duration, fr)
+        rec = rec0 + frames(item.range_in_parent().start_time, fr)  # a gap before it kept
         if resolve_markers:
             for m in item.markers:
                 event += 1
@@ -125,7 +124,6 @@ def write_edl(timeline: otio.schema.Timeline, path: Path, resolve_markers: bool 
                              f"{timecode(at + 1, rate, drop)}  ")
                 lines.append(f" |C:ResolveColor{color} |M:{_ascii(m.name)} |D:1")
                 lines.append("")
-            rec += dur
             continue
         body = _edl_event(item, channel, rec, rate, drop)
         for m in item.markers:
@@ -133,7 +131,6 @@ def write_edl(timeline: otio.schema.Timeline, path: Path, resolve_markers: bool 
             body.append(f"* LOC: {timecode(at, rate, drop)} {str(m.color).upper():<7} "
                         f"{_ascii(m.name)}")
         events.append((rec, body))
-        rec += dur
     if not follows:
         events += _edl_sound_events(timeline, rec0, rate, drop)
     for number, (_, body) in enumerate(sorted(events, key=lambda e: e[0]), start=event + 1):
@@ -587,7 +584,7 @@ def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
         out.append("    </asset>")
     start_tc = frames(timeline.global_start_time, fr) \
         if timeline.global_start_time else 0
-    total = sum(frames(c.source_range.duration, fr) for c in clips)
+    total = max((_record(c, fr) + frames(c.source_range.duration, fr) for c in clips), default=0)
     name = quoteattr(timeline.name or "scenesem")
     out += ["  </resources>", "  <library>", '    <event name="scenesem">',
             f"      <project name={name}>",
@@ -633,10 +630,7 @@ def _fcpxml_connected(clips: list[otio.schema.Clip], sounds: list[tuple[int, oti
     playing at their first frame, their `offset` in that clip's source time as FCPXML
     places connected clips. Sound before the first or after the last picture anchors to it."""
     fr = float(rate)
-    starts, at = [], 0
-    for item in clips:
-        starts.append(at)
-        at += frames(item.source_range.duration, fr)
+    starts = [_record(item, fr) for item in clips]
     out: list[list[str]] = [[] for _ in clips]
     for k, item in sounds:
         rec = frames(item.range_in_parent().start_time, fr)
@@ -675,8 +669,9 @@ def _fcpxml_assets(clips: list[otio.schema.Clip], fr: float) -> dict[str, tuple[
 def _fcpxml_spine(clips: list[otio.schema.Clip], assets: dict[str, tuple[str, int, int]],
                   start_tc: int, rate: Fraction, tc_format: str,
                   connected: list[list[str]] | None = None) -> list[str]:
-    """The spine's asset-clips end to end from the sequence's start timecode, each with its
-    markers (FCPXML places clips by offset, not by order). With `connected` sound (cut apart
+    """The spine's asset-clips at their record frames from the sequence's start timecode, a
+    `<gap>` where the picture track has one (the spine is a sequence: FCP reads a clip's place
+    from what precedes it), each clip with its markers. With `connected` sound (cut apart
     from the picture) the picture clips play their video only (`srcEnable="video"`) and hold
     their connected audio clips, before the markers as the DTD orders them."""
     fr = float(rate)
@@ -684,6 +679,11 @@ def _fcpxml_spine(clips: list[otio.schema.Clip], assets: dict[str, tuple[str, in
     out: list[str] = []
     offset = start_tc
     for j, item in enumerate(clips):
+        rec = start_tc + _record(item, fr)
+        if rec > offset:
+            out.append(f'            <gap name="Gap" offset="{_secs(offset, rate)}" '
+                       f'duration="{_secs(rec - offset, rate)}"/>')
+            offset = rec
         rid = assets[getattr(item.media_reference, "target_url", None) or ""][0]
         src = frames(item.source_range.start_time, fr)
         dur = frames(item.source_range.duration, fr)
@@ -701,6 +701,11 @@ def _fcpxml_spine(clips: list[otio.schema.Clip], assets: dict[str, tuple[str, in
         out.append("            </asset-clip>")
         offset += dur
     return out
+
+
+def _record(item: otio.schema.Clip, fr: float) -> int:
+    """A clip's record frame in its track, from the track's start (gaps before it counted)."""
+    return frames(item.range_in_parent().start_time, fr)
 
 
 def _fcpxml_secs(text: str | None) -> Fraction:
@@ -742,6 +747,12 @@ def read_fcpxml(path: Path) -> otio.schema.Timeline:
     spine = sequence.find("spine")
     rec = 0
     for el in list(spine) if spine is not None else []:
+        if el.tag == "gap":  # empty picture (and the sound under it) for its duration
+            n = round(secs(el.get("duration")) * rate)
+            for gapped in (track, *sound):
+                gapped.append(otio.schema.Gap(duration=RationalTime(n, fr)))
+            rec += n
+            continue
         if el.tag not in ("asset-clip", "clip", "video"):
             continue
         item, asset = _fcpxml_clip(el, assets, rate)
