@@ -121,7 +121,8 @@ class Decision:
     scene_count: SceneCount | None = None  # when N was chosen from the film (`--scenes auto`)
 
 
-def decide(film: FilmEmbedding, segment: SegmentOptions, embedder: SceneEmbedder) -> Decision:
+def decide(film: FilmEmbedding, segment: SegmentOptions, embedder: SceneEmbedder,
+           progress: bool = False) -> Decision:
     """An embedded film -> scenes. Everything `cut` does after the embeddings.
 
     The count is chosen from the film (`--scenes auto`) when asked, or by default when neither
@@ -143,7 +144,8 @@ def decide(film: FilmEmbedding, segment: SegmentOptions, embedder: SceneEmbedder
     if auto or (seg.n_scenes is not None and scores is None):
         # Scenes by count: the user's minimum scene or none, not the θ rule's default.
         seg = replace(seg, min_scene_s=segment.min_scene_s)
-    done = run_segment(film.shots, film.shot_embeddings, float(film.info.fps), seg, scores)
+    done = run_segment(film.shots, film.shot_embeddings, float(film.info.fps), seg, scores,
+                       progress)
     seg = replace(seg, threshold=done.threshold, min_scene_s=done.min_scene_s)
     if done.scene_count is not None:
         seg = replace(seg, n_scenes=done.scene_count.n)
@@ -187,7 +189,7 @@ def cut(video: str | Path, options: CutOptions = CutOptions(), *,
         apply_speed_options(embedder, rt)  # --keep, --max-clips-per-shot (issue 16)
     film = embed_film(video, embedder, options.shots, batch_size=options.runtime.batch_size,
                       progress=options.progress, thumbnails=report is not None)
-    decision = decide(film, options.segment, embedder)
+    decision = decide(film, options.segment, embedder, options.progress)
     scenes, scores, seg = decision.scenes, decision.scores, decision.segment
     threshold_source = decision.threshold_source
     precision = "bf16" if embedder.autocast_dtype is not None else "fp32"

@@ -173,3 +173,29 @@ def test_min_scene_bounds_scenes_chosen_by_count() -> None:
     assert [s.first_shot for s in unbounded] == [0, 2, 4, 7]
     bounded = segment(shots, v, fps, replace(four, min_scene_s=1.0)).scenes
     assert len(bounded) == 4 and min((s.end - s.start) / fps for s in bounded) >= 1.0
+
+
+def test_long_films_show_the_count_searching(capsys: pytest.CaptureFixture[str],
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A film of PROGRESS_MIN_SHOTS shots or more shows the counts tried (as JSON lines here,
+    as a program reading stderr gets them), ending complete when the search stops early; a
+    short film, or progress off, prints nothing. The choice does not depend on the bar."""
+    import json
+
+    from scenesem_otio.core.progress import set_progress_style
+    from scenesem_otio.segment.count import PROGRESS_MIN_SHOTS
+
+    long_film = blocks([PROGRESS_MIN_SHOTS // 25] * 25, noise=0.3, seed=5)
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)  # JSON style sets it
+    set_progress_style("json")
+    try:
+        shown = choose_scene_count(long_film, progress=True)
+        lines = [json.loads(x) for x in capsys.readouterr().err.splitlines()]
+        quiet = choose_scene_count(long_film)
+        choose_scene_count(long_film[:100], progress=True)
+        assert capsys.readouterr().err == ""
+    finally:
+        set_progress_style("bar")
+    assert {x["task"] for x in lines} == {"choosing the number of scenes"}
+    assert lines[0]["done"] == 0 and lines[-1]["done"] == lines[-1]["total"] > shown.n
+    assert (shown.n, shown.starts) == (quiet.n, quiet.starts) and shown.n == 25

@@ -196,8 +196,8 @@ class Segmented(NamedTuple):
 
 
 def segment(shots: Sequence[Shot], shot_emb: np.ndarray, fps: float,
-            options: SegmentOptions = SegmentOptions(), scores: np.ndarray | None = None
-            ) -> Segmented:
+            options: SegmentOptions = SegmentOptions(), scores: np.ndarray | None = None,
+            progress: bool = False) -> Segmented:
     """Shots + their embeddings -> scenes, boundary scores, θ used (and the count's choice).
 
     `scores`: a boundary model's probabilities per shot cut; without them, the cosine rule.
@@ -219,7 +219,7 @@ def segment(shots: Sequence[Shot], shot_emb: np.ndarray, fps: float,
         min_scene = 0.0 if by_count else DEFAULT_MIN_SCENE_S
     count = None
     if options.n_scenes == AUTO:
-        count = choose_scene_count(shot_emb, starts_s, duration, min_scene)
+        count = choose_scene_count(shot_emb, starts_s, duration, min_scene, progress)
         if not learned:  # the grouping the count was chosen with
             return Segmented(build_scenes(shots, shot_emb, count.starts, scores), scores, theta,
                              min_scene, count)
