@@ -253,7 +253,7 @@ def test_fcpxml_with_lxml(tmp_path: Path, fps: Fraction, drop: bool, with_tc: bo
 
     assert frames(sequence.get("tcStart")) == info.start_frame
     assets = root.findall("resources/asset")
-    assert len(assets) == 1
+    assert len(assets) == 1 and assets[0].get("name") == "My Film"  # not My%20Film
     rep = assets[0].find("media-rep")
     assert rep is not None and rep.get("src").startswith("file://")
     assert frames(assets[0].get("start")) == info.start_frame

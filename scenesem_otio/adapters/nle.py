@@ -576,7 +576,7 @@ def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
            f'    <format id="r1" name="FFVideoFormat{height}p{round(fr * 100)}" '
            f'frameDuration="{frame_dur}" width="{width}" height="{height}"/>']
     for url, (rid, a_start, a_dur) in assets.items():
-        name = Path(url).stem if url else "media"
+        name = Path(unquote(url)).stem if url else "media"  # "My Film", not "My%20Film"
         video = ' hasVideo="1" format="r1"' if url in pictured else ""
         out.append(f'    <asset id="{rid}" name={quoteattr(name)} start="{_secs(a_start, rate)}" '
                    f'duration="{_secs(a_dur, rate)}"{video}{audio_of[url]}>')
