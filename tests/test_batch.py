@@ -260,7 +260,8 @@ def test_killed_batch_resumes_without_partial_or_duplicate_outputs(
         time.sleep(0.02)
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and its worker processes
     proc.wait()
-    assert list(out.glob("*.otio")), proc.stderr.read().decode()[-2000:]
+    assert list(out.glob("*.otio")), (proc.returncode, proc.stdout.read().decode()[-2000:],
+                                      proc.stderr.read().decode()[-2000:])
     done_at_kill = {r["film"] for r in _readable(out) if r.get("status") == "done"}
     assert len(done_at_kill) < len(GOOD), done_at_kill  # the kill did interrupt the batch
 
