@@ -254,14 +254,20 @@ def test_killed_batch_resumes_without_partial_or_duplicate_outputs(
             "--min-scene", "0", "--no-progress", "--engine", engine]
     extra = ["--ray-address", request.getfixturevalue("ray_address")] if engine == "ray" else []
     proc = subprocess.Popen([*BATCH, *args, *extra], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+                            stderr=subprocess.PIPE, start_new_session=True,
+                            env={**os.environ, "PYTHONFAULTHANDLER": "1"})
     deadline = time.time() + 300
     while time.time() < deadline and proc.poll() is None and not list(out.glob("*.otio")):
         time.sleep(0.02)
+    waited = round(time.time() - deadline + 300)
+    if not list(out.glob("*.otio")) and proc.poll() is None:  # stuck: where? (faulthandler)
+        os.kill(proc.pid, signal.SIGABRT)
+        time.sleep(2)
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and its worker processes
     proc.wait()
-    assert list(out.glob("*.otio")), (proc.returncode, proc.stdout.read().decode()[-2000:],
-                                      proc.stderr.read().decode()[-2000:])
+    assert list(out.glob("*.otio")), (waited, proc.returncode,
+                                      proc.stdout.read().decode()[-2000:],
+                                      proc.stderr.read().decode()[-6000:])
     done_at_kill = {r["film"] for r in _readable(out) if r.get("status") == "done"}
     assert len(done_at_kill) < len(GOOD), done_at_kill  # the kill did interrupt the batch
 
