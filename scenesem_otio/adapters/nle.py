@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from urllib.parse import unquote
@@ -312,7 +313,7 @@ def _fcp7_own_sound(root: ET.Element, timeline: otio.schema.Timeline, rate: Frac
     if seq_media is None:
         return
     files = _fcp7_files_by_path(root)
-    uses = _fcp7_file_streams(timeline, streams)
+    uses = _streams_by_media(timeline, clip_path)
     for path, file_el in files.items():
         _fcp7_set_file_audio(file_el, [streams[k] for k in uses.get(path, [])])
     fr = float(rate)
@@ -355,16 +356,17 @@ def _fcp7_files_by_path(root: ET.Element) -> dict[str | None, ET.Element]:
     return out
 
 
-def _fcp7_file_streams(timeline: otio.schema.Timeline, streams: list[dict]
-                       ) -> dict[str | None, list[int]]:
-    """File path -> the audio tracks (streams) that play it, in track order: a file's
-    `<audio>` lists them and `<sourcetrack>` counts its channels across them."""
+def _streams_by_media(timeline: otio.schema.Timeline,
+                      media_of: Callable[[otio.schema.Clip], str | None]
+                      ) -> dict[str | None, list[int]]:
+    """Media (as `media_of` names it) -> the audio tracks (streams) that play it, in track
+    order: FCP7 lists them in a file's `<audio>` and counts `<sourcetrack>` channels across
+    them; FCPXML declares them as an asset's `audioSources`."""
     uses: dict[str | None, list[int]] = {}
-    for k, track in enumerate(timeline.audio_tracks()):
-        for item in track.find_clips(shallow_search=True):
-            path = clip_path(item)
-            if k not in uses.setdefault(path, []):
-                uses[path].append(k)
+    for k, item in _sound_clips(timeline):
+        media = media_of(item)
+        if k not in uses.setdefault(media, []):
+            uses[media].append(k)
     return uses
 
 
@@ -564,7 +566,7 @@ def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
     tc_format = "DF" if drop else "NDF"
     clips = picture_clips(timeline)
     asset_audio, sequence_audio = _fcpxml_audio(timeline)
-    sounds = [] if sound_follows_picture(timeline) else _fcpxml_sound_clips(timeline)
+    sounds = [] if sound_follows_picture(timeline) else _sound_clips(timeline)
     assets = _fcpxml_assets(clips + [c for _, c in sounds], fr)
     audio_of = {url: asset_audio for url in assets} if not sounds else _fcpxml_asset_audio(
         timeline, list(assets))
@@ -598,7 +600,7 @@ def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
     path.write_text("\n".join(out), encoding="utf-8")
 
 
-def _fcpxml_sound_clips(timeline: otio.schema.Timeline) -> list[tuple[int, otio.schema.Clip]]:
+def _sound_clips(timeline: otio.schema.Timeline) -> list[tuple[int, otio.schema.Clip]]:
     """(audio track index, clip) of every audio track's clips, in track order."""
     return [(k, c) for k, track in enumerate(timeline.audio_tracks())
             for c in track.find_clips(shallow_search=True) if c.source_range is not None]
@@ -608,11 +610,8 @@ def _fcpxml_asset_audio(timeline: otio.schema.Timeline, urls: list[str]) -> dict
     """url -> the asset's audio attributes: the streams (audio tracks) that play it; none for
     a file whose sound no audio track plays."""
     streams = sound_facts(timeline)
-    uses: dict[str, list[int]] = {}
-    for k, item in _fcpxml_sound_clips(timeline):
-        url = getattr(item.media_reference, "target_url", None) or ""
-        if k not in uses.setdefault(url, []):
-            uses[url].append(k)
+    uses = _streams_by_media(
+        timeline, lambda item: getattr(item.media_reference, "target_url", None) or "")
     out = {}
     for url in urls:
         ks = uses.get(url, [])
