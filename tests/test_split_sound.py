@@ -182,6 +182,43 @@ def test_fcpxml_connects_audio_only_clips_and_mutes_the_picture(
     assert ("Music", "-2", "audio") in connected
 
 
+def test_fcpxml_anchors_sound_outside_the_picture_to_gaps(
+        timeline: otio.schema.Timeline, tmp_path: Path) -> None:
+    """Sound under a gap before the picture and music after the last picture clip: each
+    connected clip hangs on the spine element playing at its first frame (a leading gap, a
+    gap after the picture), inside that element's range, and reads back at its frames."""
+    t = timeline.deepcopy()
+    t.video_tracks()[0].insert(0, otio.schema.Gap(duration=rt(10)))
+    first = t.audio_tracks()[1].find_clips()[0]
+    late = otio.schema.Clip(name="Coda", source_range=TimeRange(rt(0), rt(20)),
+                            media_reference=first.media_reference.clone())
+    t.audio_tracks()[1].append(otio.schema.Gap(duration=rt(110 - MUSIC_AT - MUSIC_LEN)))
+    t.audio_tracks()[1].append(late)  # frames 110-130; the picture ends at 100
+    path = tmp_path / "edit.fcpxml"
+    write_timeline(t, path)
+    seq = etree.parse(str(path)).getroot().find("library/event/project/sequence")
+    secs = lambda el, key: Fraction((el.get(key) or "0s").rstrip("s"))  # noqa: E731
+    spine = list(seq.find("spine"))
+    assert [e.tag for e in spine] == ["gap", *["asset-clip"] * 3, "gap"]
+    assert secs(seq, "duration") == Fraction(130) / RATE
+    for parent in spine:
+        for child in parent.findall("asset-clip"):
+            own = secs(parent, "start")
+            assert own <= secs(child, "offset") < own + secs(parent, "duration"), \
+                child.get("name")
+    assert [c.get("name") for c in spine[0].findall("asset-clip")] == [first_name(t)]
+    assert [c.get("name") for c in spine[-1].findall("asset-clip")] == ["Coda"]
+    back = read_timeline(path, rate=RATE)
+    assert [placed(track) for track in back.audio_tracks()] == \
+        [placed(track) for track in t.audio_tracks()]
+    assert [c.source_range for c in back.video_tracks()[0].find_clips()] == \
+        [c.source_range for c in t.video_tracks()[0].find_clips()]
+
+
+def first_name(t: otio.schema.Timeline) -> str:
+    return t.audio_tracks()[0].find_clips()[0].name
+
+
 def blender_json(timeline: otio.schema.Timeline, path: Path) -> None:
     """The timeline as the Blender add-on exports it: a row per strip, sound rows of kind
     "Audio" on their own tracks with their file, range and place (`tables.read_json`)."""

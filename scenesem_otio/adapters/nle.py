@@ -586,15 +586,17 @@ def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
         out.append("    </asset>")
     start_tc = frames(timeline.global_start_time, fr) \
         if timeline.global_start_time else 0
-    total = max((_record(c, fr) + frames(c.source_range.duration, fr) for c in clips), default=0)
+    total = max((_record(c, fr) + frames(c.source_range.duration, fr)
+                 for c in [*clips, *(c for _, c in sounds)]), default=0)
+    segments = _spine_segments(clips, fr, total)
     name = quoteattr(timeline.name or "scenesem")
     out += ["  </resources>", "  <library>", '    <event name="scenesem">',
             f"      <project name={name}>",
             f'        <sequence format="r1" duration="{_secs(total, rate)}" '
             f'tcStart="{_secs(start_tc, rate)}" tcFormat="{tc_format}"{sequence_audio}>',
             "          <spine>"]
-    connected = _fcpxml_connected(clips, sounds, assets, rate, tc_format) if sounds else None
-    out += _fcpxml_spine(clips, assets, start_tc, rate, tc_format, connected)
+    connected = _fcpxml_connected(segments, sounds, assets, rate, tc_format) if sounds else None
+    out += _fcpxml_spine(segments, assets, start_tc, rate, tc_format, connected)
     out += ["          </spine>", "        </sequence>", "      </project>", "    </event>",
             "  </library>", "</fcpxml>", ""]
     path.write_text("\n".join(out), encoding="utf-8")
@@ -621,26 +623,46 @@ def _fcpxml_asset_audio(timeline: otio.schema.Timeline, urls: list[str]) -> dict
     return out
 
 
-def _fcpxml_connected(clips: list[otio.schema.Clip], sounds: list[tuple[int, otio.schema.Clip]],
+def _spine_segments(clips: list[otio.schema.Clip], fr: float, end: int
+                    ) -> list[tuple[int, int, otio.schema.Clip | None]]:
+    """(record frame, duration, clip or None for a gap) of every spine element covering
+    [0, `end`): gaps where the picture track has none, and a gap after the last picture clip
+    when sound runs on past it (a connected clip needs a spine element at its first frame)."""
+    out: list[tuple[int, int, otio.schema.Clip | None]] = []
+    at = 0
+    for item in clips:
+        rec = _record(item, fr)
+        if rec > at:
+            out.append((at, rec - at, None))
+        dur = frames(item.source_range.duration, fr)
+        out.append((rec, dur, item))
+        at = rec + dur
+    if end > at:
+        out.append((at, end - at, None))
+    return out
+
+
+def _fcpxml_connected(segments: list[tuple[int, int, otio.schema.Clip | None]],
+                      sounds: list[tuple[int, otio.schema.Clip]],
                       assets: dict[str, tuple[str, int, int]], rate: Fraction,
                       tc_format: str) -> list[list[str]]:
-    """Per picture clip, the audio-only asset-clips connected to it (`lane` -1 for the first
-    audio track, -2 for the second...; `srcEnable="audio"`), anchored to the picture clip
-    playing at their first frame, their `offset` in that clip's source time as FCPXML
-    places connected clips. Sound before the first or after the last picture anchors to it."""
+    """Per spine element, the audio-only asset-clips connected to it (`lane` -1 for the first
+    audio track, -2 for the second...; `srcEnable="audio"`), anchored to the clip or gap
+    playing at their first frame, their `offset` in that element's own time (a clip's source
+    time; a gap's starts at 0), as FCPXML places connected clips."""
     fr = float(rate)
-    starts = [_record(item, fr) for item in clips]
-    out: list[list[str]] = [[] for _ in clips]
+    out: list[list[str]] = [[] for _ in segments]
     for k, item in sounds:
         rec = frames(item.range_in_parent().start_time, fr)
-        j = max([i for i, s in enumerate(starts) if s <= rec] or [0])
-        parent_src = frames(clips[j].source_range.start_time, fr)
+        j = max([i for i, (s, _, _) in enumerate(segments) if s <= rec] or [0])
+        seg_rec, _, parent = segments[j]
+        own = frames(parent.source_range.start_time, fr) if parent is not None else 0
         rid = assets[getattr(item.media_reference, "target_url", None) or ""][0]
         src = frames(item.source_range.start_time, fr)
         dur = frames(item.source_range.duration, fr)
         out[j].append(f'              <asset-clip ref="{rid}" lane="{-(k + 1)}" '
                       f'name={quoteattr(item.name)} '
-                      f'offset="{_secs(parent_src + rec - starts[j], rate)}" '
+                      f'offset="{_secs(own + rec - seg_rec, rate)}" '
                       f'start="{_secs(src, rate)}" duration="{_secs(dur, rate)}" '
                       f'srcEnable="audio" tcFormat="{tc_format}"/>')
     return out
@@ -665,40 +687,38 @@ def _fcpxml_assets(clips: list[otio.schema.Clip], fr: float) -> dict[str, tuple[
     return assets
 
 
-def _fcpxml_spine(clips: list[otio.schema.Clip], assets: dict[str, tuple[str, int, int]],
-                  start_tc: int, rate: Fraction, tc_format: str,
-                  connected: list[list[str]] | None = None) -> list[str]:
+def _fcpxml_spine(segments: list[tuple[int, int, otio.schema.Clip | None]],
+                  assets: dict[str, tuple[str, int, int]], start_tc: int, rate: Fraction,
+                  tc_format: str, connected: list[list[str]] | None = None) -> list[str]:
     """The spine's asset-clips at their record frames from the sequence's start timecode, a
     `<gap>` where the picture track has one (the spine is a sequence: FCP reads a clip's place
     from what precedes it), each clip with its markers. With `connected` sound (cut apart
-    from the picture) the picture clips play their video only (`srcEnable="video"`) and hold
-    their connected audio clips, before the markers as the DTD orders them."""
+    from the picture) the picture clips play their video only (`srcEnable="video"`) and
+    clips and gaps hold their connected audio clips, before the markers as the DTD orders."""
     fr = float(rate)
     frame_dur = _secs(1, rate)
     out: list[str] = []
-    offset = start_tc
-    for j, item in enumerate(clips):
-        rec = start_tc + _record(item, fr)
-        if rec > offset:
-            out.append(f'            <gap name="Gap" offset="{_secs(offset, rate)}" '
-                       f'duration="{_secs(rec - offset, rate)}"/>')
-            offset = rec
+    for j, (rec, dur, item) in enumerate(segments):
+        held = connected[j] if connected is not None else []
+        place = f'offset="{_secs(start_tc + rec, rate)}" duration="{_secs(dur, rate)}"'
+        if item is None:
+            out += [f'            <gap name="Gap" {place}>', *held, "            </gap>"] \
+                if held else [f'            <gap name="Gap" {place}/>']
+            continue
         rid = assets[getattr(item.media_reference, "target_url", None) or ""][0]
         src = frames(item.source_range.start_time, fr)
-        dur = frames(item.source_range.duration, fr)
         video_only = ' srcEnable="video"' if connected is not None else ""
         out.append(f'            <asset-clip ref="{rid}" name={quoteattr(item.name)} '
-                   f'offset="{_secs(offset, rate)}" start="{_secs(src, rate)}" '
+                   f'offset="{_secs(start_tc + rec, rate)}" start="{_secs(src, rate)}" '
                    f'duration="{_secs(dur, rate)}" format="r1" tcFormat="{tc_format}"'
                    f'{video_only}>')
-        out += connected[j] if connected is not None else []
+        out += held
         for m in item.markers:
             at = frames(m.marked_range.start_time, fr)
             out.append(f'              <marker start="{_secs(at, rate)}" '
                        f'duration="{frame_dur}" value={quoteattr(m.name)} '
                        f'note={quoteattr(m.comment or "")}/>')
         out.append("            </asset-clip>")
-        offset += dur
     return out
 
 
@@ -750,6 +770,7 @@ def read_fcpxml(path: Path) -> otio.schema.Timeline:
             n = round(secs(el.get("duration")) * rate)
             for gapped in (track, *sound):
                 gapped.append(otio.schema.Gap(duration=RationalTime(n, fr)))
+            _fcpxml_connected_sound(el, assets, rate, rec, lanes)
             rec += n
             continue
         if el.tag not in ("asset-clip", "clip", "video"):
