@@ -83,8 +83,11 @@ def cut_reference(scene_film: tuple[Path, list[int], list[int]], tiny_videomae_d
 
 @pytest.fixture(scope="module")
 def ray_address() -> str:
-    """One local Ray with 2 CPUs for this module; batches in this process reuse it."""
+    """One local Ray with 2 CPUs for this module; batches in this process reuse it. Its
+    workers run at the tests' priority: Ray nices them to 15 by default, and beside the other
+    xdist worker's tests they got so little CPU that a batch wrote nothing in 300 s."""
     ray = pytest.importorskip("ray")
+    os.environ["RAY_worker_niceness"] = "0"  # read by the raylet ray.init starts
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
