@@ -202,6 +202,15 @@ def short_runs(rng: np.random.Generator, draw: Draw) -> list[list[ShotRef]]:
     return [draw.take(s, int(rng.integers(1, 4))) for s in settings_sequence(rng, 12, settings)]
 
 
+def mixed_lengths(rng: np.random.Generator, draw: Draw) -> list[list[ShotRef]]:
+    """8 scenes of 1 to 12 shots in one film (lengths log-uniform), 3–5 settings returning at
+    random: added after the rule was chosen, as a held-out check of it."""
+    settings = list(rng.choice(MAIN, size=int(rng.integers(3, 6)), replace=False))
+    lengths = np.exp(rng.uniform(0, np.log(12.5), size=8)).astype(int).clip(1, 12)
+    return [draw.take(s, int(k)) for s, k in zip(settings_sequence(rng, 8, settings), lengths,
+                                                 strict=True)]
+
+
 def original_edit(rng: np.random.Generator, draw: Draw, part: int = 0, parts: int = 1
                   ) -> list[list[ShotRef]]:
     """test.mp4 as its editor cut it: part `part` of `parts` consecutive excerpts, each
@@ -234,6 +243,8 @@ CONSTRUCTIONS = {
     "short runs (1–3 per scene)": short_runs,
     "test.mp4 as edited (runs of one setting)": original_edit,
     "test.mp4 whole, as edited (one film)": original_whole,
+    # Held out: built after the rule was chosen, measured once with it.
+    "mixed lengths (1–12 per scene)": mixed_lengths,
 }
 
 
