@@ -87,8 +87,9 @@ def ray_address() -> str:
     workers run at the tests' priority: Ray nices them to 15 by default, and beside the other
     xdist worker's tests they got so little CPU that a batch wrote nothing in 300 s."""
     ray = pytest.importorskip("ray")
-    os.environ["RAY_worker_niceness"] = "0"  # read by the raylet ray.init starts
-    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("RAY_worker_niceness", "0")  # Ray's spelling; the raylet reads it
+        ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR")
     yield ray.get_runtime_context().gcs_address
     ray.shutdown()
 
