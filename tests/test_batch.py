@@ -264,8 +264,8 @@ def test_killed_batch_resumes_without_partial_or_duplicate_outputs(
     while time.time() < deadline and proc.poll() is None and not list(out.glob("*.otio")):
         time.sleep(0.02)
     waited = round(time.time() - deadline + 300)
-    if not list(out.glob("*.otio")) and proc.poll() is None:  # stuck: where? (faulthandler)
-        os.kill(proc.pid, signal.SIGABRT)
+    if not list(out.glob("*.otio")) and proc.poll() is None:  # stuck: where? (faulthandler
+        os.killpg(proc.pid, signal.SIGABRT)  # in the driver and its workers, on its stderr)
         time.sleep(2)
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and its worker processes
     proc.wait()
