@@ -28,7 +28,7 @@ from scenesem_otio.adapters.timeline import (
 )
 from scenesem_otio.cli import main
 from scenesem_otio.core.scenes import AudioStream, Scene, VideoInfo
-from scenesem_otio.media.probe import timecode_to_frames
+from scenesem_otio.media.probe import probe, timecode_to_frames
 
 # (id, fps, start timecode or None); DF is the only one written with ';'
 RATES = [
@@ -403,7 +403,9 @@ def test_real_edl_as_eval_truth(sample_data: Path) -> None:
 
 def test_real_edl_as_cut_shots(sample_data: Path, films: dict, tiny_videomae_dir: Path,
                                tmp_path: Path) -> None:
-    video, _ = films["f23976"]
+    """Premiere's EDL takes source in 01:00:04:05 and 01:00:06:13 at 24: on a film that starts
+    at 01:00:00:00 those are its frames 101 and 157 (not the film's own cuts, 30 71 96 148)."""
+    video, _ = films["f23976_tc"]
     sample = sample_data / "otio_cmx3600_adapter" / "premiere_example.edl"
     out = tmp_path / "cut.otio"
     result = CliRunner().invoke(
@@ -412,7 +414,11 @@ def test_real_edl_as_cut_shots(sample_data: Path, films: dict, tiny_videomae_dir
         catch_exceptions=False)
     assert result.exit_code == 0, result.output
     timeline = read_timeline(out)
-    assert scenes_from_timeline(timeline)
+    assert list(timeline.metadata["scenesem"]["shot_cuts"]) == [101, 157]
+    info = probe(video)
+    scenes = scenes_from_timeline(timeline, info)
+    assert scenes[0].start == 0 and scenes[-1].end == info.n_frames == 184
+    assert {s.start for s in scenes} <= {0, 101, 157}
 
 
 def test_drop_frame_edl_markers_survive_otios_reader(tmp_path: Path) -> None:
