@@ -104,7 +104,9 @@ def test_otioconvert_writes_through_scenesem_nle(films: dict, tiny_videomae_dir:
     assert proc.returncode == 0, proc.stderr[-2000:]
     info = probe(video)
     text = out.read_text()
-    assert ("FCM: DROP FRAME" if info.drop_frame else "FCM: NON-DROP FRAME") in text
+    assert info.drop_frame and "FCM: DROP FRAME" in text  # the film starts at 01:00:00;00
+    events = [line.split() for line in text.splitlines() if line[:3].isdigit()]
+    assert events[0][4] == "01:00:00;00", events[0]  # source in of the first scene
     scenes = scenes_from_timeline(read_timeline(out, rate=info.fps), info)
     assert scenes[0].start == 0 and scenes[-1].end == info.n_frames
     assert set(cuts_from_timeline(read_timeline(out, rate=info.fps), info)) <= set(cuts)
