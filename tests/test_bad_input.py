@@ -233,6 +233,11 @@ def test_cut_usable_media(usable: dict[str, tuple[Path, int]], tmp_path: Path,
     import opentimelineio as otio
 
     path, n_frames = usable[case]
+    if case == "rotated":  # the case is what it says: a 90° display matrix, read as one
+        from scenesem_otio.media.probe import probe
+
+        info = probe(path)
+        assert (info.rotation, info.width, info.height) == (270, 72, 128), info
     out = tmp_path / "out.otio"
     result = run(["cut", str(path), "-o", str(out), "--model", str(tiny_videomae_dir),
                   "--min-scene", "0", "--no-progress"])
