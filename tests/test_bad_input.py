@@ -233,6 +233,11 @@ def test_cut_usable_media(usable: dict[str, tuple[Path, int]], tmp_path: Path,
     import opentimelineio as otio
 
     path, n_frames = usable[case]
+    if case == "rotated":  # the case is what it says: a 90° display matrix, read as one
+        from scenesem_otio.media.probe import probe
+
+        info = probe(path)
+        assert (info.rotation, info.width, info.height) == (270, 72, 128), info
     out = tmp_path / "out.otio"
     result = run(["cut", str(path), "-o", str(out), "--model", str(tiny_videomae_dir),
                   "--min-scene", "0", "--no-progress"])
@@ -407,15 +412,37 @@ def orphan_timeline(bad: dict[str, Path], tmp_path_factory: pytest.TempPathFacto
 
 def test_eval_baseline_needs_missing_media(orphan_timeline: Path) -> None:
     """Scoring works without media; `--baseline` needs it and says which file is gone."""
-    assert run(["eval", str(orphan_timeline), "--truth", str(orphan_timeline)]).exit_code == 0
+    scored = run(["eval", str(orphan_timeline), "--truth", str(orphan_timeline), "--json"])
+    assert scored.exit_code == 0, scored.output
+    (row,) = json.loads(scored.output)["results"]  # the timeline against itself: perfect
+    assert (row["f1"], row["precision"], row["recall"]) == (1, 1, 1), row
+    assert row["n_truth"] == 1  # the one cut of good.mp4 (two 30-frame shots) was read
     result = run(["eval", str(orphan_timeline), "--truth", str(orphan_timeline), "--baseline"])
     assert_clean_error(result, "gone.mp4")
 
 
-def test_cut_with_edit_of_missing_media(bad: dict[str, Path], orphan_timeline: Path,
-                                        tiny_videomae_dir: Path, tmp_path: Path) -> None:
-    """An edit only lends its cut points: its media reference may be gone (result, not error)."""
+def test_cut_with_edit_of_missing_media(bad: dict[str, Path], tiny_videomae_dir: Path,
+                                        tmp_path: Path) -> None:
+    """An edit only lends its cut points: its media reference may be gone (result, not error).
+    Its cuts (12, 41) are not the film's own (30), so the output shows they were taken."""
+    import opentimelineio as otio
+
+    track = otio.schema.Track(name="V1")
+    for start, end in [(0, 12), (12, 41), (41, 60)]:
+        track.append(otio.schema.Clip(
+            name=f"c{start}", media_reference=otio.schema.ExternalReference(
+                target_url=(tmp_path / "gone.mp4").as_uri()),
+            source_range=otio.opentime.TimeRange(otio.opentime.RationalTime(start, 25),
+                                                 otio.opentime.RationalTime(end - start, 25))))
+    edit = tmp_path / "edit_of_gone.otio"
+    otio.adapters.write_to_file(otio.schema.Timeline(tracks=[track]), str(edit))
     out = tmp_path / "out.otio"
     result = run(["cut", str(bad["good"]), "-o", str(out), "--model", str(tiny_videomae_dir),
-                  "--shots", str(orphan_timeline), "--min-scene", "0", "--no-progress"])
+                  "--shots", str(edit), "--min-scene", "0", "--no-progress"])
     assert_result(result, out)
+    timeline = otio.adapters.read_from_file(str(out))
+    assert list(timeline.metadata["scenesem"]["shot_cuts"]) == [12, 41]
+    clips = list(timeline.video_tracks()[0].find_clips())
+    starts = [c.source_range.start_time.to_frames() for c in clips]
+    assert starts[0] == 0 and set(starts) <= {0, 12, 41}  # scenes start on the edit's shots
+    assert sum(c.source_range.duration.to_frames() for c in clips) == 60

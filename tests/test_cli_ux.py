@@ -238,7 +238,7 @@ def test_eval_of_cuts_of_two_films_is_flagged(tmp_path: Path,
 def test_convert_says_when_fps_is_ignored(tmp_path: Path) -> None:
     """`--fps` tells an EDL or CSV its rate; a format that carries its own is read at that
     rate, and the run says --fps was ignored instead of taking it in silence."""
-    rate = 24
+    rate = 25  # not the EDL reader's default (24): the second run must use its --fps
     timeline = otio.schema.Timeline(name="t")
     track = otio.schema.Track(name="Scenes")
     for start, n in ((0, 48), (48, 24)):
@@ -248,12 +248,18 @@ def test_convert_says_when_fps_is_ignored(tmp_path: Path) -> None:
     source = tmp_path / "t.otio"
     otio.adapters.write_to_file(timeline, str(source))
     result = CliRunner().invoke(main, ["convert", str(source), "-o", str(tmp_path / "t.edl"),
-                                       "--fps", "25"])
+                                       "--fps", "24"])
     assert result.exit_code == 0, result.output
-    assert "warning: --fps 25 ignored: a .otio timeline carries its own rate" in result.output
+    assert "warning: --fps 24 ignored: a .otio timeline carries its own rate" in result.output
     result = CliRunner().invoke(main, ["convert", str(tmp_path / "t.edl"), "-o",
-                                       str(tmp_path / "back.otio"), "--fps", "24"])
+                                       str(tmp_path / "back.otio"), "--fps", "25"])
     assert result.exit_code == 0 and "ignored" not in result.output, result.output
+    # Both runs did their job: the EDL was written at the .otio's 25 (not the ignored 24) and
+    # read back at --fps 25, so the clips return on their frames.
+    back = otio.adapters.read_from_file(str(tmp_path / "back.otio"))
+    assert [(c.source_range.start_time.rate, c.source_range.start_time.to_frames(),
+             c.source_range.duration.to_frames()) for c in back.find_clips()] == \
+        [(rate, 0, 48), (rate, 48, 24)]
 
 
 def test_no_progress_silences_the_libraries_bars(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from scenesem_otio.adapters.formats import read_timeline
-from scenesem_otio.adapters.timeline import scenes_from_timeline
+from scenesem_otio.adapters.timeline import cuts_from_timeline, scenes_from_timeline
 from scenesem_otio.cli import main
 from scenesem_otio.core.config import CutOptions, RuntimeOptions, SegmentOptions
 from scenesem_otio.media.probe import probe
@@ -72,10 +72,14 @@ def test_cut_scene_film(scene_film: tuple[Path, list[int], list[int]],
     out = tmp_path / "film.otio"
     text = run_ok(["cut", str(video), "-o", str(out), "--model", str(tiny_videomae_dir),
                    "--min-scene", "0", "--no-progress"])
-    assert "scenes" in text and "real time" in text and str(out) in text
     assert detect_shots(video) == shot_cuts  # the film's cuts are exactly detectable
     clips = check_timeline(out, video, shot_cuts)
     assert 1 <= len(clips) <= len(shot_cuts) + 1
+    # The summary table (`key` padded to 13) tells what was written, not just its labels.
+    summary = {line[:13].rstrip(): line[14:] for line in text.splitlines() if len(line) > 14}
+    assert (summary["scenes"], summary["shots"]) == (str(len(clips)), str(len(shot_cuts) + 1))
+    assert summary["media"] == "264 frames, 10.6 s" and summary["written"] == str(out)
+    assert summary["wall time"].endswith("x real time)")
 
 
 def test_cut_exact_scene_count_and_shot_level(scene_film: tuple[Path, list[int], list[int]],
@@ -104,16 +108,21 @@ def test_cut_test_mp4_edl_and_shots_from_edit(test_mp4: Path, test_mp4_cuts: lis
     clips = check_timeline(out, test_mp4, cuts)
     assert len(clips) > 1
     assert len(clips[0].metadata["scenesem"]["embedding"]) == 64
-    # A shot list from an edit (here: the baseline EDL) gives the same shots.
+    # A shot list from an edit: a baseline EDL with a higher content floor, so its shots are
+    # not the ones cut detects itself (with its own floor it would be the same 124 cuts, and
+    # an ignored --shots would pass); --level shots writes every shot of the edit back.
+    info = probe(test_mp4)
     edl = tmp_path / "shots.edl"
-    run_ok(["baseline", str(test_mp4), "-o", str(edl), "--no-progress"])
+    run_ok(["baseline", str(test_mp4), "-o", str(edl), "--min-content", "40", "--no-progress"])
+    edit_cuts = cuts_from_timeline(read_timeline(edl, rate=info.fps), info)
+    assert 0 < len(edit_cuts) < len(cuts) and set(edit_cuts) < set(cuts)
     from_edit = tmp_path / "from_edit.edl"
     run_ok(["cut", str(test_mp4), "-o", str(from_edit), "--model", str(tiny_videomae_dir),
-            "--shots", str(edl), "--no-progress"])
-    tl = read_timeline(from_edit, rate=probe(test_mp4).fps)
-    scenes = scenes_from_timeline(tl, probe(test_mp4))
+            "--shots", str(edl), "--level", "shots", "--no-progress"])
+    tl = read_timeline(from_edit, rate=info.fps)
+    assert cuts_from_timeline(tl, info) == edit_cuts
+    scenes = scenes_from_timeline(tl, info)
     assert scenes[0].start == 0 and scenes[-1].end == 5301
-    assert {s.start for s in scenes} <= {0, *cuts}
     # distance: table + heatmap from the embeddings.
     png = tmp_path / "heat.png"
     text = run_ok(["distance", str(out), "-o", str(png)])

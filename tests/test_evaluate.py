@@ -127,7 +127,8 @@ def test_eval_otio_vs_edl_of_same_cuts(tmp_path: Path) -> None:
     csv.write_text("start_s\n0\n2\n5.4167\n12.5\n")
     result = CliRunner().invoke(main, ["eval", str(csv), "--truth", str(tmp_path / "a.otio")])
     assert result.exit_code == 0, result.output
-    assert "1.000" in result.output.splitlines()[3]
+    cells = result.output.splitlines()[3].split()  # video method P R F1 ... scenes truth
+    assert cells[2:5] == ["1.000"] * 3 and cells[-2:] == ["4", "4"], result.output
     result = CliRunner().invoke(main, ["eval", str(tmp_path / "b.edl"), "--truth",
                                        str(tmp_path / "b.edl")])
     assert result.exit_code == 1 and "--fps" in result.output

@@ -28,7 +28,7 @@ from scenesem_otio.adapters.timeline import (
 )
 from scenesem_otio.cli import main
 from scenesem_otio.core.scenes import AudioStream, Scene, VideoInfo
-from scenesem_otio.media.probe import timecode_to_frames
+from scenesem_otio.media.probe import probe, timecode_to_frames
 
 # (id, fps, start timecode or None); DF is the only one written with ';'
 RATES = [
@@ -369,26 +369,39 @@ def sample_data() -> Path:
     return root
 
 
+# (file, rate, clips of its first picture track: counted in the file by hand, an EDL's events,
+# an xmeml track's clipitems, the FCPXML spine's clip and asset-clips)
 SAMPLES = [
-    ("otio_cmx3600_adapter/avid_example.edl", 24),
-    ("otio_cmx3600_adapter/premiere_example.edl", 24),
-    ("otio_cmx3600_adapter/nucoda_example.edl", 24),
-    ("otio_cmx3600_adapter/25fps.edl", 25),
-    ("otio_cmx3600_adapter/screening_example.edl", 24),
-    ("otio_fcp_adapter/premiere_example.xml", None),
-    ("otio_fcp_adapter/hiero_xml_export.xml", None),
-    ("otio_fcpx_xml_adapter/fcpx_example.fcpxml", None),
-    ("otio_fcpx_xml_adapter/fcpx_project.fcpxml", None),
+    ("otio_cmx3600_adapter/avid_example.edl", 24, 2),
+    ("otio_cmx3600_adapter/premiere_example.edl", 24, 2),
+    ("otio_cmx3600_adapter/nucoda_example.edl", 24, 2),
+    ("otio_cmx3600_adapter/25fps.edl", 25, 4),
+    ("otio_cmx3600_adapter/screening_example.edl", 24, 9),
+    ("otio_fcp_adapter/premiere_example.xml", None, 1),
+    ("otio_fcp_adapter/hiero_xml_export.xml", None, 2),
+    ("otio_fcpx_xml_adapter/fcpx_example.fcpxml", None, 3),
+    ("otio_fcpx_xml_adapter/fcpx_project.fcpxml", None, 3),
 ]
 
 
-@pytest.mark.parametrize(("name", "rate"), SAMPLES, ids=[Path(s[0]).name for s in SAMPLES])
-def test_real_samples_read(sample_data: Path, name: str, rate: int | None) -> None:
+@pytest.mark.parametrize(("name", "rate", "n_clips"), SAMPLES,
+                         ids=[Path(s[0]).name for s in SAMPLES])
+def test_real_samples_read(sample_data: Path, name: str, rate: int | None,
+                           n_clips: int) -> None:
+    """Every clip of the picture comes back, a scene each; an EDL's clips sit on the source
+    ranges that pycmx (an independent parser) reads from its events."""
     path = sample_data / name
     timeline = read_timeline(path, rate=rate)
-    cuts = cuts_from_timeline(timeline)
-    assert cuts == sorted(set(cuts)) and all(c > 0 for c in cuts)
-    assert scenes_from_timeline(timeline)
+    clips = list(timeline.video_tracks()[0].find_clips(shallow_search=True))
+    assert len(clips) == n_clips
+    assert len(scenes_from_timeline(timeline)) == n_clips
+    if rate is not None:
+        with path.open() as f:
+            events = [e.edits[0] for e in pycmx.parse_cmx3600(f).events]
+        ranges = [(timecode_to_frames(e.source_in, rate)[0],
+                   timecode_to_frames(e.source_out, rate)[0]) for e in events]
+        assert [(c.source_range.start_time.to_frames(),
+                 c.source_range.end_time_exclusive().to_frames()) for c in clips] == ranges
 
 
 def test_real_edl_as_eval_truth(sample_data: Path) -> None:
@@ -403,7 +416,9 @@ def test_real_edl_as_eval_truth(sample_data: Path) -> None:
 
 def test_real_edl_as_cut_shots(sample_data: Path, films: dict, tiny_videomae_dir: Path,
                                tmp_path: Path) -> None:
-    video, _ = films["f23976"]
+    """Premiere's EDL takes source in 01:00:04:05 and 01:00:06:13 at 24: on a film that starts
+    at 01:00:00:00 those are its frames 101 and 157 (not the film's own cuts, 30 71 96 148)."""
+    video, _ = films["f23976_tc"]
     sample = sample_data / "otio_cmx3600_adapter" / "premiere_example.edl"
     out = tmp_path / "cut.otio"
     result = CliRunner().invoke(
@@ -412,7 +427,11 @@ def test_real_edl_as_cut_shots(sample_data: Path, films: dict, tiny_videomae_dir
         catch_exceptions=False)
     assert result.exit_code == 0, result.output
     timeline = read_timeline(out)
-    assert scenes_from_timeline(timeline)
+    assert list(timeline.metadata["scenesem"]["shot_cuts"]) == [101, 157]
+    info = probe(video)
+    scenes = scenes_from_timeline(timeline, info)
+    assert scenes[0].start == 0 and scenes[-1].end == info.n_frames == 184
+    assert {s.start for s in scenes} <= {0, 101, 157}
 
 
 def test_drop_frame_edl_markers_survive_otios_reader(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ without a 01:00:00:00 start timecode (drop-frame at 29.97); every frame number i
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 from pathlib import Path
 
@@ -65,6 +66,23 @@ def test_baseline_cuts_exact_frames(films: dict, name: str, tmp_path: Path) -> N
     assert media_start == start
     assert [t.to_frames() - media_start for t in starts] == [0, *cuts_of(lengths)]
     assert sum(c.source_range.duration.to_frames() for c in clips) == sum(lengths)
+
+
+@pytest.mark.parametrize(("name", "rate"), [("f23976_tc", "24000/1001 (23.976 fps)"),
+                                            ("f2997_df", "30000/1001 (29.970 fps)")])
+def test_info_says_what_the_film_is(films: dict, name: str, rate: str) -> None:
+    """`scenesem info` had tests of its errors only: here its facts, known by construction."""
+    video, _ = films[name]
+    _, lengths, tc, drop, start = EXPECTED[name]
+    result = CliRunner().invoke(main, ["info", str(video), "--json"])
+    assert result.exit_code == 0, result.output
+    facts = json.loads(result.output)
+    assert (facts["rate"], facts["frames"], facts["size"], facts["audio"]) == (
+        rate, sum(lengths), "320x180", False)
+    assert (facts["start_timecode"], facts["start_frame"], facts["drop_frame"]) == (
+        tc, start, drop)
+    table = CliRunner().invoke(main, ["info", str(video)]).output.splitlines()
+    assert f"start_timecode  {tc}" in table and f"rate            {rate}" in table, table
 
 
 def reference_frames(lengths: list[int], size: int = 224) -> np.ndarray:

@@ -53,7 +53,14 @@ def test_otioconvert_cuts_a_film(films: dict, tiny_videomae_dir: Path, tmp_path:
     assert scenes[0].start == 0 and scenes[-1].end == info.n_frames
     assert all(a.end == b.start for a, b in pairwise(scenes))
     assert set(cuts_from_timeline(timeline, info)) <= set(cuts)  # scenes start on shots
-    assert len(scenes) >= 2  # min_scene_s=0 reached the pipeline: short scenes are kept
+    assert len(scenes) >= 2  # min_scene_s=0: short scenes are kept
+    # The argument does reach the pipeline: scenes of at least 100 s leave the 7.7 s film whole.
+    whole = tmp_path / "whole.edl"
+    proc = otioconvert("-i", str(video), "-I", "scenesem", "-a", f"model={tiny_videomae_dir}",
+                       "-a", "min_scene_s=100", "-o", str(whole))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [(s.start, s.end) for s in scenes_from_timeline(read_timeline(whole, rate=info.fps),
+                                                           info)] == [(0, info.n_frames)]
 
 
 def test_otioconvert_unknown_argument_fails(films: dict, tmp_path: Path) -> None:
@@ -104,7 +111,9 @@ def test_otioconvert_writes_through_scenesem_nle(films: dict, tiny_videomae_dir:
     assert proc.returncode == 0, proc.stderr[-2000:]
     info = probe(video)
     text = out.read_text()
-    assert ("FCM: DROP FRAME" if info.drop_frame else "FCM: NON-DROP FRAME") in text
+    assert info.drop_frame and "FCM: DROP FRAME" in text  # the film starts at 01:00:00;00
+    events = [line.split() for line in text.splitlines() if line[:3].isdigit()]
+    assert events[0][4] == "01:00:00;00", events[0]  # source in of the first scene
     scenes = scenes_from_timeline(read_timeline(out, rate=info.fps), info)
     assert scenes[0].start == 0 and scenes[-1].end == info.n_frames
     assert set(cuts_from_timeline(read_timeline(out, rate=info.fps), info)) <= set(cuts)

@@ -103,7 +103,18 @@ def test_pseudo_label_then_train_visual_only(synth_dir: Path, tiny_videomae_dir:
     assert refused.exit_code == 1 and "--alpha 0" in refused.output
     trained = runner.invoke(main, [*common, "--alpha", "0", "--out", str(tmp_path / "b")])
     assert trained.exit_code == 0, trained.output
-    assert (tmp_path / "b" / "model.safetensors").is_file()
+    # The checkpoint is the one asked for (visual only, θ fitted on the pseudo val film, a
+    # boundary model of the two train films) and `cut` takes its θ.
+    meta = json.loads((tmp_path / "b" / "scenesem.json").read_text())
+    assert meta["alpha"] == 0 and meta["calibrated_on"] == "val"
+    assert meta["boundary_model"]["films"] == 2
+    from scenesem_otio.core.config import CutOptions, RuntimeOptions
+    from scenesem_otio.pipeline import cut
+
+    result = cut(videos[2], CutOptions(runtime=RuntimeOptions(model=str(tmp_path / "b")),
+                                       progress=False))
+    assert result.threshold_source == "checkpoint"
+    assert result.threshold == pytest.approx(meta["threshold"])
 
 
 def test_pseudo_label_refuses_a_missing_video(tmp_path: Path) -> None:

@@ -400,7 +400,9 @@ def test_cut_report_comes_from_the_same_decode(scene_film: tuple[Path, list[int]
     bad = CliRunner().invoke(main, ["cut", str(video), "-o", str(tmp_path / "x.otio"),
                                     "--model", str(tiny_videomae_dir), "--report",
                                     str(tmp_path / "x.pdf"), "--no-progress"])
-    assert bad.exit_code == 1 and "error:" in bad.output and not (tmp_path / "x.otio").exists()
+    assert bad.exit_code == 1 and not (tmp_path / "x.otio").exists()
+    assert [line for line in bad.output.splitlines() if line.startswith("error:")] == [
+        f"error: {tmp_path / 'x.pdf'}: a report is HTML, not '.pdf'; use one of .html .htm"]
 
 
 def test_scene_count_fact_shows_the_criterion_over_n_with_the_pick_marked() -> None:

@@ -42,8 +42,12 @@ def test_synth_cli_writes_films_truth_and_manifest(tmp_path: Path) -> None:
 
 
 def test_synth_rejects_bad_size(tmp_path: Path) -> None:
-    result = CliRunner().invoke(main, ["synth", str(tmp_path), "--width", "63"])
-    assert result.exit_code == 1 and result.output.startswith("error:")
+    """Too small, or odd (H.264's 4:2:0 needs even sides): refused up front, before any film."""
+    for width in ("63", "65"):
+        result = CliRunner().invoke(main, ["synth", str(tmp_path / "out"), "--width", width])
+        assert result.exit_code == 1 and result.output == (
+            f"error: {width}x180: width and height must be even and ≥ 64\n"), result.output
+        assert not (tmp_path / "out").exists()
 
 
 def test_synth_rejects_bad_rate(tmp_path: Path) -> None:
