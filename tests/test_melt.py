@@ -25,6 +25,7 @@ from films import (
     add_noise_sound,
     clip_sound_lags,
     decode_sound,
+    melt_render,
     read_stamp,
     render_stamped_film,
 )
@@ -110,8 +111,7 @@ def test_melt_renders_every_scene_on_its_frames(stamped: dict, tmp_path: Path, f
     project = tmp_path / f"edit{suffix}"
     write_timeline(timeline, project)
     render = tmp_path / "render.mkv"  # FFV1: lossless, the bar codes come back exact
-    proc = subprocess.run(["melt", str(project), "-consumer", f"avformat:{render}",
-                           "vcodec=ffv1", "an=1"], capture_output=True, text=True, timeout=300)
+    proc = melt_render(project, render, "vcodec=ffv1", "an=1")
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert probe(render).fps == info.fps  # the project's profile is the media's rate
 
@@ -234,9 +234,8 @@ def test_melt_renders_the_sound_under_every_clip(noisy: tuple, tmp_path: Path, o
     project = tmp_path / f"sound{suffix}"
     write_timeline(timeline, project)
     render = tmp_path / "render.mkv"
-    proc = subprocess.run(["melt", str(project), "-consumer", f"avformat:{render}",
-                           "vcodec=ffv1", "acodec=pcm_s16le", f"ar={SAMPLE_RATE}", "ac=2"],
-                          capture_output=True, text=True, timeout=300)
+    proc = melt_render(project, render,
+                       "vcodec=ffv1", "acodec=pcm_s16le", f"ar={SAMPLE_RATE}", "ac=2")
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = [read_stamp(frame.to_ndarray(format="gray")) for _, frame in iter_frames(render)]
     assert got == expected_frames(timeline, info)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 from fractions import Fraction
 from pathlib import Path
@@ -22,6 +21,7 @@ from films import (
     add_noise_sound,
     decode_sound,
     lag_and_peak,
+    melt_render,
     read_stamp,
     render_stamped_film,
 )
@@ -162,9 +162,8 @@ def test_melt_renders_the_l_cut_and_the_second_audio_track(films: tuple, tmp_pat
     project = tmp_path / f"apart{suffix}"
     write_timeline(timeline, project)
     render = tmp_path / "render.mkv"
-    proc = subprocess.run(["melt", str(project), "-consumer", f"avformat:{render}",
-                           "vcodec=ffv1", "acodec=pcm_s16le", f"ar={SAMPLE_RATE}", "ac=2"],
-                          capture_output=True, text=True, timeout=300)
+    proc = melt_render(project, render,
+                       "vcodec=ffv1", "acodec=pcm_s16le", f"ar={SAMPLE_RATE}", "ac=2")
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = [read_stamp(frame.to_ndarray(format="gray")) for _, frame in iter_frames(render)]
     assert got == [*range(0, 20), *range(40, 60), *range(20, 40)]

@@ -25,6 +25,7 @@ from films import (
     add_noise_sound,
     clip_sound_lags,
     decode_sound,
+    melt_render,
     render_film,
     render_vfr_film,
 )
@@ -148,10 +149,8 @@ def test_melt_renders_carry_the_sound_under_every_clip(film: Path, film_cut: Pat
     # Picture and sound, as test_melt renders: an audio-only render (`vn=1`) of a .kdenlive
     # project sometimes never ended in melt 7 (2 of ~6 runs here hung until the timeout).
     render = tmp_path / "render.mkv"
-    proc = subprocess.run(["melt", str(film_cut / f"cut{suffix}"), "-consumer",
-                           f"avformat:{render}", "vcodec=ffv1", "acodec=pcm_s16le",
-                           f"ar={SAMPLE_RATE}", "ac=2"], capture_output=True, text=True,
-                          timeout=300)
+    proc = melt_render(film_cut / f"cut{suffix}", render,
+                       "vcodec=ffv1", "acodec=pcm_s16le", f"ar={SAMPLE_RATE}", "ac=2")
     assert proc.returncode == 0, proc.stderr[-2000:]
     timeline = read_timeline(film_cut / "cut.otio")
     lags = clip_sound_lags(decode_sound(render), decode_sound(film), timeline, info)
