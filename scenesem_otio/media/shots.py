@@ -1,4 +1,5 @@
-"""Media stage 3: shot cuts with PySceneDetect, exactly as `scenedetect.detect()` finds them."""
+"""Media stage 3: shot cuts with PySceneDetect, exactly as `scenedetect.detect()` finds them
+(or with TransNetV2 behind the same detector interface, for dissolves and fades)."""
 
 from __future__ import annotations
 
@@ -10,17 +11,22 @@ from scenesem_otio.core.errors import MediaError
 if TYPE_CHECKING:
     from scenedetect import SceneDetector
 
-DETECTORS = ("adaptive", "content", "hash", "hist")
+DETECTORS = ("adaptive", "content", "hash", "hist", "transnetv2")
 
 
 def make_detector(name: str = "adaptive", threshold: float | None = None,
                   min_shot: int | None = None, min_content: float | None = None
                   ) -> SceneDetector:
-    """A PySceneDetect detector; `None` keeps PySceneDetect's own default for that knob.
+    """A PySceneDetect detector; `None` keeps the detector's own default for that knob.
 
     `min_content` is the adaptive detector's `min_content_val`; other detectors have none.
     """
     import scenedetect
+
+    if name == "transnetv2":
+        from scenesem_otio.media.transnet import TransNetV2Detector
+
+        return TransNetV2Detector(threshold, min_shot)
 
     kwargs: dict[str, Any] = {}
     if min_shot is not None:

@@ -200,6 +200,8 @@ def single_pass(info: VideoInfo, shots: ShotOptions, sampling: SamplingOptions,
 
     detector = make_detector(shots.detector, shots.detector_threshold, shots.min_shot,
                              shots.min_content)
-    thumbs = ThumbnailCollector(aspect=info.width / info.height) if thumbnails else None
+    # keep the frames of a new shot that arrive before its late-reported cut (TransNetV2: 75)
+    lag = max(32, detector.event_buffer_length + 1)
+    thumbs = ThumbnailCollector(aspect=info.width / info.height, lag=lag) if thumbnails else None
     return SinglePass(info, detector, sampling, stats or DecodeStats(), thumbs)
 
