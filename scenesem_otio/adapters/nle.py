@@ -162,19 +162,13 @@ def _edl_sound_events(timeline: otio.schema.Timeline, rec0: int, rate: Fraction,
     as `AA` (stereo) or `A` (mono), several as `A`, `A2`, `A3`... one channel per track (CMX
     3600 names two audio channels; OTIO's reader and Resolve take A3, A4 as further tracks).
     A clip of another file names its own reel and `* SOURCE FILE`."""
-    tracks = list(timeline.audio_tracks())
     channels = sound_channels(timeline)
+    lone = len(channels) == 1
     events = []
-    for k, track in enumerate(tracks):
-        if len(tracks) == 1:
-            code = "AA" if channels[0] >= 2 else "A"
-        else:
-            code = "A" if k == 0 else f"A{k + 1}"
-        for item in track.find_clips(shallow_search=True):
-            if item.source_range is None:
-                continue
-            rec = rec0 + frames(item.range_in_parent().start_time, float(rate))
-            events.append((rec, _edl_event(item, code, rec, rate, drop)))
+    for k, item in _sound_clips(timeline):
+        code = ("AA" if channels[0] >= 2 else "A") if lone else ("A" if k == 0 else f"A{k + 1}")
+        rec = rec0 + frames(item.range_in_parent().start_time, float(rate))
+        events.append((rec, _edl_event(item, code, rec, rate, drop)))
     return events
 
 
@@ -570,7 +564,7 @@ def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
     assets = _fcpxml_assets(clips + [c for _, c in sounds], fr)
     audio_of = {url: asset_audio for url in assets} if not sounds else _fcpxml_asset_audio(
         timeline, list(assets))
-    pictured = {getattr(c.media_reference, "target_url", None) or "" for c in clips}
+    pictured = {_asset_url(c) for c in clips}
     width, height = meta.get("width", 1920), meta.get("height", 1080)
     frame_dur = _secs(1, rate)
     out = ['<?xml version="1.0" encoding="UTF-8"?>', "<!DOCTYPE fcpxml>", "",
@@ -612,8 +606,7 @@ def _fcpxml_asset_audio(timeline: otio.schema.Timeline, urls: list[str]) -> dict
     """url -> the asset's audio attributes: the streams (audio tracks) that play it; none for
     a file whose sound no audio track plays."""
     streams = sound_facts(timeline)
-    uses = _streams_by_media(
-        timeline, lambda item: getattr(item.media_reference, "target_url", None) or "")
+    uses = _streams_by_media(timeline, _asset_url)
     out = {}
     for url in urls:
         ks = uses.get(url, [])
@@ -657,7 +650,7 @@ def _fcpxml_connected(segments: list[tuple[int, int, otio.schema.Clip | None]],
         j = max([i for i, (s, _, _) in enumerate(segments) if s <= rec] or [0])
         seg_rec, _, parent = segments[j]
         own = frames(parent.source_range.start_time, fr) if parent is not None else 0
-        rid = assets[getattr(item.media_reference, "target_url", None) or ""][0]
+        rid = assets[_asset_url(item)][0]
         src = frames(item.source_range.start_time, fr)
         dur = frames(item.source_range.duration, fr)
         out[j].append(f'              <asset-clip ref="{rid}" lane="{-(k + 1)}" '
@@ -668,12 +661,17 @@ def _fcpxml_connected(segments: list[tuple[int, int, otio.schema.Clip | None]],
     return out
 
 
+def _asset_url(item: otio.schema.Clip) -> str:
+    """The media URL a clip plays ("" for none): what FCPXML assets are keyed by."""
+    return getattr(item.media_reference, "target_url", None) or ""
+
+
 def _fcpxml_assets(clips: list[otio.schema.Clip], fr: float) -> dict[str, tuple[str, int, int]]:
     """url -> (resource id, start, duration in frames), one asset per media file in clip order:
     FCPXML declares each file once and its clips refer to it."""
     assets: dict[str, tuple[str, int, int]] = {}
     for item in clips:
-        url = getattr(item.media_reference, "target_url", None) or ""
+        url = _asset_url(item)
         if url not in assets:
             avail = getattr(item.media_reference, "available_range", None)
             if avail is not None:
@@ -705,7 +703,7 @@ def _fcpxml_spine(segments: list[tuple[int, int, otio.schema.Clip | None]],
             out += [f'            <gap name="Gap" {place}>', *held, "            </gap>"] \
                 if held else [f'            <gap name="Gap" {place}/>']
             continue
-        rid = assets[getattr(item.media_reference, "target_url", None) or ""][0]
+        rid = assets[_asset_url(item)][0]
         src = frames(item.source_range.start_time, fr)
         video_only = ' srcEnable="video"' if connected is not None else ""
         out.append(f'            <asset-clip ref="{rid}" name={quoteattr(item.name)} '
