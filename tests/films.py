@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from scenesem_otio.media.encode import VideoWriter
 
@@ -230,6 +232,9 @@ def clip_sound_lags(sound: np.ndarray, source: np.ndarray, timeline: Any, info: 
         record += n
     return out
 
+
+needs_melt = pytest.mark.skipif(shutil.which("melt") is None,
+                                reason="melt is not installed (apt-get install melt)")
 
 # A render of a few seconds; a hung melt is given up on after this and run once more.
 MELT_TRY_S = 120

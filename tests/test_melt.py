@@ -11,7 +11,6 @@ tests skip, the project-structure tests still run.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import xml.etree.ElementTree as ET
 from fractions import Fraction
@@ -26,6 +25,7 @@ from films import (
     clip_sound_lags,
     decode_sound,
     melt_render,
+    needs_melt,
     read_stamp,
     render_stamped_film,
 )
@@ -36,9 +36,6 @@ from scenesem_otio.adapters.timeline import build_timeline
 from scenesem_otio.core.scenes import Scene, VideoInfo
 from scenesem_otio.media.decode import iter_frames
 from scenesem_otio.media.probe import probe
-
-needs_melt = pytest.mark.skipif(shutil.which("melt") is None,
-                                reason="melt is not installed (apt-get install melt)")
 
 # (id, rate, start TC, shot lengths = scenes). 23.976 NDF from 01:00:00:00; 29.97 DF from
 # 00:00:59;20, so the drop (;00 and ;01 of minute 1 do not exist) falls inside the film: the

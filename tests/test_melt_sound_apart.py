@@ -8,7 +8,6 @@ from its own source range (cross-correlation against the source's noise, as in t
 from __future__ import annotations
 
 import json
-import shutil
 import xml.etree.ElementTree as ET
 from fractions import Fraction
 from pathlib import Path
@@ -22,6 +21,7 @@ from films import (
     decode_sound,
     lag_and_peak,
     melt_render,
+    needs_melt,
     read_stamp,
     render_stamped_film,
 )
@@ -33,9 +33,6 @@ from scenesem_otio.adapters.timeline import build_timeline, sound_follows_pictur
 from scenesem_otio.core.scenes import Scene, VideoInfo
 from scenesem_otio.media.decode import iter_frames
 from scenesem_otio.media.probe import probe
-
-needs_melt = pytest.mark.skipif(shutil.which("melt") is None,
-                                reason="melt is not installed (apt-get install melt)")
 
 FPS = Fraction(24000, 1001)
 L_CUT = 12  # frames scene 1's sound runs under scene 2's picture

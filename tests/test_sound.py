@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from fractions import Fraction
@@ -26,6 +25,7 @@ from films import (
     clip_sound_lags,
     decode_sound,
     melt_render,
+    needs_melt,
     render_film,
     render_vfr_film,
 )
@@ -141,7 +141,7 @@ def test_every_format_reads_the_sound_back(film: Path, film_cut: Path, suffix: s
     assert cuts_from_timeline(back, info) == [sum(SHOTS[:k]) for k in range(1, len(SHOTS))]
 
 
-@pytest.mark.skipif(shutil.which("melt") is None, reason="melt is not installed")
+@needs_melt
 @pytest.mark.parametrize("suffix", [".kdenlive", ".mlt"])
 def test_melt_renders_carry_the_sound_under_every_clip(film: Path, film_cut: Path,
                                                        tmp_path: Path, suffix: str) -> None:
