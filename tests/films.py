@@ -233,6 +233,9 @@ def clip_sound_lags(sound: np.ndarray, source: np.ndarray, timeline: Any, info: 
     return out
 
 
+# melt's avformat consumer as the tests render picture and sound: lossless FFV1 (the frame
+# stamps come back exact) and 16-bit PCM at the test films' rate, stereo
+MELT_AV = ("vcodec=ffv1", "acodec=pcm_s16le", f"ar={SAMPLE_RATE}", "ac=2")
 needs_melt = pytest.mark.skipif(shutil.which("melt") is None,
                                 reason="melt is not installed (apt-get install melt)")
 

@@ -20,6 +20,7 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 from films import (
+    MELT_AV,
     SAMPLE_RATE,
     add_noise_sound,
     clip_sound_lags,
@@ -231,8 +232,7 @@ def test_melt_renders_the_sound_under_every_clip(noisy: tuple, tmp_path: Path, o
     project = tmp_path / f"sound{suffix}"
     write_timeline(timeline, project)
     render = tmp_path / "render.mkv"
-    proc = melt_render(project, render,
-                       "vcodec=ffv1", "acodec=pcm_s16le", f"ar={SAMPLE_RATE}", "ac=2")
+    proc = melt_render(project, render, *MELT_AV)
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = [read_stamp(frame.to_ndarray(format="gray")) for _, frame in iter_frames(render)]
     assert got == expected_frames(timeline, info)

@@ -16,6 +16,7 @@ import numpy as np
 import opentimelineio as otio
 import pytest
 from films import (
+    MELT_AV,
     SAMPLE_RATE,
     add_noise_sound,
     decode_sound,
@@ -159,8 +160,7 @@ def test_melt_renders_the_l_cut_and_the_second_audio_track(films: tuple, tmp_pat
     project = tmp_path / f"apart{suffix}"
     write_timeline(timeline, project)
     render = tmp_path / "render.mkv"
-    proc = melt_render(project, render,
-                       "vcodec=ffv1", "acodec=pcm_s16le", f"ar={SAMPLE_RATE}", "ac=2")
+    proc = melt_render(project, render, *MELT_AV)
     assert proc.returncode == 0, proc.stderr[-2000:]
     got = [read_stamp(frame.to_ndarray(format="gray")) for _, frame in iter_frames(render)]
     assert got == [*range(0, 20), *range(40, 60), *range(20, 40)]

@@ -20,6 +20,7 @@ import pycmx
 import pytest
 from click.testing import CliRunner
 from films import (
+    MELT_AV,
     SAMPLE_RATE,
     add_noise_sound,
     clip_sound_lags,
@@ -149,8 +150,7 @@ def test_melt_renders_carry_the_sound_under_every_clip(film: Path, film_cut: Pat
     # Picture and sound, as test_melt renders: an audio-only render (`vn=1`) of a .kdenlive
     # project sometimes never ended in melt 7 (2 of ~6 runs here hung until the timeout).
     render = tmp_path / "render.mkv"
-    proc = melt_render(film_cut / f"cut{suffix}", render,
-                       "vcodec=ffv1", "acodec=pcm_s16le", f"ar={SAMPLE_RATE}", "ac=2")
+    proc = melt_render(film_cut / f"cut{suffix}", render, *MELT_AV)
     assert proc.returncode == 0, proc.stderr[-2000:]
     timeline = read_timeline(film_cut / "cut.otio")
     lags = clip_sound_lags(decode_sound(render), decode_sound(film), timeline, info)
