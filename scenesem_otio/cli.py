@@ -138,7 +138,7 @@ min_content_option = click.option(
 @_friendly_errors
 def info(video: Path, as_json: bool) -> None:
     """Print what probing VIDEO finds: exact rate, frames, start timecode, drop frame, VFR,
-    size, audio streams."""
+    size, pixel and display aspect, field order, audio streams."""
     from scenesem_otio.media.probe import probe
 
     facts = probe(video)
@@ -149,6 +149,9 @@ def info(video: Path, as_json: bool) -> None:
         "frames": facts.n_frames, "duration_s": round(facts.duration_s, 3),
         "start_timecode": facts.start_timecode or "none", "start_frame": facts.start_frame,
         "drop_frame": facts.drop_frame, "vfr": facts.vfr, "rotation": facts.rotation,
+        "pixel_aspect": f"{facts.sample_aspect.numerator}/{facts.sample_aspect.denominator}",
+        "display_aspect": f"{facts.display_aspect.numerator}/{facts.display_aspect.denominator}",
+        "field_order": facts.field_order,
         "audio": facts.has_audio,
         "audio_streams": "; ".join(f"#{a.index} {a.channels} ch {a.sample_rate} Hz {a.codec}"
                                    for a in facts.audio) or "none",

@@ -192,7 +192,10 @@ def build_timeline(
          "width": info.width, "height": info.height, "level": level,
          "n_scenes": len(scenes),
          "conformed": make.conform.metadata() if make.conform.active else None,
-         "audio": [_audio_meta(a) for a in info.audio] or None})
+         "audio": [_audio_meta(a) for a in info.audio] or None,
+         # only where they differ from square pixels, progressive: what the NLE writers need
+         "sample_aspect": info.sample_aspect if info.sample_aspect != 1 else None,
+         "field_order": info.field_order if info.field_order != "progressive" else None})
     track = otio.schema.Track(name="Scenes", kind=otio.schema.TrackKind.Video)
     timeline.tracks.append(track)
     if level == "scenes":

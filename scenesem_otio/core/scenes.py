@@ -44,6 +44,9 @@ class AudioStream:
     codec: str = ""
 
 
+FIELD_ORDERS = ("progressive", "tff", "bff")  # top or bottom field first when interlaced
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     """What `media.probe` found about a file."""
@@ -62,6 +65,21 @@ class VideoInfo:
     has_audio: bool = False
     start_time_s: float = 0.0  # stream start time (first pts) in seconds
     audio: tuple[AudioStream, ...] = ()  # the sound the timeline carries, in stream order
+    # Pixel shape and scan, as archive media (DV, DVD, HDV, broadcast MPEG-2) store them: a
+    # 720x576 16:9 frame has pixels 64/45 as wide as tall; NLE projects must say so or they
+    # show the picture squeezed.
+    sample_aspect: Fraction = Fraction(1)  # pixel width / pixel height (SAR), after rotation
+    field_order: str = "progressive"  # FIELD_ORDERS: "progressive", "tff" or "bff"
+
+    @property
+    def display_aspect(self) -> Fraction:
+        """Shape of the picture as shown: width × pixel aspect / height (16/9 for PAL 16:9)."""
+        return self.width * self.sample_aspect / self.height
+
+    @property
+    def coded_sample_aspect(self) -> Fraction:
+        """Pixel aspect of the frames as decoded (before the display rotation)."""
+        return 1 / self.sample_aspect if self.rotation in (90, 270) else self.sample_aspect
 
     @property
     def duration_s(self) -> float:

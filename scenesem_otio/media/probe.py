@@ -91,6 +91,11 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             raise MediaError(f"{path}: no video stream ({what})")
         stream = videos[0]
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        guessed = stream.guessed_rate or stream.base_rate
+        if rate and guessed and not 2 / 3 < rate / guessed < 3 / 2:
+            # Raw DV reports its 1/60000 time base as the average rate (60000 fps for 29.97):
+            # an average far from the stream's own rate is an artefact, not variable timing.
+            rate = guessed
         if not rate:
             raise MediaError(f"{path}: video stream has no frame rate")
         fps = Fraction(rate.numerator, rate.denominator).limit_denominator(1001)
@@ -128,9 +133,12 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             len(set(durations)) == 2 and max(durations) - min(durations) > 1)
 
         width, height = stream.codec_context.width, stream.codec_context.height
+        sample_aspect = _sample_aspect(stream)
+        field_order = _field_order(path, stream)
         rotation = _ffprobe_rotation(path)
         if rotation in (90, 270):
             width, height = height, width
+            sample_aspect = 1 / sample_aspect
         start_s = float(stream.start_time * stream.time_base) if stream.start_time else 0.0
         return VideoInfo(
             path=str(path), fps=fps, n_frames=n_frames, width=width, height=height,
@@ -138,7 +146,43 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             rotation=rotation, codec=stream.codec_context.name,
             has_audio=any(s.type == "audio" for s in container.streams),
             start_time_s=start_s, audio=_audio_streams(container),
+            sample_aspect=sample_aspect, field_order=field_order,
         )
+
+
+# AVFieldOrder: 1 progressive, 2 TT, 3 BB, 4 TB (top coded first, bottom shown first), 5 BT.
+_FIELD_ORDER = {1: "progressive", 2: "tff", 3: "bff", 4: "bff", 5: "tff"}
+
+
+def _sample_aspect(stream) -> Fraction:
+    """Pixel aspect (SAR) of the stream, 1 where the file leaves it unset (0:1) or absurd."""
+    for sar in (stream.codec_context.sample_aspect_ratio, stream.sample_aspect_ratio):
+        if sar and 0.1 < sar < 10:
+            return Fraction(sar.numerator, sar.denominator)
+    return Fraction(1)
+
+
+def coded_sample_aspect(path: str | os.PathLike) -> Fraction:
+    """Pixel aspect of the first video stream's decoded frames, for callers without a probe."""
+    with open_container(path) as container:
+        videos = [s for s in container.streams if s.type == "video"]
+        return _sample_aspect(videos[0]) if videos else Fraction(1)
+
+
+def _field_order(path: Path, stream) -> str:
+    """Scan of the stream. Where the header does not say (DV, some MPEG-2), the first decoded
+    frame does: interlaced DV is always bottom field first, other formats mostly top first."""
+    known = _FIELD_ORDER.get(int(getattr(stream.codec_context, "field_order", 0) or 0))
+    if known:
+        return known
+    try:
+        with open_container(path) as container:
+            frame = next(container.decode(video=0), None)
+    except Exception:  # an undecodable start: decoding will report the damage where it matters
+        frame = None
+    if frame is None or not frame.interlaced_frame:
+        return "progressive"
+    return "bff" if stream.codec_context.name == "dvvideo" else "tff"
 
 
 def _audio_streams(container) -> tuple[AudioStream, ...]:

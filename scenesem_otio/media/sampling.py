@@ -84,7 +84,7 @@ class KnownShots:
         self.plans = plan_clips(self.shots, info.fps, sampling)
         self.size = int(sampling.image_size or 224)
         self.stats = stats or DecodeStats()
-        self.thumbs = (ThumbnailCollector(shots=self.shots, aspect=info.width / info.height)
+        self.thumbs = (ThumbnailCollector(shots=self.shots, aspect=float(info.display_aspect))
                        if thumbnails else None)
 
     def clips(self) -> Iterator[tuple[ClipPlan, np.ndarray]]:
@@ -92,7 +92,8 @@ class KnownShots:
         thumbs = self.thumbs
         for c, clip in iter_clips(self.info.path, frame_sets, self.size, self.stats,
                                   on_frame=thumbs.feed_frame if thumbs else None,
-                                  min_stop=thumbs.stop if thumbs else None):
+                                  min_stop=thumbs.stop if thumbs else None,
+                                  sample_aspect=float(self.info.coded_sample_aspect)):
             yield self.plans[c], clip
 
 
@@ -103,6 +104,7 @@ def iter_clips(
     stats: DecodeStats | None = None,
     on_frame: Callable[[int, VideoFrame], None] | None = None,
     min_stop: int | None = None,
+    sample_aspect: float | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (clip index, uint8 [T, size, size, 3]) as soon as a clip's last frame is decoded.
 
@@ -110,7 +112,12 @@ def iter_clips(
     Memory holds only clips still open. A frame lost to corruption is replaced by the nearest
     earlier decoded frame of the clip (or the next one), so every clip comes out whole.
     `on_frame(index, av_frame)` sees every decoded frame (thumbnails for `cut --report`).
+    `sample_aspect` is the frames' pixel shape (read from the file when None).
     """
+    if sample_aspect is None:
+        from scenesem_otio.media.probe import coded_sample_aspect
+
+        sample_aspect = float(coded_sample_aspect(path))
     needs: dict[int, list[tuple[int, int]]] = {}
     last_frame = [max(fs) if len(fs) else -1 for fs in frame_sets]
     for c, fs in enumerate(frame_sets):
@@ -131,7 +138,7 @@ def iter_clips(
             on_frame(index, frame)
         wanted = needs.get(index)
         if wanted:
-            rgb = to_square_rgb(frame, size)
+            rgb = to_square_rgb(frame, size, sample_aspect)
             for c, slot in wanted:
                 if c not in open_clips:
                     open_clips[c] = np.empty((len(frame_sets[c]), size, size, 3), np.uint8)

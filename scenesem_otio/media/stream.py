@@ -146,6 +146,7 @@ class SinglePass:
         fps = float(self.info.fps)
         size = int(self.sampling.image_size or 224)
         buffer = FrameBuffer(size)
+        pixel_aspect = float(self.info.coded_sample_aspect)
         # The 224² crop of frame n is made in a worker while this thread converts frame n+1
         # and runs the detector (OpenCV releases the GIL): 2 cores kept busy, not 1.6.
         crops = ThreadPoolExecutor(1, thread_name_prefix="scenesem-crop")
@@ -158,7 +159,7 @@ class SinglePass:
             for index, frame in iter_frames(self.info.path, stats=self.stats):
                 bgr: np.ndarray = reformatter.reformat(frame, format="bgr24",
                                                        threads=0).to_ndarray()
-                buffer.append_later(crops.submit(square_from_bgr, bgr, size))
+                buffer.append_later(crops.submit(square_from_bgr, bgr, size, pixel_aspect))
                 if factor is None:
                     width = bgr.shape[1]
                     factor = width / SCENEDETECT_MIN_WIDTH if width >= \
@@ -202,6 +203,6 @@ def single_pass(info: VideoInfo, shots: ShotOptions, sampling: SamplingOptions,
                              shots.min_content)
     # keep the frames of a new shot that arrive before its late-reported cut (TransNetV2: 75)
     lag = max(32, detector.event_buffer_length + 1)
-    thumbs = ThumbnailCollector(aspect=info.width / info.height, lag=lag) if thumbnails else None
+    thumbs = ThumbnailCollector(aspect=float(info.display_aspect), lag=lag) if thumbnails else None
     return SinglePass(info, detector, sampling, stats or DecodeStats(), thumbs)
 

@@ -73,7 +73,7 @@ def _thumbnails(film: Film, video: Path, progress: bool) -> dict[int, ShotThumbs
     if expected is not None and int(expected) != facts.n_frames:
         raise MediaError(f"{video}: {facts.n_frames} frames, but {film.source} was cut from a "
                          f"film of {int(expected)} frames: not the same film")
-    aspect = facts.width / facts.height if facts.width and facts.height else None
+    aspect = float(facts.display_aspect) if facts.width and facts.height else None
     return thumbnails_from_video(facts.path, film.shots, aspect=aspect, progress=progress)
 
 
