@@ -23,7 +23,6 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from fractions import Fraction
-from math import gcd
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +91,8 @@ class _Plan:
     # The audio tracks' own clips (name, entries) when the sound was edited apart from the
     # picture; empty when it follows the picture, each scene's sound under its clip.
     sound: list[tuple[str, list[_Entry]]] = field(default_factory=list)
+    sample_aspect: Fraction = Fraction(1)  # pixel shape: 64/45 for PAL 16:9 720x576
+    field_order: str = "progressive"  # or "tff" / "bff"
 
     @property
     def length(self) -> int:
@@ -111,22 +112,25 @@ def _frames(t: RationalTime, fr: float) -> int:
     return frames(t, fr)
 
 
-def _size(timeline: otio.schema.Timeline, paths: list[str]) -> tuple[int, int]:
-    """Frame size for the profile: our metadata, else a probe of the first media file."""
+def _picture(timeline: otio.schema.Timeline, paths: list[str]
+             ) -> tuple[int, int, Fraction, str]:
+    """Frame size, pixel aspect and field order for the profile: our metadata, else a probe
+    of the first media file."""
     meta = timeline.metadata.get(NS, {})
     width, height = meta.get("width"), meta.get("height")
     if width and height:
-        return int(width), int(height)
+        return (int(width), int(height), Fraction(str(meta.get("sample_aspect", 1))),
+                str(meta.get("field_order", "progressive")))
     from scenesem_otio.core.errors import MediaError
     from scenesem_otio.media.probe import probe
 
     for path in paths:
         try:
             info = probe(path)
-            return info.width, info.height
+            return info.width, info.height, info.sample_aspect, info.field_order
         except MediaError as err:
             log.warning("%s; MLT profile size falls back to 1920x1080", err)
-    return 1920, 1080
+    return 1920, 1080, Fraction(1), "progressive"
 
 
 def _distance(marker: otio.schema.Marker) -> float | None:
@@ -209,13 +213,15 @@ def _plan(timeline: otio.schema.Timeline) -> _Plan:
     if not any(e.media for e in entries):
         raise TimelineError(f"timeline {timeline.name!r} has no clips to write")
     markers.sort(key=lambda m: m.pos)
-    width, height = _size(timeline, [m.path for m in media.values()])
+    width, height, sample_aspect, field_order = _picture(timeline,
+                                                         [m.path for m in media.values()])
     sound = sound_facts(timeline)
     own = [] if sound_follows_picture(timeline) else [
         (t.name or f"Sound {k + 1}", _track_entries(t, fr, media, None, facts["channels"]))
         for k, (t, facts) in enumerate(zip(timeline.audio_tracks(), sound))]
     return _Plan(timeline.name or "scenesem", rate, drop, width, height, list(media.values()),
-                 entries, markers, sound[0]["channels"] if sound else 0, own)
+                 entries, markers, sound[0]["channels"] if sound else 0, own, sample_aspect,
+                 field_order)
 
 
 # ---------------------------------------------------------------- XML helpers
@@ -229,15 +235,21 @@ def _prop(parent: ET.Element, name: str, value: Any) -> ET.Element:
 
 
 def _profile(root: ET.Element, plan: _Plan) -> None:
-    """Profile at the media's exact rate and size: square pixels, progressive."""
+    """Profile at the media's exact rate, size, pixel shape and scan, so that archive footage
+    (720x576 with 64/45 pixels, interlaced) is shown 16:9 and rendered with its fields."""
     w, h = plan.width, plan.height
-    g = gcd(w, h)
+    sar = plan.sample_aspect
+    dar = w * sar / h
     rate = plan.rate
     fps = f"{float(rate):.3f}".rstrip("0").rstrip(".")
+    scan = "" if plan.field_order == "progressive" else "i"
     ET.SubElement(root, "profile", {
-        "description": f"{w}x{h} {fps} fps", "width": str(w), "height": str(h),
-        "progressive": "1", "sample_aspect_num": "1", "sample_aspect_den": "1",
-        "display_aspect_num": str(w // g), "display_aspect_den": str(h // g),
+        "description": f"{w}x{h}{scan} {fps} fps" + ("" if sar == 1 else
+                                                      f" {dar.numerator}:{dar.denominator}"),
+        "width": str(w), "height": str(h),
+        "progressive": "0" if scan else "1",
+        "sample_aspect_num": str(sar.numerator), "sample_aspect_den": str(sar.denominator),
+        "display_aspect_num": str(dar.numerator), "display_aspect_den": str(dar.denominator),
         "frame_rate_num": str(rate.numerator), "frame_rate_den": str(rate.denominator),
         "colorspace": "709" if h >= 720 else "601"})
 

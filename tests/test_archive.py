@@ -1,0 +1,157 @@
+"""Archive footage: non-square pixels and interlaced fields, from probe to a rendered project.
+
+Real ffmpeg-encoded media as archives hold it: PAL 16:9 MPEG-2 (720x576, pixels 64/45 as wide
+as tall, top field first) and NTSC DV (720x480, 8/9, bottom field first, raw .dv). A project
+that does not say so shows the picture squeezed; the network would see it squeezed too.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import subprocess
+import xml.etree.ElementTree as ET
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+import opentimelineio as otio
+import pytest
+from click.testing import CliRunner
+from films import melt_render, needs_melt
+
+from scenesem_otio.cli import main
+from scenesem_otio.media.decode import iter_frames, square_from_bgr
+from scenesem_otio.media.probe import probe
+
+
+def _encode(path: Path, size: str, rate: str, sar: str, codec: list[str], seconds: int = 4,
+            sound: bool = True) -> Path:
+    """Two shots (test pattern, then a moving gradient) with a hard cut at the middle."""
+    half = seconds / 2
+    inputs = ["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}:duration={half}",
+              "-f", "lavfi", "-i", f"mandelbrot=size={size}:rate={rate}",
+              ]
+    graph = (f"[1:v]trim=duration={half},setpts=PTS-STARTPTS[b];"
+             f"[0:v][b]concat=n=2:v=1:a=0,format=yuv420p,setsar={sar}[v]")
+    audio = ["-f", "lavfi", "-i", f"sine=frequency=440:duration={seconds}"] if sound else []
+    maps = ["-map", "[v]"] + (["-map", "2:a"] if sound else [])
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *inputs, *audio, "-filter_complex", graph,
+                    *maps, *codec, str(path)], check=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("archive")
+    return {
+        "pal_wide": _encode(folder / "pal wide.mpg", "720x576", "25", "64/45",
+                            ["-c:v", "mpeg2video", "-b:v", "6M", "-flags", "+ildct+ilme",
+                             "-top", "1", "-c:a", "mp2"]),
+        "ntsc_dv": _encode(folder / "ntsc.dv", "720x480", "30000/1001", "8/9",
+                           ["-c:v", "dvvideo", "-pix_fmt", "yuv411p"], sound=False),
+    }
+
+
+def test_probe_reads_pixel_shape_and_fields(archive: dict[str, Path]) -> None:
+    pal = probe(archive["pal_wide"])
+    assert (pal.width, pal.height, pal.sample_aspect) == (720, 576, Fraction(64, 45))
+    assert pal.display_aspect == Fraction(16, 9) and pal.field_order == "tff"
+    assert pal.fps == 25 and pal.n_frames == 100
+    dv = probe(archive["ntsc_dv"])
+    assert (dv.sample_aspect, dv.display_aspect, dv.field_order) == \
+        (Fraction(8, 9), Fraction(4, 3), "bff")
+    # raw DV's container reports its 1/60000 time base as the average rate
+    assert dv.fps == Fraction(30000, 1001)
+    assert dv.n_frames == sum(1 for _ in iter_frames(archive["ntsc_dv"]))
+
+
+def test_info_prints_the_pixel_shape(archive: dict[str, Path]) -> None:
+    result = CliRunner().invoke(main, ["info", str(archive["pal_wide"])])
+    assert result.exit_code == 0, result.output
+    assert re.search(r"pixel_aspect\s+64/45", result.output)
+    assert re.search(r"display_aspect\s+16/9", result.output)
+    assert re.search(r"field_order\s+tff", result.output)
+
+
+def test_square_crop_is_taken_from_the_picture_as_shown() -> None:
+    """A circle in the picture as shown is an ellipse 45/64 as wide in stored 64/45 pixels;
+    the network's square crop must make it round again."""
+    stored = np.zeros((576, 720, 3), np.uint8)
+    cv2.ellipse(stored, (360, 288), (round(200 * 45 / 64), 200), 0, 0, 360, (255, 255, 255), -1)
+    crop = square_from_bgr(stored, 224, 64 / 45)
+    ys, xs = np.nonzero(crop[..., 0] > 127)
+    width, height = xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
+    assert abs(width - height) <= 2, (width, height)
+    assert abs(height - 400 * 224 / 576) <= 2  # the circle is 400 lines tall
+    squeezed = square_from_bgr(stored, 224)  # stored pixels taken as square: 0.70 as wide
+    ys, xs = np.nonzero(squeezed[..., 0] > 127)
+    assert (xs.max() - xs.min() + 1) / (ys.max() - ys.min() + 1) < 0.75
+
+
+def _cut(video: Path, out: Path, *extra: str) -> None:
+    result = CliRunner().invoke(main, ["cut", str(video), "-o", str(out), *extra],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+
+
+def _profile(path: Path) -> dict[str, str]:
+    return dict(ET.parse(path).getroot().find("profile").attrib)
+
+
+@pytest.fixture(scope="module")
+def pal_cut(archive: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("pal_cut")
+    _cut(archive["pal_wide"], folder / "cut.otio", "--report", str(folder / "report.html"))
+    return folder
+
+
+def test_timeline_and_report_carry_the_display_shape(pal_cut: Path) -> None:
+    timeline = otio.adapters.read_from_file(str(pal_cut / "cut.otio"))
+    meta = timeline.metadata["scenesem"]
+    assert (meta["width"], meta["height"]) == (720, 576)  # stored size
+    assert (meta["sample_aspect"], meta["field_order"]) == ("64/45", "tff")
+    html = (pal_cut / "report.html").read_text()
+    jpeg = base64.b64decode(re.search(r"data:image/jpeg;base64,([^\"']+)", html).group(1))
+    thumb = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert abs(thumb.shape[1] / thumb.shape[0] - 16 / 9) < 0.03, thumb.shape
+
+
+@pytest.mark.parametrize("suffix", [".kdenlive", ".mlt"])
+def test_mlt_profiles_say_pixel_shape_and_scan(archive: dict[str, Path], tmp_path: Path,
+                                               suffix: str) -> None:
+    for key, expected in (("pal_wide", ("64", "45", "16", "9", "0")),
+                          ("ntsc_dv", ("8", "9", "4", "3", "0"))):
+        out = tmp_path / f"{key}{suffix}"
+        _cut(archive[key], out)
+        profile = _profile(out)
+        assert (profile["sample_aspect_num"], profile["sample_aspect_den"],
+                profile["display_aspect_num"], profile["display_aspect_den"],
+                profile["progressive"]) == expected
+
+
+def test_square_progressive_profile_unchanged(tmp_path: Path) -> None:
+    video = _encode(tmp_path / "square.mp4", "320x180", "25", "1", ["-c:v", "libx264"],
+                    seconds=2, sound=False)
+    _cut(video, tmp_path / "square.mlt")
+    profile = _profile(tmp_path / "square.mlt")
+    assert (profile["sample_aspect_num"], profile["display_aspect_num"],
+            profile["display_aspect_den"], profile["progressive"]) == ("1", "16", "9", "1")
+    assert profile["description"] == "320x180 25 fps"
+
+
+@needs_melt
+def test_melt_renders_the_wide_picture_unsqueezed(archive: dict[str, Path],
+                                                   tmp_path: Path) -> None:
+    """melt renders our project at 720x576 with 64/45 pixels: 16:9 shown, and the picture fills
+    the frame (a square-pixel profile letterboxes it into 5:4 with black bars)."""
+    project = tmp_path / "pal.kdenlive"
+    _cut(archive["pal_wide"], project)
+    render = tmp_path / "render.mkv"
+    assert melt_render(project, render, "vcodec=ffv1", "an=1").returncode == 0
+    out = probe(render)
+    assert (out.width, out.height, out.display_aspect) == (720, 576, Fraction(16, 9))
+    _, frame = next(iter_frames(render))
+    rgb = frame.to_ndarray(format="rgb24")
+    assert rgb[:8].mean() > 40 and rgb[-8:].mean() > 40  # no black bars above and below
