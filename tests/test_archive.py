@@ -1,8 +1,9 @@
-"""Archive footage: non-square pixels and interlaced fields, from probe to a rendered project.
+"""Footage as archives and phones hold it: non-square pixels, interlaced fields, a rotation.
 
-Real ffmpeg-encoded media as archives hold it: PAL 16:9 MPEG-2 (720x576, pixels 64/45 as wide
-as tall, top field first) and NTSC DV (720x480, 8/9, bottom field first, raw .dv). A project
-that does not say so shows the picture squeezed; the network would see it squeezed too.
+Real ffmpeg-encoded media: PAL 16:9 MPEG-2 (720x576, pixels 64/45 as wide as tall, top field
+first), NTSC DV (720x480, 8/9, bottom field first, raw .dv) and a portrait phone video (stored
+landscape, a display matrix that turns it). A project that does not say so shows the picture
+squeezed; the network and the report's thumbnails would see it squeezed or lying on its side.
 """
 
 from __future__ import annotations
@@ -155,3 +156,34 @@ def test_melt_renders_the_wide_picture_unsqueezed(archive: dict[str, Path],
     _, frame = next(iter_frames(render))
     rgb = frame.to_ndarray(format="rgb24")
     assert rgb[:8].mean() > 40 and rgb[-8:].mean() > 40  # no black bars above and below
+
+
+@pytest.mark.parametrize("tag", [90, 270])
+def test_portrait_video_is_seen_upright(tmp_path: Path, tag: int) -> None:
+    """The backbone's crop and the report's thumbnails of a phone's portrait video equal
+    ffmpeg's own autorotated picture (what players show), not the stored landscape frame."""
+    stored = _encode(tmp_path / "stored.mp4", "320x180", "25", "1", ["-c:v", "libx264"],
+                     seconds=2, sound=False)
+    video = tmp_path / f"portrait {tag}.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(stored), "-c", "copy",
+                    "-metadata:s:v:0", f"rotate={tag}", str(video)], check=True)
+    info = probe(video)
+    assert (info.width, info.height) == (180, 320)
+    upright = tmp_path / "upright.png"  # ffmpeg turns it as players do (autorotate)
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(video), "-frames:v", "1",
+                    str(upright)], check=True)
+    reference = cv2.imread(str(upright))
+    _, frame = next(iter_frames(video))
+    crop = square_from_bgr(frame.to_ndarray(format="bgr24"), 64, 1.0, info.rotation)
+    expected = square_from_bgr(reference, 64)
+    assert np.abs(crop.astype(int) - expected).mean() < 3
+    lying = square_from_bgr(frame.to_ndarray(format="bgr24"), 64)
+    assert np.abs(lying.astype(int) - expected).mean() > 30
+
+    _cut(video, tmp_path / "cut.otio", "--report", str(tmp_path / "report.html"))
+    html = (tmp_path / "report.html").read_text()
+    jpeg = base64.b64decode(re.search(r"data:image/jpeg;base64,([^\"']+)", html).group(1))
+    thumb = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert thumb.shape[0] > thumb.shape[1]  # portrait
+    shown = cv2.resize(reference, (thumb.shape[1], thumb.shape[0]), interpolation=cv2.INTER_AREA)
+    assert np.abs(thumb.astype(int) - shown).mean() < 12

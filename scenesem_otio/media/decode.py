@@ -111,12 +111,24 @@ def iter_frames(
             raise MediaError(f"{path}: no decodable frames")
 
 
-def square_from_bgr(bgr: np.ndarray, size: int, sample_aspect: float = 1.0) -> np.ndarray:
+def turn(image: np.ndarray, rotation: int) -> np.ndarray:
+    """A decoded frame turned upright: `rotation` degrees clockwise (`VideoInfo.rotation`, from
+    the display matrix), as ffmpeg's own autorotate shows a phone's portrait video."""
+    import cv2
+
+    codes = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180,
+             270: cv2.ROTATE_90_COUNTERCLOCKWISE}
+    return cv2.rotate(image, codes[rotation]) if rotation in codes else image
+
+
+def square_from_bgr(bgr: np.ndarray, size: int, sample_aspect: float = 1.0,
+                    rotation: int = 0) -> np.ndarray:
     """BGR uint8 [H, W, 3] -> RGB [size, size, 3]: shorter side to `size` (area filter, i.e.
     antialiased like the PIL bilinear resize of VideoMAEImageProcessor), centre crop.
 
     `sample_aspect` is the pixel shape (64/45 for PAL 16:9): the square is taken from the
     picture as shown, not from the stored pixels, so the network sees round things round.
+    `rotation` turns the crop upright (a centre square stays the centre square when turned).
 
     The crop is taken first, from the source pixels it covers (offsets rounded to the nearest
     source pixel), so only those are resized: 35 % less work for 16:9 than resizing the whole
@@ -139,11 +151,12 @@ def square_from_bgr(bgr: np.ndarray, size: int, sample_aspect: float = 1.0) -> n
     else:
         interpolation = cv2.INTER_AREA if size <= cw else cv2.INTER_LINEAR
         small = cv2.resize(region, (size, size), interpolation=interpolation)
-    return np.ascontiguousarray(small[..., ::-1])
+    return np.ascontiguousarray(turn(small, rotation)[..., ::-1])
 
 
-def to_square_rgb(frame, size: int, sample_aspect: float = 1.0) -> np.ndarray:
+def to_square_rgb(frame, size: int, sample_aspect: float = 1.0, rotation: int = 0
+                  ) -> np.ndarray:
     """av.VideoFrame -> uint8 RGB [size, size, 3] (via the same BGR frame the shot detector
     sees, so the single pass converts each frame once)."""
     return square_from_bgr(frame.reformat(format="bgr24", threads=0).to_ndarray(), size,
-                           sample_aspect)
+                           sample_aspect, rotation)

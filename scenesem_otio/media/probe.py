@@ -162,13 +162,6 @@ def _sample_aspect(stream) -> Fraction:
     return Fraction(1)
 
 
-def coded_sample_aspect(path: str | os.PathLike) -> Fraction:
-    """Pixel aspect of the first video stream's decoded frames, for callers without a probe."""
-    with open_container(path) as container:
-        videos = [s for s in container.streams if s.type == "video"]
-        return _sample_aspect(videos[0]) if videos else Fraction(1)
-
-
 def _field_order(path: Path, stream) -> str:
     """Scan of the stream. Where the header does not say (DV, some MPEG-2), the first decoded
     frame does: interlaced DV is always bottom field first, other formats mostly top first."""

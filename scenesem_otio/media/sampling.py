@@ -84,7 +84,8 @@ class KnownShots:
         self.plans = plan_clips(self.shots, info.fps, sampling)
         self.size = int(sampling.image_size or 224)
         self.stats = stats or DecodeStats()
-        self.thumbs = (ThumbnailCollector(shots=self.shots, aspect=float(info.display_aspect))
+        self.thumbs = (ThumbnailCollector(shots=self.shots, aspect=float(info.display_aspect),
+                                          rotation=info.rotation)
                        if thumbnails else None)
 
     def clips(self) -> Iterator[tuple[ClipPlan, np.ndarray]]:
@@ -93,7 +94,8 @@ class KnownShots:
         for c, clip in iter_clips(self.info.path, frame_sets, self.size, self.stats,
                                   on_frame=thumbs.feed_frame if thumbs else None,
                                   min_stop=thumbs.stop if thumbs else None,
-                                  sample_aspect=float(self.info.coded_sample_aspect)):
+                                  sample_aspect=float(self.info.coded_sample_aspect),
+                                  rotation=self.info.rotation):
             yield self.plans[c], clip
 
 
@@ -105,6 +107,7 @@ def iter_clips(
     on_frame: Callable[[int, VideoFrame], None] | None = None,
     min_stop: int | None = None,
     sample_aspect: float | None = None,
+    rotation: int | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield (clip index, uint8 [T, size, size, 3]) as soon as a clip's last frame is decoded.
 
@@ -112,12 +115,16 @@ def iter_clips(
     Memory holds only clips still open. A frame lost to corruption is replaced by the nearest
     earlier decoded frame of the clip (or the next one), so every clip comes out whole.
     `on_frame(index, av_frame)` sees every decoded frame (thumbnails for `cut --report`).
-    `sample_aspect` is the frames' pixel shape (read from the file when None).
+    `sample_aspect` (the decoded frames' pixel shape) and `rotation` (clockwise degrees that
+    turn them upright) are probed from the file when None.
     """
-    if sample_aspect is None:
-        from scenesem_otio.media.probe import coded_sample_aspect
+    if sample_aspect is None or rotation is None:
+        from scenesem_otio.media.probe import probe
 
-        sample_aspect = float(coded_sample_aspect(path))
+        info = probe(path)
+        sample_aspect = float(info.coded_sample_aspect if sample_aspect is None
+                              else sample_aspect)
+        rotation = info.rotation if rotation is None else rotation
     needs: dict[int, list[tuple[int, int]]] = {}
     last_frame = [max(fs) if len(fs) else -1 for fs in frame_sets]
     for c, fs in enumerate(frame_sets):
@@ -138,7 +145,7 @@ def iter_clips(
             on_frame(index, frame)
         wanted = needs.get(index)
         if wanted:
-            rgb = to_square_rgb(frame, size, sample_aspect)
+            rgb = to_square_rgb(frame, size, sample_aspect, rotation)
             for c, slot in wanted:
                 if c not in open_clips:
                     open_clips[c] = np.empty((len(frame_sets[c]), size, size, 3), np.uint8)

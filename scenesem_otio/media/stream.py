@@ -159,7 +159,8 @@ class SinglePass:
             for index, frame in iter_frames(self.info.path, stats=self.stats):
                 bgr: np.ndarray = reformatter.reformat(frame, format="bgr24",
                                                        threads=0).to_ndarray()
-                buffer.append_later(crops.submit(square_from_bgr, bgr, size, pixel_aspect))
+                buffer.append_later(crops.submit(square_from_bgr, bgr, size, pixel_aspect,
+                                                              self.info.rotation))
                 if factor is None:
                     width = bgr.shape[1]
                     factor = width / SCENEDETECT_MIN_WIDTH if width >= \
@@ -203,6 +204,7 @@ def single_pass(info: VideoInfo, shots: ShotOptions, sampling: SamplingOptions,
                              shots.min_content)
     # keep the frames of a new shot that arrive before its late-reported cut (TransNetV2: 75)
     lag = max(32, detector.event_buffer_length + 1)
-    thumbs = ThumbnailCollector(aspect=float(info.display_aspect), lag=lag) if thumbnails else None
+    thumbs = ThumbnailCollector(aspect=float(info.display_aspect), rotation=info.rotation,
+                                lag=lag) if thumbnails else None
     return SinglePass(info, detector, sampling, stats or DecodeStats(), thumbs)
 

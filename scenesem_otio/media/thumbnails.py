@@ -73,8 +73,9 @@ class ThumbnailCollector:
 
     def __init__(self, *, shots: Sequence[Shot] | None = None, width: int = THUMB_WIDTH,
                  quality: int = JPEG_QUALITY, aspect: float | None = None, keep: int = 32,
-                 lag: int = 32) -> None:
+                 lag: int = 32, rotation: int = 0) -> None:
         self.width = width
+        self.rotation = rotation  # clockwise degrees that turn a decoded frame upright
         self.quality = quality
         self.aspect = aspect
         self.keep = max(2, keep)
@@ -117,9 +118,17 @@ class ThumbnailCollector:
         only when `wants(index)`: the cheap way to feed a decode loop that has no BGR frame."""
         if not self.wants(index):
             return
-        w, h = thumb_size(frame.width, frame.height, self.width, self.aspect)
+        w, h = self._unturned_size(frame.width, frame.height)
         self.feed(index, frame.reformat(width=w, height=h, format="bgr24",
                                         interpolation="AREA").to_ndarray())
+
+    def _unturned_size(self, width: int, height: int) -> tuple[int, int]:
+        """Thumbnail size of a decoded (not yet turned) `width` x `height` frame, before the
+        turn: a portrait phone video's frames are stored landscape."""
+        if self.rotation in (90, 270):
+            tw, th = thumb_size(height, width, self.width, self.aspect)
+            return th, tw
+        return thumb_size(width, height, self.width, self.aspect)
 
     @property
     def stop(self) -> int | None:
@@ -177,11 +186,14 @@ class ThumbnailCollector:
         """Downscale (area filter) to the thumbnail size and encode as JPEG."""
         import cv2
 
+        from scenesem_otio.media.decode import turn
+
         h, w = bgr.shape[:2]
-        tw, th = thumb_size(w, h, self.width, self.aspect)
+        tw, th = self._unturned_size(w, h)
         if (w, h) != (tw, th):
             interpolation = cv2.INTER_AREA if tw <= w else cv2.INTER_LINEAR
             bgr = cv2.resize(bgr, (tw, th), interpolation=interpolation)
+        bgr = turn(bgr, self.rotation)
         ok, buf = cv2.imencode(".jpg", np.ascontiguousarray(bgr),
                                [cv2.IMWRITE_JPEG_QUALITY, self.quality,
                                 cv2.IMWRITE_JPEG_OPTIMIZE, 1])
@@ -193,7 +205,8 @@ class ThumbnailCollector:
 def thumbnails_from_video(path: str | os.PathLike, shots: Iterable[Shot], *,
                           width: int = THUMB_WIDTH, quality: int = JPEG_QUALITY,
                           aspect: float | None = None, progress: bool = False,
-                          stats: DecodeStats | None = None) -> dict[int, ShotThumbs]:
+                          stats: DecodeStats | None = None, rotation: int = 0
+                          ) -> dict[int, ShotThumbs]:
     """Decode `path` once, forward, and keep each shot's first/middle/last frame.
 
     Only the needed frames are converted (scaled to the thumbnail size by swscale's area
@@ -203,7 +216,7 @@ def thumbnails_from_video(path: str | os.PathLike, shots: Iterable[Shot], *,
     from scenesem_otio.media.decode import iter_frames
 
     collector = ThumbnailCollector(shots=list(shots), width=width, quality=quality,
-                                   aspect=aspect)
+                                   aspect=aspect, rotation=rotation)
     stop = collector.stop
     if not stop:
         return {}

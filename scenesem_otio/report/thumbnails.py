@@ -74,7 +74,8 @@ def _thumbnails(film: Film, video: Path, progress: bool) -> dict[int, ShotThumbs
         raise MediaError(f"{video}: {facts.n_frames} frames, but {film.source} was cut from a "
                          f"film of {int(expected)} frames: not the same film")
     aspect = float(facts.display_aspect) if facts.width and facts.height else None
-    return thumbnails_from_video(facts.path, film.shots, aspect=aspect, progress=progress)
+    return thumbnails_from_video(facts.path, film.shots, aspect=aspect, progress=progress,
+                                 rotation=facts.rotation)
 
 
 def scene_keyframe(film: Film, scene: Scene, thumbs: Mapping[int, ShotThumbs]

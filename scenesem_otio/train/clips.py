@@ -68,7 +68,9 @@ def build_clip_table(items: list[VideoItem], sampling: SamplingOptions, per_scen
         for v, item in enumerate(items):
             rows = [i for i, p in enumerate(plans) if p[0] == v]
             for local, clip in iter_clips(item.path, [plans[i][2] for i in rows],
-                                          size=image_size):
+                                          size=image_size,
+                                          sample_aspect=float(item.info.coded_sample_aspect),
+                                          rotation=item.info.rotation):
                 pixels[rows[local]] = clip
                 advance(1)
     for i, (v, g, frames) in enumerate(plans):
