@@ -40,7 +40,7 @@ class FilmEmbedding:
 
 
 def shot_source(info: VideoInfo, shots: ShotOptions, sampling: SamplingOptions,
-                thumbnails: bool = False) -> SinglePass | KnownShots:
+                thumbnails: bool = False, device: str = "cpu") -> SinglePass | KnownShots:
     """Detected in the single decode pass, or known up front (an edit, or given cut frames).
 
     `thumbnails`: the source also keeps each shot's first/middle/last frame (`cut --report`).
@@ -60,7 +60,7 @@ def shot_source(info: VideoInfo, shots: ShotOptions, sampling: SamplingOptions,
     if shots.cuts is not None:
         return KnownShots(info, shots_from_cuts(list(shots.cuts), info.n_frames), sampling,
                           thumbnails=thumbnails)
-    return single_pass(info, shots, sampling, thumbnails=thumbnails)
+    return single_pass(info, shots, sampling, thumbnails=thumbnails, device=device)
 
 
 def embed_clips(embedder: SceneEmbedder, clips: Iterable[tuple[int, np.ndarray]], *,
@@ -121,7 +121,7 @@ def embed_film(video: str | Path, embedder: SceneEmbedder, shots: ShotOptions = 
     info = probe(video)
     backbone = embedder.backbone
     sampling = embedder.meta.sampling.resolved(backbone.num_frames, backbone.image_size)
-    source = shot_source(info, shots, sampling, thumbnails)
+    source = shot_source(info, shots, sampling, thumbnails, str(embedder.device))
     numbered = ((i, clip) for i, (_, clip) in enumerate(source.clips()))
     with progress_bar("embedding", total=info.n_frames, unit="frames",
                       enabled=progress) as advance:

