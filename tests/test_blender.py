@@ -591,3 +591,109 @@ def test_modal_cut_shows_progress_and_esc_leaves_the_strips(
     assert got["running after Esc"] is False
     assert got["exit status"] not in (None, 0)  # the command was ended, not left running
     assert got["after"] == got["before"] and got["markers"] == []
+
+
+# ---------------------------------------------------------------- archive media
+
+ARCHIVE = """
+# The picture only: Blender 3.4 places an MPEG-PS file's sound by the streams' 0.5 s start, 12
+# frames after the picture, where the cut does not take it for the film's sound.
+EDITOR.active_strip = EDITOR.sequences.new_movie("film", {film!r}, channel=2, frame_start=1)
+SCENE.render.fps = 25
+SCENE.render.resolution_x, SCENE.render.resolution_y = 720, 576  # as "Set Render Size" does
+RESULT["cut"] = attempt(bpy.ops.sequencer.scenesem_cut, model={model!r}, min_scene=0.0)
+
+
+def picture(scene):
+    editor = scene.sequence_editor
+    movies = sorted((s for s in (editor.sequences_all if editor else []) if s.type == "MOVIE"),
+                    key=lambda s: s.frame_final_start)
+    return {{"size": [scene.render.resolution_x, scene.render.resolution_y],
+             "aspect": [scene.render.pixel_aspect_x, scene.render.pixel_aspect_y],
+             "deinterlace": [m.use_deinterlace for m in movies],
+             "ranges": [[m.frame_final_start, m.frame_final_end] for m in movies]}}
+
+
+RESULT["after cut"] = picture(SCENE)
+RESULT["imports"] = {{}}
+for name, timeline in {{"cut table": SCENE.scenesem.last_timeline, **{timelines!r}}}.items():
+    scene = bpy.data.scenes.new(name)  # empty: it takes the timeline's size and pixel shape
+    with bpy.context.temp_override(scene=scene):
+        error = attempt(bpy.ops.sequencer.scenesem_import, filepath=timeline)
+    RESULT["imports"][name] = {{"error": error, **picture(scene)}}
+# Three frames of the cut rendered to a film: the file carries the pixel shape.
+SCENE.frame_start, SCENE.frame_end = 1, 3
+SCENE.render.image_settings.file_format = "FFMPEG"
+SCENE.render.ffmpeg.format, SCENE.render.ffmpeg.codec = "MPEG4", "H264"
+SCENE.render.filepath = {render!r}
+bpy.ops.render.render(animation=True)
+"""
+
+
+@pytest.fixture(scope="module")
+def archive_film(scene_film: tuple[Path, list[int], list[int]],
+                 tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The scene film as PAL 16:9 broadcast footage: 720x576 MPEG-2, pixels 64/45 wide,
+    interlaced top field first, MP2 sound."""
+    path = tmp_path_factory.mktemp("archive_film") / "archive 16x9.mpg"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(scene_film[0]), "-f", "lavfi",
+                    "-i", "sine=frequency=440:sample_rate=48000", "-shortest", "-vf",
+                    "scale=720:576,setsar=64/45", "-c:v", "mpeg2video", "-b:v", "4M",
+                    "-flags", "+ildct+ilme", "-top", "1", "-c:a", "mp2", str(path)], check=True)
+    info = probe(path)
+    assert (info.sample_aspect, info.field_order) == (Fraction(64, 45), "tff")
+    return path
+
+
+def _ntsc_dv(tmp_path: Path) -> Path:
+    """Two seconds of NTSC DV: 720x480 at 30000/1001, pixels 8/9 wide, bottom field first."""
+    path = tmp_path / "ntsc 4x3.dv"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "testsrc2=size=720x480:rate=30000/1001:duration=2", "-vf", "setsar=8/9",
+                    "-c:v", "dvvideo", "-pix_fmt", "yuv411p", str(path)], check=True)
+    info = probe(path)
+    assert (info.sample_aspect, info.field_order) == (Fraction(8, 9), "bff")
+    return path
+
+
+@needs_blender
+def test_archive_media_shows_unsqueezed_and_deinterlaced(
+        archive_film: Path, sound_film: Path, tiny_videomae_dir: Path, addon_zip: Path,
+        tmp_path: Path) -> None:
+    """PAL 16:9 cut in Blender (scene at the film's stored size) and imported into empty
+    scenes, NTSC DV 4:3 imported: the scene's pixels take the film's shape (Blender wants
+    both factors >= 1), interlaced strips are deinterlaced, the rendered film says 16:9;
+    square progressive media leaves pixels square and strips as they were."""
+    ntsc = _ntsc_dv(tmp_path)
+    timelines = {}
+    for name, film in (("ntsc", ntsc), ("square", sound_film)):
+        info = probe(film)
+        half = info.n_frames // 2
+        scenes = [Scene(index=0, start=0, end=half),
+                  Scene(index=1, start=half, end=info.n_frames, distance_prev=0.5)]
+        (tmp_path / name).mkdir()
+        timelines[name] = str(_otio(info, scenes, tmp_path / name))
+    render = tmp_path / "render.mp4"
+    got = blender(ARCHIVE.format(film=str(archive_film), model=str(tiny_videomae_dir),
+                                 timelines=timelines, render=str(render)),
+                  addon_zip, tmp_path / "session")
+    assert got["cut"] == ""
+    cut = got["after cut"]
+    assert len(cut["ranges"]) >= 2  # the film was split into scenes
+    assert cut["aspect"] == [pytest.approx(64 / 45), 1.0]
+    assert cut["deinterlace"] == [True] * len(cut["ranges"])  # every piece
+    imports = got["imports"]
+    assert {k: v["error"] for k, v in imports.items()} == dict.fromkeys(imports, "")
+    table = imports["cut table"]
+    assert table["size"] == [720, 576] and table["aspect"] == cut["aspect"]
+    assert table["deinterlace"] == cut["deinterlace"] and table["ranges"] == cut["ranges"]
+    assert imports["ntsc"]["size"] == [720, 480]
+    assert imports["ntsc"]["aspect"] == [1.0, pytest.approx(9 / 8)]
+    assert imports["ntsc"]["deinterlace"] == [True, True]
+    assert imports["square"]["aspect"] == [1.0, 1.0]
+    assert imports["square"]["deinterlace"] == [False, False]
+    shown = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                            "stream=width,height,sample_aspect_ratio,display_aspect_ratio",
+                            "-of", "csv=p=0", str(render)], capture_output=True, text=True,
+                           check=True).stdout.strip()
+    assert shown == "720,576,64:45,16:9"

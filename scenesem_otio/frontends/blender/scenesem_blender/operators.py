@@ -96,6 +96,7 @@ class SEQUENCER_OT_scenesem_cut(bpy.types.Operator):
         sounds = [s for s in strips.movie_sounds(scene, movie) if s.name in self._sounds]
         table = read_scene_list(self._timeline)
         strips.match_rate(scene, movie, sounds, table.fps)
+        strips.match_picture(scene, movie, sounds, table)
         pieces = strips.split_at_scenes(scene, movie, sounds, table)
         scene.scenesem.last_timeline = str(self._timeline)
         if self._report is not None and self._report.is_file():

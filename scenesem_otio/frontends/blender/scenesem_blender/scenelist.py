@@ -6,6 +6,8 @@ Blender's Python has no OpenTimelineIO: the CLI converts every timeline to this 
 track; `marker` is the clip's marker as the CLI named it ("S002 Δ0.71"). Rows of `kind`
 "Audio" are sound clips on their own tracks, with the sound's `audio_channels` and
 `sample_rate` (the add-on's export writes them; the CLI's own tables give `metadata.audio`).
+The CLI's `metadata` names archive media's pixel shape (`sample_aspect`, "64/45") and scan
+(`field_order`, "tff"/"bff") where the picture is not square/progressive.
 """
 
 from __future__ import annotations
@@ -54,12 +56,21 @@ class Clip:
     sample_rate: int | None = None
 
 
+INTERLACED = ("tff", "bff")  # the CLI's field orders of interlaced media
+
+
 @dataclass
 class SceneList:
     name: str
     fps: Fraction | None
     clips: list[Clip]
     metadata: dict
+    sample_aspect: Fraction = Fraction(1)  # the media's pixel width / height (64/45: PAL 16:9)
+    field_order: str = "progressive"  # "tff", "bff": interlaced
+
+    @property
+    def interlaced(self) -> bool:
+        return self.field_order in INTERLACED
 
     @property
     def video(self) -> list[Clip]:
@@ -98,6 +109,9 @@ def read_scene_list(path: str | os.PathLike) -> SceneList:
             raise ValueError("not a scenesem scene table")
         meta = data.get("metadata") or {}
         fps = Fraction(str(meta["fps"])) if meta.get("fps") else None
+        aspect = Fraction(str(meta.get("sample_aspect") or 1))
+        if aspect <= 0:
+            raise ValueError(f"sample_aspect {aspect}")
         clips = []
         for row in data["clips"]:
             marker = row.get("marker") or {}
@@ -119,7 +133,8 @@ def read_scene_list(path: str | os.PathLike) -> SceneList:
                 sample_rate=int(row["sample_rate"]) if row.get("sample_rate") else None))
     except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError) as err:
         raise AddonError(f"{path.name}: cannot read the scene table ({err})") from None
-    return SceneList(str(data.get("name") or path.stem), fps, clips, dict(meta))
+    return SceneList(str(data.get("name") or path.stem), fps, clips, dict(meta), aspect,
+                     str(meta.get("field_order") or "progressive"))
 
 
 def write_scene_list(path: str | os.PathLike, name: str, fps: Fraction, clips: list[Clip],

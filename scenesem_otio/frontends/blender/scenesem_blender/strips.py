@@ -60,6 +60,49 @@ def origin(strip: bpy.types.Sequence) -> int:
     return round(strip.frame_start) - strip.animation_offset_start
 
 
+# ---------------------------------------------------------------- picture
+
+
+def pixel_aspect(sample_aspect: Fraction) -> tuple[float, float]:
+    """Blender's (pixel_aspect_x, pixel_aspect_y) for pixels `sample_aspect` as wide as tall,
+    both at least 1 as Blender takes them: 64/45 (PAL 16:9) -> (64/45, 1), 8/9 (NTSC DV 4:3)
+    -> (1, 9/8)."""
+    if sample_aspect >= 1:
+        return float(sample_aspect), 1.0
+    return 1.0, float(1 / sample_aspect)
+
+
+def set_pixel_aspect(scene: bpy.types.Scene, sample_aspect: Fraction) -> None:
+    """Render pixels shaped as the media's: a movie strip at the media's stored size fills the
+    frame pixel for pixel, the preview shows it unsqueezed and rendered films carry the shape
+    (their SAR). Square media leaves the scene's as they are."""
+    if sample_aspect != 1:
+        scene.render.pixel_aspect_x, scene.render.pixel_aspect_y = pixel_aspect(sample_aspect)
+
+
+def deinterlace(movie: bpy.types.MovieSequence, table: SceneList) -> None:
+    """Interlaced media's strips show whole frames: Blender renders and writes frames, never
+    fields, so woven fields would comb every movement in the preview and in the render."""
+    if table.interlaced:
+        movie.use_deinterlace = True
+
+
+def match_picture(scene: bpy.types.Scene, movie: bpy.types.MovieSequence,
+                  sounds: list[bpy.types.SoundSequence], table: SceneList) -> None:
+    """After a cut: interlaced film deinterlaced; a scene that holds only this film at its
+    stored size, with square pixels, takes the film's pixel shape (the scene's size is the
+    user's: where it differs, the strip is scaled and its shape is not the scene's)."""
+    deinterlace(movie, table)
+    render = scene.render
+    try:
+        size = (int(table.metadata["width"]), int(table.metadata["height"]))
+    except (KeyError, TypeError, ValueError):
+        return
+    if (film_only(scene, movie, sounds) and (render.resolution_x, render.resolution_y) == size
+            and render.pixel_aspect_x == render.pixel_aspect_y == 1):
+        set_pixel_aspect(scene, table.sample_aspect)
+
+
 # ---------------------------------------------------------------- cut
 
 
@@ -95,13 +138,19 @@ def match_rate(scene: bpy.types.Scene, movie: bpy.types.MovieSequence,
     scene would be cut on the right frames but play its sound out of step."""
     if rate is None or same_rate(scene_rate(scene), rate):
         return
-    ours = {movie.name, *(s.name for s in sounds)}
-    if all(s.name in ours for s in scene.sequence_editor.sequences_all):
+    if film_only(scene, movie, sounds):
         if apply:
             set_scene_rate(scene, rate)
         return
     raise AddonError(f"the scene runs at {float(scene_rate(scene)):.3f} fps, the film at "
                      f"{float(rate):.3f} fps: set the scene's frame rate to the film's")
+
+
+def film_only(scene: bpy.types.Scene, movie: bpy.types.MovieSequence,
+              sounds: list[bpy.types.SoundSequence]) -> bool:
+    """The scene's strips are this film's movie and sounds, nothing else."""
+    ours = {movie.name, *(s.name for s in sounds)}
+    return all(s.name in ours for s in scene.sequence_editor.sequences_all)
 
 
 def movie_rate(movie: bpy.types.MovieSequence) -> Fraction | None:
@@ -205,6 +254,7 @@ def add_scene_list(scene: bpy.types.Scene, table: SceneList, source: str
     if empty and table.metadata.get("width") and table.metadata.get("height"):
         scene.render.resolution_x = int(table.metadata["width"])
         scene.render.resolution_y = int(table.metadata["height"])
+        set_pixel_aspect(scene, table.sample_aspect)
     start = scene.frame_start
     placed: dict[int, int] = {}
     made = []
@@ -217,6 +267,7 @@ def add_scene_list(scene: bpy.types.Scene, table: SceneList, source: str
                                                    channel=scratch, frame_start=at - clip.start),
                         clip, at, channel)
         _tag(movie, clip, scene_label(_index(clip, len(made))))
+        deinterlace(movie, table)
         sound = editor.sequences.new_sound(f"{movie.name} sound", clip.media,
                                            channel=scratch, frame_start=at - clip.start)
         if sound.sound is None or sound.sound.samplerate == 0:  # the file has no audio
