@@ -90,48 +90,9 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             what = f"only {', '.join(kinds)}" if kinds else "no streams"
             raise MediaError(f"{path}: no video stream ({what})")
         stream = videos[0]
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
-        guessed = stream.guessed_rate or stream.base_rate
-        if rate and guessed and not 2 / 3 < rate / guessed < 3 / 2:
-            # Raw DV reports its 1/60000 time base as the average rate (60000 fps for 29.97):
-            # an average far from the stream's own rate is an artefact, not variable timing.
-            rate = guessed
-        if not rate:
-            raise MediaError(f"{path}: video stream has no frame rate")
-        fps = Fraction(rate.numerator, rate.denominator).limit_denominator(1001)
-
-        timecode = (stream.metadata.get("timecode") or container.metadata.get("timecode"))
-        for s in container.streams:
-            if not timecode and s.type == "data":
-                timecode = s.metadata.get("timecode")
-        start_frame, drop = 0, False
-        if timecode:
-            try:
-                start_frame, drop = timecode_to_frames(timecode, fps)
-            except ValueError:
-                log.warning("%s: ignoring unreadable start timecode %r", path, timecode)
-                timecode = None
-
-        # Count packets (demux, no decode): container frame counts are often absent or wrong.
-        durations: list[int] = []
-        n_packets = 0
-        try:
-            for packet in container.demux(stream):
-                if packet.size == 0 and packet.pts is None:
-                    continue
-                n_packets += 1
-                if len(durations) < _VFR_SAMPLE and packet.duration:
-                    durations.append(packet.duration)
-        except Exception as err:  # damaged tail: keep what was demuxed
-            log.warning("%s: demux stopped early (%s)", path, err)
-        if n_packets == 0:
-            raise MediaError(f"{path}: video stream has no frames")
-        n_frames = n_packets
-        if stream.frames and abs(stream.frames - n_packets) <= 1:
-            n_frames = min(stream.frames, n_packets)
-        vfr = len(set(durations)) > 2 or (
-            len(set(durations)) == 2 and max(durations) - min(durations) > 1)
-
+        fps = _frame_rate(path, stream)
+        timecode, start_frame, drop = _start_timecode(path, container, stream, fps)
+        n_frames, vfr = _count_frames(path, container, stream)
         width, height = stream.codec_context.width, stream.codec_context.height
         sample_aspect = _sample_aspect(stream)
         field_order = _field_order(path, stream)
@@ -148,6 +109,61 @@ def probe(path: str | os.PathLike) -> VideoInfo:
             start_time_s=start_s, audio=_audio_streams(container),
             sample_aspect=sample_aspect, field_order=field_order,
         )
+
+
+def _frame_rate(path: Path, stream) -> Fraction:
+    """The stream's exact nominal rate (24000/1001, not 23.976023...)."""
+    rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+    guessed = stream.guessed_rate or stream.base_rate
+    if rate and guessed and stream.time_base and rate == 1 / stream.time_base != guessed:
+        # Raw DV reports its 1/60000 time base as the average rate (60000 fps for 29.97): an
+        # average equal to the time base's tick rate is an artefact. (A phone's variable-rate
+        # film has an average below its stream rate, and that average is its true rate.)
+        rate = guessed
+    if not rate:
+        raise MediaError(f"{path}: video stream has no frame rate")
+    return Fraction(rate.numerator, rate.denominator).limit_denominator(1001)
+
+
+def _start_timecode(path: Path, container, stream, fps: Fraction
+                    ) -> tuple[str | None, int, bool]:
+    """(start timecode as stored, as a frame count, drop-frame) from the stream, the
+    container or a data (tmcd) track; an unreadable one is ignored with a warning."""
+    timecode = (stream.metadata.get("timecode") or container.metadata.get("timecode"))
+    for s in container.streams:
+        if not timecode and s.type == "data":
+            timecode = s.metadata.get("timecode")
+    if timecode:
+        try:
+            start_frame, drop = timecode_to_frames(timecode, fps)
+            return timecode, start_frame, drop
+        except ValueError:
+            log.warning("%s: ignoring unreadable start timecode %r", path, timecode)
+    return None, 0, False
+
+
+def _count_frames(path: Path, container, stream) -> tuple[int, bool]:
+    """(frames, variable frame rate) by counting packets (demux, no decode): container frame
+    counts are often absent or wrong."""
+    durations: list[int] = []
+    n_packets = 0
+    try:
+        for packet in container.demux(stream):
+            if packet.size == 0 and packet.pts is None:
+                continue
+            n_packets += 1
+            if len(durations) < _VFR_SAMPLE and packet.duration:
+                durations.append(packet.duration)
+    except Exception as err:  # damaged tail: keep what was demuxed
+        log.warning("%s: demux stopped early (%s)", path, err)
+    if n_packets == 0:
+        raise MediaError(f"{path}: video stream has no frames")
+    n_frames = n_packets
+    if stream.frames and abs(stream.frames - n_packets) <= 1:
+        n_frames = min(stream.frames, n_packets)
+    vfr = len(set(durations)) > 2 or (
+        len(set(durations)) == 2 and max(durations) - min(durations) > 1)
+    return n_frames, vfr
 
 
 # AVFieldOrder: 1 progressive, 2 TT, 3 BB, 4 TB (top coded first, bottom shown first), 5 BT.

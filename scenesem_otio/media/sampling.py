@@ -99,6 +99,19 @@ class KnownShots:
             yield self.plans[c], clip
 
 
+def _frame_shape(path: str | os.PathLike, sample_aspect: float | None, rotation: int | None
+                 ) -> tuple[float, int]:
+    """The decoded frames' pixel aspect and upright turn: as given, else probed."""
+    if sample_aspect is None or rotation is None:
+        from scenesem_otio.media.probe import probe
+
+        info = probe(path)
+        sample_aspect = float(info.coded_sample_aspect) if sample_aspect is None \
+            else sample_aspect
+        rotation = info.rotation if rotation is None else rotation
+    return sample_aspect, rotation
+
+
 def iter_clips(
     path: str | os.PathLike,
     frame_sets: Sequence[Sequence[int]],
@@ -118,13 +131,7 @@ def iter_clips(
     `sample_aspect` (the decoded frames' pixel shape) and `rotation` (clockwise degrees that
     turn them upright) are probed from the file when None.
     """
-    if sample_aspect is None or rotation is None:
-        from scenesem_otio.media.probe import probe
-
-        info = probe(path)
-        sample_aspect = float(info.coded_sample_aspect if sample_aspect is None
-                              else sample_aspect)
-        rotation = info.rotation if rotation is None else rotation
+    sample_aspect, rotation = _frame_shape(path, sample_aspect, rotation)
     needs: dict[int, list[tuple[int, int]]] = {}
     last_frame = [max(fs) if len(fs) else -1 for fs in frame_sets]
     for c, fs in enumerate(frame_sets):
