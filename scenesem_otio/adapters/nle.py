@@ -7,6 +7,10 @@
 - FCPXML: otio-fcpx-xml-adapter writes version 1.8 with an empty `frameDuration` and
   asset-clips outside any project; we write FCPXML 1.9 ourselves (library/event/project).
 
+Both describe the media's picture (`picture.py`): archive footage's non-square pixels and field
+order as FCP7 names them (`pixelaspectratio`, `anamorphic`, `fielddominance`) and as FCPXML
+formats carry them (`paspH`/`paspV`, `fieldOrder`), so the NLE shows it unsqueezed.
+
 Sound (the timeline's audio tracks, `timeline.py`) goes with each picture clip in the form each
 NLE links: EDL channel codes (`edl_channels`), FCP7 audio clipitems per channel with `<link>`s
 and `<sourcetrack>`, FCPXML assets that declare their audio (asset-clips then play both).
@@ -17,6 +21,7 @@ only where they coincide with the picture, FCPXML connected audio-only asset-cli
 
 from __future__ import annotations
 
+import logging
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -29,6 +34,7 @@ import opentimelineio as otio
 from opentimelineio.opentime import RationalTime
 
 from scenesem_otio.adapters.frames import clip_path, frames, media_start
+from scenesem_otio.adapters.picture import Picture, picture_format
 from scenesem_otio.adapters.timeline import (
     NS,
     picture_clips,
@@ -36,6 +42,8 @@ from scenesem_otio.adapters.timeline import (
     sound_facts,
     sound_follows_picture,
 )
+
+log = logging.getLogger("scenesem")
 
 RESOLVE_COLORS = {"RED": "Red", "YELLOW": "Yellow", "GREEN": "Green", "BLUE": "Blue",
                   "CYAN": "Cyan", "PURPLE": "Purple", "PINK": "Pink", "ORANGE": "Yellow"}
@@ -224,15 +232,7 @@ def fix_fcp7_xml(xml_text: str, timeline: otio.schema.Timeline) -> str:
         ntsc.text = "TRUE" if rate.denominator == 1001 else "FALSE"
     for disp in root.iter("displayformat"):
         disp.text = "DF" if drop else "NDF"
-    meta = timeline.metadata.get(NS, {})
-    for fmt in root.iter("format"):
-        if len(fmt) == 0:
-            sc = ET.SubElement(fmt, "samplecharacteristics")
-            r = ET.SubElement(sc, "rate")
-            ET.SubElement(r, "timebase").text = str(round(rate))
-            ET.SubElement(r, "ntsc").text = "TRUE" if rate.denominator == 1001 else "FALSE"
-            ET.SubElement(sc, "width").text = str(meta.get("width", 1920))
-            ET.SubElement(sc, "height").text = str(meta.get("height", 1080))
+    _fcp7_picture(root, picture_format(timeline), rate)
     # Timecode strings: the adapter writes them non-drop even under <displayformat>DF.
     for tc in root.iter("timecode"):
         frame, string = tc.find("frame"), tc.find("string")
@@ -259,6 +259,72 @@ def fix_fcp7_xml(xml_text: str, timeline: otio.schema.Timeline) -> str:
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE xmeml>\n' + \
         ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _fcp7_picture(root: ET.Element, picture: Picture, rate: Fraction) -> None:
+    """The picture format in the sequence's `<format>` (which the adapter leaves empty) and,
+    for media that is not square and progressive, in each media file's `<video>` too: rate,
+    stored size, then FCP7's anamorphic flag, pixel aspect and field dominance, in the order
+    FCP7 and Premiere write them."""
+    pixels = None if picture.plain else _fcp7_pixels(picture)
+    for fmt in root.iter("format"):
+        if len(fmt) == 0:
+            _fcp7_characteristics(fmt, picture, rate, pixels)
+    if pixels is None:
+        return
+    for f in [f for f in root.iter("file") if f.find("pathurl") is not None]:
+        video = f.find("media/video")
+        if video is not None and len(video) == 0:
+            _fcp7_characteristics(video, picture, rate, pixels)
+
+
+def _fcp7_characteristics(parent: ET.Element, picture: Picture, rate: Fraction,
+                          pixels: list[tuple[str, str]] | None) -> None:
+    sc = ET.SubElement(parent, "samplecharacteristics")
+    _fcp7_rate(sc, rate)
+    ET.SubElement(sc, "width").text = str(picture.width)
+    ET.SubElement(sc, "height").text = str(picture.height)
+    for tag, text in pixels or []:
+        ET.SubElement(sc, tag).text = text
+
+
+# FCP7's pixel aspect names (its `pixelaspectratio` values), by SAR: SD under the SARs that
+# ITU-R BT.601, MPEG-4/DV and FCP itself give NTSC and PAL pixels, 4:3 and 16:9 (16:9 is the
+# same name with `<anamorphic>TRUE`); HD anamorphic by stored size (4/3 is both HDV 1440x1080
+# and DVCPRO HD 960x720).
+FCP7_SD_PIXELS = {
+    **dict.fromkeys([Fraction(10, 11), Fraction(8, 9)], ("NTSC-601", False)),
+    **dict.fromkeys([Fraction(40, 33), Fraction(32, 27)], ("NTSC-601", True)),
+    **dict.fromkeys([Fraction(12, 11), Fraction(16, 15), Fraction(59, 54)], ("PAL-601", False)),
+    **dict.fromkeys([Fraction(16, 11), Fraction(64, 45), Fraction(118, 81)], ("PAL-601", True)),
+}
+FCP7_HD_PIXELS = {(1440, 1080, Fraction(4, 3)): "HD-(1440x1080)",
+                  (1280, 1080, Fraction(3, 2)): "HD-(1280x1080)",
+                  (960, 720, Fraction(4, 3)): "HD-(960x720)"}
+FCP7_FIELDS = {"progressive": "none", "tff": "upper", "bff": "lower"}
+
+
+def fcp7_pixel_aspect(picture: Picture) -> tuple[str, bool] | None:
+    """(FCP7 `pixelaspectratio` name, anamorphic) of the picture; None where FCP7 has no name
+    for its pixels."""
+    if picture.sample_aspect == 1:
+        return "square", False
+    hd = FCP7_HD_PIXELS.get((picture.width, picture.height, picture.sample_aspect))
+    return (hd, False) if hd else FCP7_SD_PIXELS.get(picture.sample_aspect)
+
+
+def _fcp7_pixels(picture: Picture) -> list[tuple[str, str]]:
+    """`<anamorphic>`, `<pixelaspectratio>`, `<fielddominance>` (tag, text); pixels FCP7
+    cannot name are written square, with one warning that the NLE will show them squeezed."""
+    named = fcp7_pixel_aspect(picture)
+    if named is None:
+        log.warning("FCP7 XML: pixel aspect %s of the %dx%d media has no Final Cut Pro 7 "
+                    "name; written as square, so the NLE will show the picture squeezed "
+                    "(set the clips' pixel aspect by hand)", picture.sample_aspect,
+                    picture.width, picture.height)
+        named = ("square", False)
+    return [("anamorphic", "TRUE" if named[1] else "FALSE"), ("pixelaspectratio", named[0]),
+            ("fielddominance", FCP7_FIELDS[picture.field_order])]
 
 
 def _fcp7_rate(parent: ET.Element, rate: Fraction) -> None:
@@ -549,6 +615,27 @@ def _fcpxml_audio(timeline: otio.schema.Timeline) -> tuple[str, str]:
             f'audioRate="{sample_rate}"', f' audioLayout="{layout}" audioRate="{seq_rate}"')
 
 
+FCPXML_FIELDS = {"tff": "upper first", "bff": "lower first"}
+
+
+def _fcpxml_format(timeline: otio.schema.Timeline, rate: Fraction) -> str:
+    """The sequence's and assets' `<format>`: frame duration and stored size, and for archive
+    media its pixel aspect (`paspH`/`paspV`) and `fieldOrder`. Such a format has no `name`
+    (optional in the DTD), as Final Cut exports its custom formats: the attributes say it all
+    (FCPXML 1.7+ reads them over any preset name), where a preset name would claim more,
+    a progressive scan (`...p25`) or a DV/601 variant the file need not be."""
+    picture = picture_format(timeline)
+    size = f'width="{picture.width}" height="{picture.height}"'
+    if picture.plain:
+        return (f'    <format id="r1" name="FFVideoFormat{picture.height}p'
+                f'{round(float(rate) * 100)}" frameDuration="{_secs(1, rate)}" {size}/>')
+    fields = FCPXML_FIELDS.get(picture.field_order)
+    field_order = f' fieldOrder="{fields}"' if fields else ""
+    sar = picture.sample_aspect
+    pasp = f' paspH="{sar.numerator}" paspV="{sar.denominator}"' if sar != 1 else ""
+    return f'    <format id="r1" frameDuration="{_secs(1, rate)}"{field_order} {size}{pasp}/>'
+
+
 def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
     """FCPXML 1.9: library/event/project/sequence/spine of asset-clips with markers; assets
     declare the sound so each clip plays picture and sound together (`_fcpxml_audio`), or,
@@ -556,7 +643,6 @@ def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
     audio-only clips under the picture (`_fcpxml_connected`)."""
     rate, drop = rate_info(timeline)
     fr = float(rate)
-    meta = timeline.metadata.get(NS, {})
     tc_format = "DF" if drop else "NDF"
     clips = picture_clips(timeline)
     asset_audio, sequence_audio = _fcpxml_audio(timeline)
@@ -565,12 +651,8 @@ def write_fcpxml(timeline: otio.schema.Timeline, path: Path) -> None:
     audio_of = {url: asset_audio for url in assets} if not sounds else _fcpxml_asset_audio(
         timeline, list(assets))
     pictured = {_asset_url(c) for c in clips}
-    width, height = meta.get("width", 1920), meta.get("height", 1080)
-    frame_dur = _secs(1, rate)
     out = ['<?xml version="1.0" encoding="UTF-8"?>', "<!DOCTYPE fcpxml>", "",
-           '<fcpxml version="1.9">', "  <resources>",
-           f'    <format id="r1" name="FFVideoFormat{height}p{round(fr * 100)}" '
-           f'frameDuration="{frame_dur}" width="{width}" height="{height}"/>']
+           '<fcpxml version="1.9">', "  <resources>", _fcpxml_format(timeline, rate)]
     for url, (rid, a_start, a_dur) in assets.items():
         name = Path(unquote(url)).stem if url else "media"  # "My Film", not "My%20Film"
         video = ' hasVideo="1" format="r1"' if url in pictured else ""
