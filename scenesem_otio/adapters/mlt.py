@@ -31,6 +31,7 @@ from opentimelineio.opentime import RationalTime, TimeRange
 
 from scenesem_otio.adapters.frames import clip_path, frames, media_start
 from scenesem_otio.adapters.nle import rate_info, timecode
+from scenesem_otio.adapters.picture import picture_format
 from scenesem_otio.adapters.timeline import NS, sound_facts, sound_follows_picture
 from scenesem_otio.core.errors import TimelineError
 
@@ -110,27 +111,6 @@ class _Plan:
 
 def _frames(t: RationalTime, fr: float) -> int:
     return frames(t, fr)
-
-
-def _picture(timeline: otio.schema.Timeline, paths: list[str]
-             ) -> tuple[int, int, Fraction, str]:
-    """Frame size, pixel aspect and field order for the profile: our metadata, else a probe
-    of the first media file."""
-    meta = timeline.metadata.get(NS, {})
-    width, height = meta.get("width"), meta.get("height")
-    if width and height:
-        return (int(width), int(height), Fraction(str(meta.get("sample_aspect", 1))),
-                str(meta.get("field_order", "progressive")))
-    from scenesem_otio.core.errors import MediaError
-    from scenesem_otio.media.probe import probe
-
-    for path in paths:
-        try:
-            info = probe(path)
-            return info.width, info.height, info.sample_aspect, info.field_order
-        except MediaError as err:
-            log.warning("%s; MLT profile size falls back to 1920x1080", err)
-    return 1920, 1080, Fraction(1), "progressive"
 
 
 def _distance(marker: otio.schema.Marker) -> float | None:
@@ -213,15 +193,14 @@ def _plan(timeline: otio.schema.Timeline) -> _Plan:
     if not any(e.media for e in entries):
         raise TimelineError(f"timeline {timeline.name!r} has no clips to write")
     markers.sort(key=lambda m: m.pos)
-    width, height, sample_aspect, field_order = _picture(timeline,
-                                                         [m.path for m in media.values()])
+    picture = picture_format(timeline, [m.path for m in media.values()])
     sound = sound_facts(timeline)
     own = [] if sound_follows_picture(timeline) else [
         (t.name or f"Sound {k + 1}", _track_entries(t, fr, media, None, facts["channels"]))
         for k, (t, facts) in enumerate(zip(timeline.audio_tracks(), sound))]
-    return _Plan(timeline.name or "scenesem", rate, drop, width, height, list(media.values()),
-                 entries, markers, sound[0]["channels"] if sound else 0, own, sample_aspect,
-                 field_order)
+    return _Plan(timeline.name or "scenesem", rate, drop, picture.width, picture.height,
+                 list(media.values()), entries, markers, sound[0]["channels"] if sound else 0,
+                 own, picture.sample_aspect, picture.field_order)
 
 
 # ---------------------------------------------------------------- XML helpers
