@@ -187,3 +187,18 @@ def test_portrait_video_is_seen_upright(tmp_path: Path, tag: int) -> None:
     assert thumb.shape[0] > thumb.shape[1]  # portrait
     shown = cv2.resize(reference, (thumb.shape[1], thumb.shape[0]), interpolation=cv2.INTER_AREA)
     assert np.abs(thumb.astype(int) - shown).mean() < 12
+
+
+def test_baseline_finds_the_cut_in_interlaced_footage(archive: dict[str, Path],
+                                                      tmp_path: Path) -> None:
+    """PySceneDetect's OpenCV backend converts no frame of interlaced video (opencv-python
+    5.0) and so finds no cut; `baseline` reads such media with its PyAV backend."""
+    for key, cut in (("pal_wide", 50), ("ntsc_dv", 60)):
+        out = tmp_path / f"{key}.otio"
+        result = CliRunner().invoke(main, ["baseline", str(archive[key]), "-o", str(out)],
+                                    catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        timeline = otio.adapters.read_from_file(str(out))
+        starts = [round(c.range_in_parent().start_time.value)
+                  for c in timeline.tracks[0].find_clips()]
+        assert starts == [0, cut], (key, starts)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -10,6 +11,8 @@ from scenesem_otio.core.errors import MediaError
 
 if TYPE_CHECKING:
     from scenedetect import SceneDetector
+
+log = logging.getLogger("scenesem")
 
 DETECTORS = ("adaptive", "content", "hash", "hist", "transnetv2")
 
@@ -49,13 +52,31 @@ def make_detector(name: str = "adaptive", threshold: float | None = None,
     raise MediaError(f"unknown shot detector {name!r} (choose from {', '.join(DETECTORS)})")
 
 
+def _backend(path: str | os.PathLike) -> str:
+    """PySceneDetect's video backend: its default, OpenCV, except for interlaced media.
+
+    OpenCV's ffmpeg (opencv-python 5.0) converts no frame of interlaced video ("Cannot convert
+    interlaced to progressive frames", once a frame) and PySceneDetect then finds no cut at all
+    in DV, DVD, HDV or broadcast footage; its PyAV backend decodes the same files correctly.
+    """
+    from scenesem_otio.media.probe import probe
+
+    try:
+        interlaced = probe(path).field_order != "progressive"
+    except MediaError:
+        return "opencv"  # let PySceneDetect say what is wrong with the file
+    if interlaced:
+        log.info("%s: interlaced; PySceneDetect reads it with PyAV, not OpenCV", path)
+    return "pyav" if interlaced else "opencv"
+
+
 def detect_shots(path: str | os.PathLike, detector: str = "adaptive",
                  threshold: float | None = None, min_shot: int | None = None,
                  progress: bool = False, min_content: float | None = None) -> list[int]:
     """Cut frames (first frame of each new shot), via SceneManager + the OpenCV backend.
 
     This is the code path of `scenedetect.detect(path, Detector())`, so `scenesem baseline`
-    equals PySceneDetect's own answer frame for frame.
+    equals PySceneDetect's own answer frame for frame, except for interlaced media (`_backend`).
     """
     import logging
 
@@ -67,7 +88,7 @@ def detect_shots(path: str | os.PathLike, detector: str = "adaptive",
         logging.getLogger("pyscenedetect").setLevel(logging.WARNING)
 
     try:
-        video = scenedetect.open_video(str(path))
+        video = scenedetect.open_video(str(path), backend=_backend(path))
     except Exception as err:
         raise MediaError(f"{path}: PySceneDetect cannot open it ({err})") from None
     manager = SceneManager()
