@@ -202,3 +202,22 @@ def test_baseline_finds_the_cut_in_interlaced_footage(archive: dict[str, Path],
         starts = [round(c.range_in_parent().start_time.value)
                   for c in timeline.tracks[0].find_clips()]
         assert starts == [0, cut], (key, starts)
+
+
+@pytest.mark.parametrize("suffix, fields", [(".xml", True), (".fcpxml", True),
+                                            (".kdenlive", False), (".mlt", False)])
+def test_projects_read_back_with_their_picture_format(archive: dict[str, Path], tmp_path: Path,
+                                                      suffix: str, fields: bool) -> None:
+    """A project read back (convert, the Blender add-on's import) keeps size and pixel aspect,
+    and field order where the format states it (MLT profiles say only `progressive`)."""
+    from scenesem_otio.adapters.formats import read_timeline
+
+    for key, sar, order in (("pal_wide", "64/45", "tff"), ("ntsc_dv", "8/9", "bff")):
+        out = tmp_path / f"{key}{suffix}"
+        _cut(archive[key], out)
+        timeline = read_timeline(out)
+        meta = dict(timeline.metadata["scenesem"])
+        info = probe(archive[key])
+        assert (meta["width"], meta["height"], meta["sample_aspect"]) == \
+            (info.width, info.height, sar)
+        assert meta.get("field_order") == (order if fields else None)

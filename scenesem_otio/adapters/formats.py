@@ -66,6 +66,9 @@ def _write_edl(timeline: otio.schema.Timeline, tmp: Path, options: dict[str, Any
 def _read_fcp7(path: Path, rate: Rate) -> Any:
     timeline = otio.adapters.read_from_file(str(path), adapter_name="fcp_xml")
     nle.fcp7_markers_to_source(timeline)
+    picture = nle.fcp7_picture_metadata(path)
+    if picture:
+        timeline.metadata.setdefault(NS, {}).update(picture)
     return timeline
 
 

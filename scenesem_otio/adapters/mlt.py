@@ -31,7 +31,7 @@ from opentimelineio.opentime import RationalTime, TimeRange
 
 from scenesem_otio.adapters.frames import clip_path, frames, media_start
 from scenesem_otio.adapters.nle import rate_info, timecode
-from scenesem_otio.adapters.picture import picture_format
+from scenesem_otio.adapters.picture import picture_format, picture_metadata
 from scenesem_otio.adapters.timeline import NS, sound_facts, sound_follows_picture
 from scenesem_otio.core.errors import TimelineError
 
@@ -552,6 +552,21 @@ def _profile_rate(root: ET.Element) -> Fraction:
     return rate
 
 
+def _profile_picture(root: ET.Element) -> dict[str, object]:
+    """Size and pixel aspect of the profile. MLT profiles say whether media is interlaced
+    (`progressive`) but not which field comes first, so no field order is read."""
+    profile = root.find("profile")
+    if profile is None:
+        return {}
+    try:
+        width, height = int(profile.get("width", "0")), int(profile.get("height", "0"))
+        sar = Fraction(int(profile.get("sample_aspect_num", "1")),
+                       int(profile.get("sample_aspect_den", "1")))
+    except (ValueError, ZeroDivisionError):
+        return {}
+    return picture_metadata(width, height, sar)
+
+
 class _Services:
     """The producers, chains, playlists and tractors of an MLT document, by id."""
 
@@ -679,7 +694,8 @@ def read_mlt(path: str | Path) -> otio.schema.Timeline:
     bin_ = services.by_id.get("main_bin")
     timeline = otio.schema.Timeline(name=_props(main).get("title") or root.get("title")
                                     or path.stem)
-    timeline.metadata[NS] = {"fps": f"{rate.numerator}/{rate.denominator}"}
+    timeline.metadata[NS] = {"fps": f"{rate.numerator}/{rate.denominator}",
+                             **_profile_picture(root)}
     track, spans = _track(video[0], services, rate, "Scenes", otio.schema.TrackKind.Video)
     timeline.tracks.append(track)
     for k, pl in enumerate(_sound_playlists(services, main, video[0])):  # tracks of their own

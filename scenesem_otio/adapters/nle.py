@@ -34,7 +34,7 @@ import opentimelineio as otio
 from opentimelineio.opentime import RationalTime
 
 from scenesem_otio.adapters.frames import clip_path, frames, media_start
-from scenesem_otio.adapters.picture import Picture, picture_format
+from scenesem_otio.adapters.picture import Picture, picture_format, picture_metadata
 from scenesem_otio.adapters.timeline import (
     NS,
     picture_clips,
@@ -814,6 +814,44 @@ def _fcpxml_secs(text: str | None) -> Fraction:
     return Fraction(text.rstrip("s"))
 
 
+def _fcpxml_picture(fmt: ET.Element | None) -> dict[str, object]:
+    """Size, pixel aspect (`paspH`/`paspV`) and field order of a `<format>`."""
+    if fmt is None:
+        return {}
+    fields = {v: k for k, v in FCPXML_FIELDS.items()}
+    try:
+        sar = Fraction(int(fmt.get("paspH", "1")), int(fmt.get("paspV", "1")))
+        return picture_metadata(int(fmt.get("width", "0")), int(fmt.get("height", "0")), sar,
+                                fields.get(fmt.get("fieldOrder", ""), "progressive"))
+    except (ValueError, ZeroDivisionError):
+        return {}
+
+
+def fcp7_picture_metadata(path: Path) -> dict[str, object]:
+    """Size, pixel aspect and field order of an FCP7 sequence (OTIO's reader keeps none).
+    A named pixel aspect is read as the SAR that gives its frame 4:3, or 16:9 when
+    anamorphic or HD (the names' meaning: 720x576 PAL-601 anamorphic is 64/45)."""
+    try:
+        sc = ET.parse(path).getroot().find(".//sequence/media/video/format/samplecharacteristics")
+    except ET.ParseError:
+        return {}
+    if sc is None:
+        return {}
+    try:
+        width, height = int(sc.findtext("width", "0")), int(sc.findtext("height", "0"))
+    except ValueError:
+        return {}
+    name = sc.findtext("pixelaspectratio", "square").strip()
+    wide = sc.findtext("anamorphic", "FALSE").strip().upper() == "TRUE" or name.startswith("HD")
+    sar = Fraction(1)
+    if name != "square" and width > 0:
+        sar = (Fraction(16, 9) if wide else Fraction(4, 3)) * height / width
+    fields = {v: k for k, v in FCP7_FIELDS.items()}
+    return picture_metadata(width, height, sar,
+                            fields.get(sc.findtext("fielddominance", "none").strip(),
+                                       "progressive"))
+
+
 def read_fcpxml(path: Path) -> otio.schema.Timeline:
     """Read FCPXML asset-clips/clips on the spine (ours and simple NLE exports), and audio
     clips connected below them (`lane` < 0) as audio tracks at their record frames."""
@@ -836,7 +874,8 @@ def read_fcpxml(path: Path) -> otio.schema.Timeline:
     timeline = otio.schema.Timeline(
         name=(project.get("name") if project is not None else None) or path.stem)
     timeline.global_start_time = RationalTime(round(secs(sequence.get("tcStart")) * rate), fr)
-    timeline.metadata[NS] = {"fps": f"{rate.numerator}/{rate.denominator}"}
+    timeline.metadata[NS] = {"fps": f"{rate.numerator}/{rate.denominator}",
+                             **_fcpxml_picture(fmt)}
     if sequence.get("tcFormat") == "DF":
         timeline.metadata[NS]["drop_frame"] = True
     track = otio.schema.Track(name="Scenes", kind=otio.schema.TrackKind.Video)

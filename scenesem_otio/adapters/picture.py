@@ -68,6 +68,22 @@ def picture_format(timeline: otio.schema.Timeline,
     return Picture()
 
 
+def picture_metadata(width: int | None, height: int | None,
+                     sample_aspect: Fraction = Fraction(1),
+                     field_order: str = "progressive") -> dict[str, object]:
+    """The picture format a project states, as `build_timeline` keeps it in the timeline's
+    metadata (pixel aspect and field order only where not square/progressive), so that a
+    project read back, e.g. into Blender, shows archive footage unsqueezed again."""
+    if not width or not height or width <= 0 or height <= 0:
+        return {}
+    meta: dict[str, object] = {"width": int(width), "height": int(height)}
+    if sample_aspect > 0 and sample_aspect != 1:
+        meta["sample_aspect"] = f"{sample_aspect.numerator}/{sample_aspect.denominator}"
+    if field_order in FIELD_ORDERS and field_order != "progressive":
+        meta["field_order"] = field_order
+    return meta
+
+
 def _fraction(value: object) -> Fraction:
     """A metadata pixel aspect ("64/45", 1.4222) as a Fraction; 1 when absent or unreadable."""
     if value is None:
