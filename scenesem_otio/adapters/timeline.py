@@ -195,7 +195,10 @@ def build_timeline(
          "audio": [_audio_meta(a) for a in info.audio] or None,
          # only where they differ from square pixels, progressive: what the NLE writers need
          "sample_aspect": info.sample_aspect if info.sample_aspect != 1 else None,
-         "field_order": info.field_order if info.field_order != "progressive" else None})
+         "field_order": info.field_order if info.field_order != "progressive" else None,
+         # a phone's portrait film, stored landscape: clockwise degrees that turn it upright
+         # (Blender's VSE does not read the display matrix; the add-on turns its strips)
+         "rotation": info.rotation or None})
     track = otio.schema.Track(name="Scenes", kind=otio.schema.TrackKind.Video)
     timeline.tracks.append(track)
     if level == "scenes":

@@ -181,7 +181,7 @@ class SEQUENCER_OT_scenesem_import(bpy.types.Operator, ImportHelper):
                 if source.suffix.lower() in (".edl", ".csv"):  # they carry no rate
                     argv += ["--fps", rate_text(strips.scene_rate(context.scene))]
                 runner.run(argv, f"reading {source.name}")
-                table = read_scene_list(table_path)
+                table = read_scene_list(table_path, source.name)
             made = strips.add_scene_list(context.scene, table, source.name)
         except AddonError as err:
             self.report({"ERROR"}, str(err))

@@ -7,7 +7,9 @@ track; `marker` is the clip's marker as the CLI named it ("S002 Δ0.71"). Rows o
 "Audio" are sound clips on their own tracks, with the sound's `audio_channels` and
 `sample_rate` (the add-on's export writes them; the CLI's own tables give `metadata.audio`).
 The CLI's `metadata` names archive media's pixel shape (`sample_aspect`, "64/45") and scan
-(`field_order`, "tff"/"bff") where the picture is not square/progressive.
+(`field_order`, "tff"/"bff") where the picture is not square/progressive, and a phone's
+portrait film's `rotation` (clockwise degrees that turn the stored frame upright) where it
+has one; `width`/`height` are the picture as shown, after the turn.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ class Clip:
 
 
 INTERLACED = ("tff", "bff")  # the CLI's field orders of interlaced media
+ROTATIONS = (0, 90, 180, 270)  # the turns a display matrix gives (probe: clockwise degrees)
 
 
 @dataclass
@@ -67,6 +70,7 @@ class SceneList:
     metadata: dict
     sample_aspect: Fraction = Fraction(1)  # the media's pixel width / height (64/45: PAL 16:9)
     field_order: str = "progressive"  # "tff", "bff": interlaced
+    rotation: int = 0  # clockwise degrees that turn the stored frames upright (phone: 90, 270)
 
     @property
     def interlaced(self) -> bool:
@@ -100,8 +104,9 @@ def _local_path(url: str | None) -> str | None:
     return unquote(parsed.path)
 
 
-def read_scene_list(path: str | os.PathLike) -> SceneList:
-    """The table at `path`; AddonError naming the file when it is not one."""
+def read_scene_list(path: str | os.PathLike, source: str | None = None) -> SceneList:
+    """The table at `path`; AddonError naming the file (or `source`, the timeline the table
+    was converted from) when it is not one."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -112,6 +117,9 @@ def read_scene_list(path: str | os.PathLike) -> SceneList:
         aspect = Fraction(str(meta.get("sample_aspect") or 1))
         if aspect <= 0:
             raise ValueError(f"sample_aspect {aspect}")
+        rotation = meta.get("rotation") or 0
+        if rotation not in ROTATIONS:
+            raise ValueError(f"rotation {rotation!r}, not one of {ROTATIONS}")
         clips = []
         for row in data["clips"]:
             marker = row.get("marker") or {}
@@ -132,9 +140,9 @@ def read_scene_list(path: str | os.PathLike) -> SceneList:
                 audio_channels=int(row["audio_channels"]) if row.get("audio_channels") else None,
                 sample_rate=int(row["sample_rate"]) if row.get("sample_rate") else None))
     except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError) as err:
-        raise AddonError(f"{path.name}: cannot read the scene table ({err})") from None
+        raise AddonError(f"{source or path.name}: cannot read the scene table ({err})") from None
     return SceneList(str(data.get("name") or path.stem), fps, clips, dict(meta), aspect,
-                     str(meta.get("field_order") or "progressive"))
+                     str(meta.get("field_order") or "progressive"), int(rotation))
 
 
 def write_scene_list(path: str | os.PathLike, name: str, fps: Fraction, clips: list[Clip],

@@ -8,6 +8,7 @@ is checked before the first strip is touched, so a refused cut or import changes
 from __future__ import annotations
 
 import json
+import math
 import os
 from fractions import Fraction
 
@@ -87,20 +88,47 @@ def deinterlace(movie: bpy.types.MovieSequence, table: SceneList) -> None:
         movie.use_deinterlace = True
 
 
+def turn_upright(scene: bpy.types.Scene, movie: bpy.types.MovieSequence, rotation: int
+                 ) -> None:
+    """A phone's portrait film is stored landscape with a display matrix that Blender's VSE
+    does not read: turn the strip `rotation` degrees clockwise (Blender's positive radians
+    turn it counter-clockwise) and scale the turned picture to fit the render, as fit_method
+    "Scale to Fit" would have done for an upright picture; in a frame of the film's shape it
+    fills the frame. Unturned media keeps the strip's own rotation and scale."""
+    if rotation % 360 == 0:
+        return
+    element = movie.elements[0] if len(movie.elements) else None
+    width, height = (element.orig_width, element.orig_height) if element else (0, 0)
+    if rotation % 180:  # a quarter turn: the stored width stands upright
+        width, height = height, width
+    if width and height:
+        render = scene.render
+        scale = min(render.resolution_x / width, render.resolution_y / height)
+        movie.transform.scale_x = movie.transform.scale_y = scale
+    counter = -rotation % 360  # the same turn, counter-clockwise: Blender's sign
+    movie.transform.rotation = math.radians(counter if counter <= 180 else counter - 360)
+
+
 def match_picture(scene: bpy.types.Scene, movie: bpy.types.MovieSequence,
                   sounds: list[bpy.types.SoundSequence], table: SceneList) -> None:
-    """After a cut: interlaced film deinterlaced; a scene that holds only this film at its
-    stored size, with square pixels, takes the film's pixel shape (the scene's size is the
-    user's: where it differs, the strip is scaled and its shape is not the scene's)."""
+    """After a cut: interlaced film deinterlaced, a phone's portrait film turned upright; a
+    scene that holds only this film at its stored size (the size "Set Render Size" gives, a
+    portrait film's lying on its side), with square pixels, takes the film's size as shown
+    and its pixel shape (the scene's size is the user's: where it differs, the strip is
+    scaled and its shape is not the scene's)."""
     deinterlace(movie, table)
     render = scene.render
     try:
         size = (int(table.metadata["width"]), int(table.metadata["height"]))
     except (KeyError, TypeError, ValueError):
-        return
-    if (film_only(scene, movie, sounds) and (render.resolution_x, render.resolution_y) == size
+        size = None
+    stored = size[::-1] if size and table.rotation in (90, 270) else size
+    if (size and film_only(scene, movie, sounds)
+            and (render.resolution_x, render.resolution_y) == stored
             and render.pixel_aspect_x == render.pixel_aspect_y == 1):
+        render.resolution_x, render.resolution_y = size
         set_pixel_aspect(scene, table.sample_aspect)
+    turn_upright(scene, movie, table.rotation)
 
 
 # ---------------------------------------------------------------- cut
@@ -268,6 +296,7 @@ def add_scene_list(scene: bpy.types.Scene, table: SceneList, source: str
                         clip, at, channel)
         _tag(movie, clip, scene_label(_index(clip, len(made))))
         deinterlace(movie, table)
+        turn_upright(scene, movie, table.rotation)
         sound = editor.sequences.new_sound(f"{movie.name} sound", clip.media,
                                            channel=scratch, frame_start=at - clip.start)
         if sound.sound is None or sound.sound.samplerate == 0:  # the file has no audio
