@@ -1,5 +1,6 @@
 """The picture format a timeline's media has, for the writers that must describe it to an NLE:
-stored size, pixel aspect (SAR) and field order.
+frame size (in stored pixels, turned as the display matrix turns it: a portrait phone film
+is 1080x1920 though stored 1920x1080), pixel aspect (SAR) and field order.
 
 Archive footage (DV, DVD, HDV, broadcast MPEG-2) stores 720x576 frames of pixels 64/45 as wide
 as tall, fields top or bottom first; a project that calls it square and progressive shows the
@@ -26,7 +27,7 @@ log = logging.getLogger("scenesem")
 
 @dataclass(frozen=True)
 class Picture:
-    """Stored frame size, pixel shape (width / height of one pixel) and scan."""
+    """Frame size in pixels (upright), pixel shape (width / height of one pixel) and scan."""
 
     width: int = 1920
     height: int = 1080
