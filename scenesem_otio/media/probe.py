@@ -115,10 +115,12 @@ def _frame_rate(path: Path, stream) -> Fraction:
     """The stream's exact nominal rate (24000/1001, not 23.976023...)."""
     rate = stream.average_rate or stream.guessed_rate or stream.base_rate
     guessed = stream.guessed_rate or stream.base_rate
-    if rate and guessed and stream.time_base and rate == 1 / stream.time_base != guessed:
+    if rate and guessed and stream.time_base and rate == 1 / stream.time_base > 1000 \
+            and rate != guessed:
         # Raw DV reports its 1/60000 time base as the average rate (60000 fps for 29.97): an
-        # average equal to the time base's tick rate is an artefact. (A phone's variable-rate
-        # film has an average below its stream rate, and that average is its true rate.)
+        # average equal to the time base's tick rate, over 1000 fps, is an artefact. (A
+        # phone's variable-rate film has an average below its stream rate, and that average
+        # is its true rate.)
         rate = guessed
     if not rate:
         raise MediaError(f"{path}: video stream has no frame rate")
