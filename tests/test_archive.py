@@ -68,6 +68,23 @@ def test_probe_reads_pixel_shape_and_fields(archive: dict[str, Path]) -> None:
     assert dv.n_frames == sum(1 for _ in iter_frames(archive["ntsc_dv"]))
 
 
+def test_container_pixel_aspect_wins_over_the_codec(tmp_path: Path) -> None:
+    """A MOV/MP4 `pasp` atom (what `-aspect` writes on a remux, and cameras' wrappers) over a
+    bitstream that says square: ffmpeg, players and MLT show the container's shape, so probe
+    must read it too (av_guess_sample_aspect_ratio's rule)."""
+    square = _encode(tmp_path / "square.mp4", "320x240", "25", "1", ["-c:v", "libx264"],
+                     seconds=1, sound=False)
+    wide = tmp_path / "wide.mp4"
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(square), "-c", "copy",
+                    "-aspect", "16:9", str(wide)], check=True)
+    shown = subprocess.run(["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries",
+                            "stream=sample_aspect_ratio", "-of", "csv=p=0", str(wide)],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    assert shown == "4:3"  # what ffmpeg makes of the file
+    info = probe(wide)
+    assert (info.sample_aspect, info.display_aspect) == (Fraction(4, 3), Fraction(16, 9))
+
+
 def test_info_prints_the_pixel_shape(archive: dict[str, Path]) -> None:
     result = CliRunner().invoke(main, ["info", str(archive["pal_wide"])])
     assert result.exit_code == 0, result.output

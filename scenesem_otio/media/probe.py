@@ -173,8 +173,12 @@ _FIELD_ORDER = {1: "progressive", 2: "tff", 3: "bff", 4: "bff", 5: "tff"}
 
 
 def _sample_aspect(stream) -> Fraction:
-    """Pixel aspect (SAR) of the stream, 1 where the file leaves it unset (0:1) or absurd."""
-    for sar in (stream.codec_context.sample_aspect_ratio, stream.sample_aspect_ratio):
+    """Pixel aspect (SAR) of the stream, 1 where the file leaves it unset (0:1) or absurd.
+
+    PyAV's `stream.sample_aspect_ratio` is ffmpeg's guess: the container's (a MOV `pasp`
+    atom, Matroska's display size) over the bitstream's, as ffmpeg, players and MLT show it.
+    """
+    for sar in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
         if sar and 0.1 < sar < 10:
             return Fraction(sar.numerator, sar.denominator)
     return Fraction(1)
