@@ -68,6 +68,23 @@ def test_probe_reads_pixel_shape_and_fields(archive: dict[str, Path]) -> None:
     assert dv.n_frames == sum(1 for _ in iter_frames(archive["ntsc_dv"]))
 
 
+@pytest.mark.parametrize(("size", "sar", "top", "order"), [
+    ("720x576", "16/15", "1", "tff"), ("720x576", "16/15", "0", "bff"),
+    ("1440x1080", "4/3", "1", "tff")])  # DVCPRO HD 1080i is top field first
+def test_dv_field_order_is_the_one_the_frames_carry(tmp_path: Path, size: str, sar: str,
+                                                    top: str, order: str) -> None:
+    """DV headers leave the field order unset; each frame's VSC pack says it, and ffmpeg
+    reads it there. Not every DV film is bottom field first."""
+    video = _encode(tmp_path / "film.dv", size, "25", sar,
+                    ["-c:v", "dvvideo", "-pix_fmt", "yuv420p" if size == "720x576" else
+                     "yuv422p", "-flags", "+ildct+ilme", "-top", top], seconds=1, sound=False)
+    shown = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "frame=top_field_first",
+                            "-read_intervals", "%+#1", "-of", "csv=p=0", str(video)],
+                           capture_output=True, text=True, check=True).stdout.split()[0]
+    assert shown == ("1" if order == "tff" else "0")  # what ffmpeg makes of the file
+    assert probe(video).field_order == order
+
+
 def test_container_pixel_aspect_wins_over_the_codec(tmp_path: Path) -> None:
     """A MOV/MP4 `pasp` atom (what `-aspect` writes on a remux, and cameras' wrappers) over a
     bitstream that says square: ffmpeg, players and MLT show the container's shape, so probe

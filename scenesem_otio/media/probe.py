@@ -186,11 +186,15 @@ def _sample_aspect(stream) -> Fraction:
 
 def _field_order(path: Path, stream) -> str:
     """Scan of the stream. Where the header does not say (DV, some MPEG-2), the first decoded
-    frame does: interlaced DV is always bottom field first, other formats mostly top first."""
+    frame does: DV stores its field order in each frame (SD mostly bottom first, DVCPRO HD
+    1080i top first), which PyAV does not expose but ffmpeg's showinfo prints."""
     known = _FIELD_ORDER.get(int(getattr(stream.codec_context, "field_order", 0) or 0))
     if known:
         return known
-    try:
+    shown = _ffmpeg_first_frame_scan(path)
+    if shown:
+        return shown
+    try:  # no ffmpeg binary: PyAV says whether it is interlaced, not which field is first
         with open_container(path) as container:
             frame = next(container.decode(video=0), None)
     except Exception:  # an undecodable start: decoding will report the damage where it matters
@@ -198,6 +202,27 @@ def _field_order(path: Path, stream) -> str:
     if frame is None or not frame.interlaced_frame:
         return "progressive"
     return "bff" if stream.codec_context.name == "dvvideo" else "tff"
+
+
+_SHOWINFO_SCAN = {"P": "progressive", "T": "tff", "B": "bff"}
+
+
+def _ffmpeg_first_frame_scan(path: Path) -> str | None:
+    """The first video frame's scan as ffmpeg decodes it (showinfo's `i:P`, `i:T`, `i:B`);
+    None where the binary or the frame is missing."""
+    import re
+    import subprocess
+
+    try:
+        import imageio_ffmpeg
+
+        out = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path),
+                              "-map", "0:v:0", "-frames:v", "1", "-vf", "showinfo", "-f", "null",
+                              "-"], capture_output=True, text=True, timeout=30).stderr
+    except Exception:
+        return None
+    m = re.search(r"Parsed_showinfo.* n: *0 .* i:([PTB]) ", out)
+    return _SHOWINFO_SCAN[m.group(1)] if m else None
 
 
 def _audio_streams(container) -> tuple[AudioStream, ...]:
