@@ -1,4 +1,5 @@
-"""Media stage 1: probe a file for exact rate, frame count, start timecode, VFR, size and sound."""
+"""Media stage 1: probe a file for exact rate, frame count, start timecode, VFR, size, pixel shape,
+scan, rotation and sound."""
 
 from __future__ import annotations
 
@@ -81,7 +82,8 @@ def _ffprobe_rotation(path: Path) -> int:
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
-    """Facts about the first video stream, read without decoding (demux only when needed)."""
+    """Facts about the first video stream, read without decoding (demux only when needed; one
+    frame where the header leaves the field order unset)."""
     path = Path(path).absolute()
     with open_container(path) as container:
         videos = [s for s in container.streams if s.type == "video"]
