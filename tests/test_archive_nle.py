@@ -222,3 +222,18 @@ def test_square_progressive_media_keep_their_form(tmp_path: Path) -> None:
     assert [c.tag for c in sc] == ["rate", "width", "height"]
     assert [len(v) for v in root.iter("video") if v.getparent().tag == "media" and
             v.getparent().getparent().tag == "file"] == [0]
+
+
+@pytest.mark.parametrize("width", ["wide", "0", -720, 720.5])
+@pytest.mark.parametrize("suffix", [".xml", ".fcpxml", ".kdenlive"])
+def test_unusable_size_in_the_metadata_is_probed(archive: dict[str, Path], tmp_path: Path,
+                                                 width: object, suffix: str) -> None:
+    """A hand-edited table's size that is no positive whole number (`"wide"`, 0, -720) is
+    not written into the project, nor a traceback: the media is probed, as for no size."""
+    info = probe(archive["ntsc-4x3-dv"])
+    timeline = scene_cut(info)
+    timeline.metadata[NS]["width"] = width
+    assert picture_format(timeline) == Picture(720, 480, Fraction(8, 9), "bff")
+    write_timeline(timeline, tmp_path / f"edited{suffix}")
+    write_timeline(scene_cut(info), tmp_path / f"cut{suffix}")
+    assert (tmp_path / f"edited{suffix}").read_bytes() == (tmp_path / f"cut{suffix}").read_bytes()

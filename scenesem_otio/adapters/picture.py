@@ -46,9 +46,9 @@ def picture_format(timeline: otio.schema.Timeline,
     (default: the picture clips' files) with a picture, else 1920x1080 square progressive
     (one warning)."""
     meta = timeline.metadata.get(NS, {})
-    width, height = meta.get("width"), meta.get("height")
+    width, height = _pixels(meta.get("width")), _pixels(meta.get("height"))
     if width and height:
-        return Picture(int(width), int(height), _fraction(meta.get("sample_aspect")),
+        return Picture(width, height, _fraction(meta.get("sample_aspect")),
                        _field_order(meta.get("field_order")))
     if paths is None:
         paths = [clip_path(c, local_only=True) for c in picture_clips(timeline)]
@@ -83,6 +83,16 @@ def picture_metadata(width: int | None, height: int | None,
     if field_order in FIELD_ORDERS and field_order != "progressive":
         meta["field_order"] = field_order
     return meta
+
+
+def _pixels(value: object) -> int | None:
+    """A metadata frame width or height (720, "720"); None when absent, not a whole number or
+    not positive (a hand-edited table), so the media is probed instead."""
+    try:
+        pixels = int(str(value))
+    except ValueError:
+        return None
+    return pixels if pixels > 0 else None
 
 
 def _fraction(value: object) -> Fraction:
