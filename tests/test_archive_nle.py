@@ -237,3 +237,26 @@ def test_unusable_size_in_the_metadata_is_probed(archive: dict[str, Path], tmp_p
     write_timeline(timeline, tmp_path / f"edited{suffix}")
     write_timeline(scene_cut(info), tmp_path / f"cut{suffix}")
     assert (tmp_path / f"edited{suffix}").read_bytes() == (tmp_path / f"cut{suffix}").read_bytes()
+
+
+@pytest.mark.parametrize("size", [(720, 480), (720, 486), (704, 480), (720, 576), (704, 576)])
+@pytest.mark.parametrize("anamorphic", [False, True])
+def test_fcp7_names_read_back_are_named_again(tmp_path: Path, size: tuple[int, int],
+                                              anamorphic: bool) -> None:
+    """The pixel aspect our FCP7 reader gives a named SD frame (4:3 or 16:9 over its size:
+    9/10 for FCP7's own 720x486 NTSC) is one the writer names again, so a project read from
+    Final Cut (`convert cut.xml -o cut.json`, then back) keeps its name, not `square`."""
+    from scenesem_otio.adapters.nle import fcp7_picture_metadata
+
+    width, height = size
+    ntsc = height < 576
+    name = "NTSC-601" if ntsc else "PAL-601"
+    sar = (Fraction(16, 9) if anamorphic else Fraction(4, 3)) * height / width
+    info = VideoInfo(path=str(tmp_path / "film.mov"), fps=Fraction(30000, 1001) if ntsc else
+                     Fraction(25), n_frames=10, width=width, height=height, sample_aspect=sar,
+                     field_order="bff")
+    assert fcp7_pixel_aspect(Picture(width, height, sar)) == (name, anamorphic)
+    write_timeline(build_timeline(info, [Scene(index=0, start=0, end=10)]),
+                   tmp_path / "film.xml")
+    assert fcp7_picture_metadata(tmp_path / "film.xml")["sample_aspect"] == \
+        f"{sar.numerator}/{sar.denominator}"

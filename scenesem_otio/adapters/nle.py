@@ -290,11 +290,12 @@ def _fcp7_characteristics(parent: ET.Element, picture: Picture, rate: Fraction,
 
 # FCP7's pixel aspect names (its `pixelaspectratio` values), by SAR: SD under the SARs that
 # ITU-R BT.601, MPEG-4/DV and FCP itself give NTSC and PAL pixels, 4:3 and 16:9 (16:9 is the
-# same name with `<anamorphic>TRUE`); HD anamorphic by stored size (4/3 is both HDV 1440x1080
-# and DVCPRO HD 960x720).
+# same name with `<anamorphic>TRUE`; 9/10 and 6/5 make FCP7's own 720x486 NTSC frame 4:3 and
+# 16:9, what `fcp7_picture_metadata` reads its name back as); HD anamorphic by stored size
+# (4/3 is both HDV 1440x1080 and DVCPRO HD 960x720).
 FCP7_SD_PIXELS = {
-    **dict.fromkeys([Fraction(10, 11), Fraction(8, 9)], ("NTSC-601", False)),
-    **dict.fromkeys([Fraction(40, 33), Fraction(32, 27)], ("NTSC-601", True)),
+    **dict.fromkeys([Fraction(10, 11), Fraction(8, 9), Fraction(9, 10)], ("NTSC-601", False)),
+    **dict.fromkeys([Fraction(40, 33), Fraction(32, 27), Fraction(6, 5)], ("NTSC-601", True)),
     **dict.fromkeys([Fraction(12, 11), Fraction(16, 15), Fraction(59, 54)], ("PAL-601", False)),
     **dict.fromkeys([Fraction(16, 11), Fraction(64, 45), Fraction(118, 81)], ("PAL-601", True)),
 }
