@@ -255,3 +255,23 @@ def test_projects_read_back_with_their_picture_format(archive: dict[str, Path], 
         assert (meta["width"], meta["height"], meta["sample_aspect"]) == \
             (info.width, info.height, sar)
         assert meta.get("field_order") == (order if fields else None)
+
+
+def test_report_heat_map_axes_have_the_shown_shape() -> None:
+    """The heat map's keyframe boxes (object-fit: cover) have the picture's shown shape, so a
+    PAL 16:9 film's keyframes are not cut to the stored frame's 5:4."""
+    from scenesem_otio.core.scenes import Scene
+    from scenesem_otio.report.gather import Film
+    from scenesem_otio.report.heat import heatmap
+
+    def layout(meta: dict):
+        film = Film(name="f", source="f.mpg", meta=meta, rate=Fraction(25), drop=False, base=0,
+                    n_frames=100, scenes=[Scene(0, 0, 50), Scene(1, 50, 100)], shots=[],
+                    colours=[], nearest=[], dist=np.zeros((2, 2)))
+        return heatmap(film, {}).layout
+
+    wide = layout({"width": 720, "height": 576, "sample_aspect": "64/45"})
+    assert abs(wide.top_h / wide.axis_len - 9 / 16) < 0.02, wide
+    assert abs(wide.left_w / wide.axis_len - 16 / 9) < 0.05, wide
+    square = layout({"width": 720, "height": 576})
+    assert abs(square.top_h / square.axis_len - 576 / 720) < 0.02, square
