@@ -552,9 +552,10 @@ def _profile_rate(root: ET.Element) -> Fraction:
     return rate
 
 
-def _profile_picture(root: ET.Element) -> dict[str, object]:
-    """Size and pixel aspect of the profile. MLT profiles say whether media is interlaced
-    (`progressive`) but not which field comes first, so no field order is read."""
+def _profile_picture(root: ET.Element, track: otio.schema.Track) -> dict[str, object]:
+    """Size, pixel aspect and scan of the profile. MLT profiles say whether media is
+    interlaced (`progressive="0"`) but not which field comes first: that is asked of the
+    first clip's media, so a project read and written again stays interlaced."""
     profile = root.find("profile")
     if profile is None:
         return {}
@@ -564,7 +565,27 @@ def _profile_picture(root: ET.Element) -> dict[str, object]:
                        int(profile.get("sample_aspect_den", "1")))
     except (ValueError, ZeroDivisionError):
         return {}
-    return picture_metadata(width, height, sar)
+    order = "progressive"
+    if profile.get("progressive") == "0":
+        order = _media_field_order(track)
+    return picture_metadata(width, height, sar, order)
+
+
+def _media_field_order(track: otio.schema.Track) -> str:
+    """Field order of the first clip's media that can be probed; top first (broadcast's
+    usual order) when none can."""
+    from scenesem_otio.core.errors import MediaError
+    from scenesem_otio.media.probe import probe
+
+    for clip in track.find_clips():
+        path = clip_path(clip, local_only=True)
+        if path:
+            try:
+                order = probe(path).field_order
+            except MediaError:
+                continue
+            return order if order != "progressive" else "tff"
+    return "tff"
 
 
 class _Services:
@@ -694,9 +715,9 @@ def read_mlt(path: str | Path) -> otio.schema.Timeline:
     bin_ = services.by_id.get("main_bin")
     timeline = otio.schema.Timeline(name=_props(main).get("title") or root.get("title")
                                     or path.stem)
-    timeline.metadata[NS] = {"fps": f"{rate.numerator}/{rate.denominator}",
-                             **_profile_picture(root)}
     track, spans = _track(video[0], services, rate, "Scenes", otio.schema.TrackKind.Video)
+    timeline.metadata[NS] = {"fps": f"{rate.numerator}/{rate.denominator}",
+                             **_profile_picture(root, track)}
     timeline.tracks.append(track)
     for k, pl in enumerate(_sound_playlists(services, main, video[0])):  # tracks of their own
         audio, sound = _track(pl, services, rate, "Sound" if k == 0 else f"Sound {k + 1}",
