@@ -480,6 +480,73 @@ def test_export_writes_sound_edited_apart_from_its_picture(
             assert abs(_lag(mixed, media[url], at, first, per_frame)) <= 1, (at, first, url)
 
 
+SYNC = """
+RESULT["films"] = {{}}
+for name, timeline in {timelines!r}.items():
+    for strip in list(EDITOR.sequences_all):
+        EDITOR.sequences.remove(strip)
+    SCENE.timeline_markers.clear()
+    error = attempt(bpy.ops.sequencer.scenesem_import, filepath=timeline)
+    SCENE.render.resolution_x, SCENE.render.resolution_y = 32, 24  # the flash fills the frame
+    SCENE.render.resolution_percentage = 100
+    SCENE.render.image_settings.file_format = "PNG"
+    flash = None
+    for frame in range(18, 34):  # the flash is media frame 25, timeline frame 26
+        SCENE.frame_set(frame)
+        SCENE.render.filepath = f"{folder}/{{name}}.png"
+        bpy.ops.render.render(write_still=True)
+        image = bpy.data.images.load(SCENE.render.filepath, check_existing=False)
+        red = image.pixels[:][0::4]
+        bpy.data.images.remove(image)
+        if sum(red) / len(red) > 0.5:
+            flash = frame
+            break
+    mix = f"{folder}/{{name}}.wav"
+    bpy.ops.sound.mixdown(filepath=mix, container="WAV", codec="PCM", format="S16")
+    RESULT["films"][name] = {{"error": error, "flash": flash, "mix": mix,
+                             "first": SCENE.frame_start, "strips": strips_state()}}
+"""
+
+
+def _flash_and_click(path: Path, container: list[str]) -> None:
+    """Three seconds at 25 fps, black with one white frame at 1 s, silent with a 1.5 ms click
+    at 1 s (by pts, ffmpeg's MP2 click comes 26 ms early: under a frame)."""
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i",
+                    "color=black:s=64x48:r=25:d=3,format=yuv420p,"
+                    "drawbox=c=white:t=fill:enable='eq(n,25)'", "-f", "lavfi", "-i",
+                    "aevalsrc='0.9*between(t,1,1.0015)':s=48000:d=3", *container, str(path)],
+                   check=True)
+
+
+@needs_blender
+def test_imported_sound_plays_with_its_picture_in_broadcast_containers(
+        addon_zip: Path, tmp_path: Path) -> None:
+    """MPEG-PS and MPEG-TS streams start after 0 (0.53 s; 2.79 s with a 1.4 s TS offset):
+    Blender's new_sound moved the sound that many frames after the picture (13, 69). After
+    the import the click plays within a frame of the flash, as in the .mp4."""
+    containers = {"ps.mpg": ["-c:v", "mpeg2video", "-c:a", "mp2"],
+                  "ts.ts": ["-c:v", "mpeg2video", "-c:a", "mp2", "-output_ts_offset", "1.4"],
+                  "control.mp4": ["-c:v", "libx264", "-c:a", "aac"]}
+    timelines = {}
+    for name, container in containers.items():
+        film = tmp_path / name
+        _flash_and_click(film, container)
+        info = probe(film)
+        scenes = [Scene(index=0, start=0, end=20),  # the second scene's sound holds the click
+                  Scene(index=1, start=20, end=info.n_frames, distance_prev=0.5)]
+        (tmp_path / film.stem).mkdir()
+        timelines[name] = str(_otio(info, scenes, tmp_path / film.stem))
+    assert probe(tmp_path / "ts.ts").start_time_s > 2  # the streams start late
+    got = blender(SYNC.format(timelines=timelines, folder=str(tmp_path)), addon_zip,
+                  tmp_path / "session")
+    per_frame = 48000 // 25
+    for name, film in got["films"].items():
+        assert film["error"] == "" and film["flash"] == film["first"] + 25, (name, film)
+        mix = _pcm(film["mix"])
+        click = film["first"] + int(np.argmax(np.abs(mix) > 0.3)) / per_frame
+        assert abs(click - film["flash"]) < 1, (name, click, film["flash"])
+
+
 def _otio(info: object, scenes: list[Scene], tmp_path: Path) -> Path:
     path = tmp_path / "scenes.otio"
     otio.adapters.write_to_file(build_timeline(info, scenes), str(path))
@@ -596,8 +663,8 @@ def test_modal_cut_shows_progress_and_esc_leaves_the_strips(
 # ---------------------------------------------------------------- archive media
 
 ARCHIVE = """
-# The picture only: Blender 3.4 places an MPEG-PS file's sound by the streams' 0.5 s start, 12
-# frames after the picture, where the cut does not take it for the film's sound.
+# The picture only: the API's new_sound places an MPEG-PS file's sound by the streams' 0.53 s
+# start, 13 frames after the picture, where the cut does not take it for the film's sound.
 EDITOR.active_strip = EDITOR.sequences.new_movie("film", {film!r}, channel=2, frame_start=1)
 SCENE.render.fps = 25
 SCENE.render.resolution_x, SCENE.render.resolution_y = 720, 576  # as "Set Render Size" does
