@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from fractions import Fraction
 from pathlib import Path
 
@@ -65,19 +66,26 @@ def open_container(path: str | os.PathLike):  # -> av.container.InputContainer
         raise MediaError(f"{path}: cannot open media ({err})") from None
 
 
-def _ffprobe_rotation(path: Path) -> int:
-    """Rotation via the ffmpeg binary that imageio-ffmpeg ships (PyAV hides stream side data)."""
-    import re
+def _ffmpeg_report(path: Path, first_frame: bool) -> str:
+    """What the ffmpeg binary imageio-ffmpeg ships prints about `path`: stream side data PyAV
+    hides (the display matrix) and, with `first_frame`, showinfo of the first video frame
+    (its scan). One run serves both; "" where the binary cannot run."""
     import subprocess
 
     try:
         import imageio_ffmpeg
 
-        out = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)],
-                             capture_output=True, text=True, timeout=30).stderr
+        args = [imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path)]
+        if first_frame:
+            args += ["-map", "0:v:0", "-frames:v", "1", "-vf", "showinfo", "-f", "null", "-"]
+        return subprocess.run(args, capture_output=True, text=True, timeout=30).stderr
     except Exception:
-        return 0
-    m = re.search(r"rotation of (-?[\d.]+) degrees", out)
+        return ""
+
+
+def _rotation(report: str) -> int:
+    """Clockwise degrees that turn the stored frame upright, from the display matrix."""
+    m = re.search(r"rotation of (-?[\d.]+) degrees", report)
     return round(-float(m.group(1))) % 360 if m else 0
 
 
@@ -97,8 +105,11 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         n_frames, vfr = _count_frames(path, container, stream)
         width, height = stream.codec_context.width, stream.codec_context.height
         sample_aspect = _sample_aspect(stream)
-        field_order = _field_order(path, stream)
-        rotation = _ffprobe_rotation(path)
+        header_order = _FIELD_ORDER.get(int(getattr(stream.codec_context, "field_order", 0)
+                                            or 0))
+        report = _ffmpeg_report(path, first_frame=header_order is None)
+        field_order = header_order or _field_order(path, stream, report)
+        rotation = _rotation(report)
         if rotation in (90, 270):
             width, height = height, width
             sample_aspect = 1 / sample_aspect
@@ -186,16 +197,13 @@ def _sample_aspect(stream) -> Fraction:
     return Fraction(1)
 
 
-def _field_order(path: Path, stream) -> str:
-    """Scan of the stream. Where the header does not say (DV, some MPEG-2), the first decoded
-    frame does: DV stores its field order in each frame (SD mostly bottom first, DVCPRO HD
-    1080i top first), which PyAV does not expose but ffmpeg's showinfo prints."""
-    known = _FIELD_ORDER.get(int(getattr(stream.codec_context, "field_order", 0) or 0))
-    if known:
-        return known
-    shown = _ffmpeg_first_frame_scan(path)
-    if shown:
-        return shown
+def _field_order(path: Path, stream, report: str) -> str:
+    """Scan of a stream whose header does not say (DV, some MPEG-2): the first decoded frame
+    does. DV stores its field order in each frame (SD mostly bottom first, DVCPRO HD 1080i top
+    first), which PyAV does not expose but ffmpeg's showinfo (in `report`) prints."""
+    m = re.search(r"Parsed_showinfo.* n: *0 .* i:([PTB]) ", report)
+    if m:
+        return _SHOWINFO_SCAN[m.group(1)]
     try:  # no ffmpeg binary: PyAV says whether it is interlaced, not which field is first
         with open_container(path) as container:
             frame = next(container.decode(video=0), None)
@@ -207,24 +215,6 @@ def _field_order(path: Path, stream) -> str:
 
 
 _SHOWINFO_SCAN = {"P": "progressive", "T": "tff", "B": "bff"}
-
-
-def _ffmpeg_first_frame_scan(path: Path) -> str | None:
-    """The first video frame's scan as ffmpeg decodes it (showinfo's `i:P`, `i:T`, `i:B`);
-    None where the binary or the frame is missing."""
-    import re
-    import subprocess
-
-    try:
-        import imageio_ffmpeg
-
-        out = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-hide_banner", "-i", str(path),
-                              "-map", "0:v:0", "-frames:v", "1", "-vf", "showinfo", "-f", "null",
-                              "-"], capture_output=True, text=True, timeout=30).stderr
-    except Exception:
-        return None
-    m = re.search(r"Parsed_showinfo.* n: *0 .* i:([PTB]) ", out)
-    return _SHOWINFO_SCAN[m.group(1)] if m else None
 
 
 def _audio_streams(container) -> tuple[AudioStream, ...]:
