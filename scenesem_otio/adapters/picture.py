@@ -20,7 +20,7 @@ import opentimelineio as otio
 
 from scenesem_otio.adapters.frames import clip_path
 from scenesem_otio.adapters.timeline import NS, picture_clips
-from scenesem_otio.core.scenes import FIELD_ORDERS
+from scenesem_otio.core.scenes import FIELD_ORDERS, parse_sample_aspect
 
 log = logging.getLogger("scenesem")
 
@@ -48,7 +48,7 @@ def picture_format(timeline: otio.schema.Timeline,
     meta = timeline.metadata.get(NS, {})
     width, height = _pixels(meta.get("width")), _pixels(meta.get("height"))
     if width and height:
-        return Picture(width, height, _fraction(meta.get("sample_aspect")),
+        return Picture(width, height, parse_sample_aspect(meta.get("sample_aspect")),
                        _field_order(meta.get("field_order")))
     if paths is None:
         paths = [clip_path(c, local_only=True) for c in picture_clips(timeline)]
@@ -93,17 +93,6 @@ def _pixels(value: object) -> int | None:
     except ValueError:
         return None
     return pixels if pixels > 0 else None
-
-
-def _fraction(value: object) -> Fraction:
-    """A metadata pixel aspect ("64/45", 1.4222) as a Fraction; 1 when absent or unreadable."""
-    if value is None:
-        return Fraction(1)
-    try:
-        sar = Fraction(str(value))
-    except (ValueError, ZeroDivisionError):
-        return Fraction(1)
-    return sar if sar > 0 else Fraction(1)
 
 
 def _field_order(value: object) -> str:

@@ -24,6 +24,18 @@ def parse_rate(text: object, option: str = "--fps") -> Fraction:
     return value
 
 
+def parse_sample_aspect(value: object) -> Fraction:
+    """A stored pixel aspect (metadata's "64/45", or 1.4222) as a Fraction; 1 (square) when
+    absent, unreadable or not positive, so a hand-edited table cannot break a writer."""
+    if value is None:
+        return Fraction(1)
+    try:
+        sar = Fraction(str(value))
+    except (ValueError, ZeroDivisionError):
+        return Fraction(1)
+    return sar if sar > 0 else Fraction(1)
+
+
 def scene_label(index: int) -> str:
     """The short name of scene `index` (0-based) everywhere a person reads it: "S001"."""
     return f"S{index + 1:03d}"

@@ -11,11 +11,10 @@ import io
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import TYPE_CHECKING
 
 from scenesem_otio.core.colours import distance_colormap
-from scenesem_otio.core.scenes import scene_label
+from scenesem_otio.core.scenes import parse_sample_aspect, scene_label
 from scenesem_otio.report.gather import Film
 from scenesem_otio.report.marks import UNKNOWN_CSS, scene_anchor
 from scenesem_otio.report.thumbnails import scene_keyframe
@@ -99,21 +98,12 @@ def _layout(film: Film) -> HeatLayout:
     meta_w, meta_h = film.meta.get("width"), film.meta.get("height")
     if isinstance(meta_w, (int, float)) and isinstance(meta_h, (int, float)) and meta_w > 0 \
             and meta_h > 0:
-        shown_w = float(meta_w) * _pixel_aspect(film.meta.get("sample_aspect"))
+        # the keyframes are thumbnails of the picture as shown (archive media: 64/45 pixels)
+        shown_w = float(meta_w) * float(parse_sample_aspect(film.meta.get("sample_aspect")))
         ah = min(4.0, max(0.25, float(meta_h) / shown_w))
     axis_len = stride * cell
     return HeatLayout(n=n, cell=cell, stride=stride, size=n * cell, top_h=round(axis_len * ah),
                       left_w=round(axis_len / ah))
-
-
-def _pixel_aspect(value: object) -> float:
-    """The timeline's `sample_aspect` ("64/45": archive media's pixel shape); 1 when absent
-    or unreadable. The keyframes are thumbnails of the picture as shown."""
-    try:
-        sar = Fraction(str(value)) if value is not None else Fraction(1)
-    except (ValueError, ZeroDivisionError):
-        return 1.0
-    return float(sar) if sar > 0 else 1.0
 
 
 def _axes(film: Film, thumbs: Mapping[int, ShotThumbs], lay: HeatLayout) -> list[AxisFrame]:
