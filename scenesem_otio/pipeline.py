@@ -271,7 +271,8 @@ def baseline(video: str | Path, output: Path, shots: ShotOptions = PYSCENEDETECT
     start = time.perf_counter()
     cuts = detect_shots(info.path, detector=shots.detector,
                         threshold=shots.detector_threshold, min_shot=shots.min_shot,
-                        progress=progress, min_content=shots.min_content)
+                        progress=progress, min_content=shots.min_content,
+                        field_order=info.field_order)
     found = shots_from_cuts(cuts, info.n_frames)
     scenes = [Scene(index=i, start=s.start, end=s.end, first_shot=i)
               for i, s in enumerate(found)]

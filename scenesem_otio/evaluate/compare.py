@@ -104,7 +104,7 @@ def baseline_segmentation(video: str, progress: bool = False) -> Segmentation:
 
     info = probe(video)
     fr = float(info.fps)
-    cuts = detect_shots(info.path, progress=progress)
+    cuts = detect_shots(info.path, progress=progress, field_order=info.field_order)
     return Segmentation(starts=[0.0, *(c / fr for c in cuts)], end=info.n_frames / fr,
                         video=info.path, fps=info.fps, name="pyscenedetect")
 

@@ -52,19 +52,22 @@ def make_detector(name: str = "adaptive", threshold: float | None = None,
     raise MediaError(f"unknown shot detector {name!r} (choose from {', '.join(DETECTORS)})")
 
 
-def _backend(path: str | os.PathLike) -> str:
+def _backend(path: str | os.PathLike, field_order: str | None = None) -> str:
     """PySceneDetect's video backend: its default, OpenCV, except for interlaced media.
 
     OpenCV's ffmpeg (opencv-python 5.0) converts no frame of interlaced video ("Cannot convert
     interlaced to progressive frames", once a frame) and PySceneDetect then finds no cut at all
     in DV, DVD, HDV or broadcast footage; its PyAV backend decodes the same files correctly.
+    `field_order` is the caller's probe's (the file is probed here only without one).
     """
-    from scenesem_otio.media.probe import probe
+    if field_order is None:
+        from scenesem_otio.media.probe import probe
 
-    try:
-        interlaced = probe(path).field_order != "progressive"
-    except MediaError:
-        return "opencv"  # let PySceneDetect say what is wrong with the file
+        try:
+            field_order = probe(path).field_order
+        except MediaError:
+            return "opencv"  # let PySceneDetect say what is wrong with the file
+    interlaced = field_order != "progressive"
     if interlaced:
         log.info("%s: interlaced; PySceneDetect reads it with PyAV, not OpenCV", path)
     return "pyav" if interlaced else "opencv"
@@ -72,11 +75,13 @@ def _backend(path: str | os.PathLike) -> str:
 
 def detect_shots(path: str | os.PathLike, detector: str = "adaptive",
                  threshold: float | None = None, min_shot: int | None = None,
-                 progress: bool = False, min_content: float | None = None) -> list[int]:
+                 progress: bool = False, min_content: float | None = None,
+                 field_order: str | None = None) -> list[int]:
     """Cut frames (first frame of each new shot), via SceneManager + the OpenCV backend.
 
     This is the code path of `scenedetect.detect(path, Detector())`, so `scenesem baseline`
-    equals PySceneDetect's own answer frame for frame, except for interlaced media (`_backend`).
+    equals PySceneDetect's own answer frame for frame, except for interlaced media (`_backend`;
+    `field_order` from a probe the caller already made spares probing the file again).
     """
     import logging
 
@@ -88,7 +93,7 @@ def detect_shots(path: str | os.PathLike, detector: str = "adaptive",
         logging.getLogger("pyscenedetect").setLevel(logging.WARNING)
 
     try:
-        video = scenedetect.open_video(str(path), backend=_backend(path))
+        video = scenedetect.open_video(str(path), backend=_backend(path, field_order))
     except Exception as err:
         raise MediaError(f"{path}: PySceneDetect cannot open it ({err})") from None
     manager = SceneManager()
